@@ -119,9 +119,10 @@ asio::awaitable<void> TestHttpApp::serve(Stream& stream) {
   co_await http::async_write(stream, response, await_error(error));
 }
 
-TestTcpListener::TestTcpListener() {
-  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
+TestTcpListener::TestTcpListener(const std::string& address, int port) {
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address), static_cast<unsigned short>(port));
   acceptor_.open(endpoint.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
   acceptor_.listen();
   port_ = acceptor_.local_endpoint().port();

@@ -62,7 +62,7 @@ class TestHttpApp {
 // A port with a listener (the kernel completes handshakes from its backlog), or none.
 class TestTcpListener {
  public:
-  TestTcpListener();
+  explicit TestTcpListener(const std::string& address = "127.0.0.1", int port = 0);
   int port() const { return port_; }
 
  private:
