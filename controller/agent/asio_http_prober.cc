@@ -49,7 +49,7 @@ asio::awaitable<ResponseHead> exchange(Stream& stream, const Target& target, con
   co_return head;
 }
 
-asio::awaitable<ResponseHead> request_once(asio::ssl::context& tls, const Target& target, bool https,
+asio::awaitable<ResponseHead> request_once(const std::function<asio::ssl::context&()>& tls, const Target& target, bool https,
                                            const OutgoingRequest& outgoing, Deadline deadline) {
   auto executor = co_await asio::this_coro::executor;
   ResponseHead head;
@@ -70,7 +70,7 @@ asio::awaitable<ResponseHead> request_once(asio::ssl::context& tls, const Target
     }
     co_return co_await exchange(stream, target, outgoing);
   }
-  beast::ssl_stream<beast::tcp_stream> stream(executor, tls);
+  beast::ssl_stream<beast::tcp_stream> stream(executor, tls());
   beast::get_lowest_layer(stream).expires_at(deadline);
   error_code not_an_address;
   asio::ip::make_address(target.host_name, not_an_address);
@@ -84,7 +84,7 @@ asio::awaitable<ResponseHead> request_once(asio::ssl::context& tls, const Target
   co_return co_await exchange(stream, target, outgoing);
 }
 
-asio::awaitable<ProbeOutcome> probe_http(asio::ssl::context& tls, probe::HttpGetAction action, std::string pod_ip,
+asio::awaitable<ProbeOutcome> probe_http(std::function<asio::ssl::context&()> tls, probe::HttpGetAction action, std::string pod_ip,
                                          std::chrono::seconds timeout, std::string user_agent) {
   const Deadline deadline = std::chrono::steady_clock::now() + timeout;
   HttpProbeState state = initial_probe_state(action, pod_ip);
@@ -111,13 +111,19 @@ asio::awaitable<ProbeOutcome> probe_http(asio::ssl::context& tls, probe::HttpGet
 }  // namespace
 
 AsioHttpProber::AsioHttpProber(asio::any_io_executor executor, std::string pod_ip)
-    : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)), tls_(asio::ssl::context::tls_client) {
-  tls_.set_verify_mode(asio::ssl::verify_none);
+    : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)) {}
+
+asio::ssl::context& AsioHttpProber::tls() {
+  if (!tls_) {
+    tls_.emplace(asio::ssl::context::tls_client);
+    tls_->set_verify_mode(asio::ssl::verify_none);
+  }
+  return *tls_;
 }
 
 void AsioHttpProber::probe(const probe::HttpGetAction& action, std::chrono::seconds timeout, std::string user_agent,
                            ProbeCallback done) {
-  spawn_probe(executor_, probe_http(tls_, action, pod_ip_, timeout, std::move(user_agent)), std::move(done));
+  spawn_probe(executor_, probe_http([this]() -> asio::ssl::context& { return tls(); }, action, pod_ip_, timeout, std::move(user_agent)), std::move(done));
 }
 
 }  // namespace meshprobe::agent

@@ -19,9 +19,13 @@ class AsioHttpProber final : public HttpProber {
              ProbeCallback done) override;
 
  private:
+  asio::ssl::context& tls();
+
   asio::any_io_executor executor_;
   std::string pod_ip_;
-  asio::ssl::context tls_;  // shared by every HTTPS probe; verifies nothing, as the kubelet
+  // Shared by every HTTPS probe and made at the first: OpenSSL's initialisation costs resident
+  // memory that an agent without HTTPS probes need not pay. Verifies nothing, as the kubelet.
+  std::optional<asio::ssl::context> tls_;
 };
 
 }  // namespace meshprobe::agent

@@ -36,13 +36,18 @@ std::string_view serving_status_name(ServingStatus status) {
   return "UNRECOGNIZED";
 }
 
-std::string encode_health_check_request(std::string_view service) {
+std::string encode_health_check_message(std::string_view service) {
   std::string message;
   if (!service.empty()) {  // proto3 leaves a default (empty) string out
     message.push_back(0x0a);  // field 1, wire type 2 (length-delimited)
     append_varint(message, service.size());
     message.append(service);
   }
+  return message;
+}
+
+std::string encode_health_check_request(std::string_view service) {
+  const std::string message = encode_health_check_message(service);
   std::string frame;
   frame.push_back(0);  // not compressed
   const auto length = static_cast<std::uint32_t>(message.size());
@@ -60,7 +65,10 @@ Result<ServingStatus> decode_health_check_response(std::string_view body) {
     return Error{"gRPC response frame says " + std::to_string(length) + " bytes but carries " +
                  std::to_string(body.size() - 5)};
   }
-  const std::string_view message = body.substr(5);
+  return decode_health_check_message(body.substr(5));
+}
+
+Result<ServingStatus> decode_health_check_message(std::string_view message) {
   std::uint64_t status = 0;
   std::size_t position = 0;
   while (position < message.size()) {

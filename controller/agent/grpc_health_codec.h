@@ -22,9 +22,13 @@ std::string_view serving_status_name(ServingStatus status);
 
 // The request frame for `service` ("" asks for the server as a whole).
 std::string encode_health_check_request(std::string_view service);
+// The same without the gRPC frame: the protobuf bytes alone.
+std::string encode_health_check_message(std::string_view service);
 
 // The status from a response body (exactly one uncompressed frame); fields it does not know
 // are skipped, as protobuf requires. An error for a truncated or compressed frame.
 Result<ServingStatus> decode_health_check_response(std::string_view body);
+// The same for the protobuf bytes alone.
+Result<ServingStatus> decode_health_check_message(std::string_view message);
 
 }  // namespace meshprobe::agent

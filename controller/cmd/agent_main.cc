@@ -1,54 +1,7 @@
 // meshprobe-agent: the sidecar that answers the kubelet's rewritten probes (DESIGN.md "Agent
-// behaviour"). Wires the real clock, logger, probers and server on one event loop and runs it
-// until SIGTERM or SIGINT.
-#include <csignal>
-#include <cstdlib>
-#include <iostream>
-
-#include "agent/agent.h"
-
-namespace {
-
-std::optional<std::string> read_environment(const std::string& name) {
-  const char* value = std::getenv(name.c_str());
-  if (!value) return std::nullopt;
-  return std::string(value);
-}
-
-}  // namespace
+// behaviour"), with the network probers of controller/agent.
+#include "agent/run_agent.h"
 
 int main(int argc, char** argv) {
-  using namespace meshprobe::agent;
-  auto command_line = parse_command_line(argc, argv, read_environment);
-  if (!command_line) {
-    std::cerr << "meshprobe-agent: " << command_line.error().message << "\n";
-    return 2;
-  }
-  if (!command_line->config) {
-    std::cout << command_line->usage;
-    return 0;
-  }
-  const AgentConfig& config = *command_line->config;
-  RealClock clock;
-  StreamLogger logger(std::cerr, config.log_format, config.log_level, clock);
-
-  asio::io_context io(1);  // one thread runs everything
-  Agent agent(io.get_executor(), config, make_network_probers(io.get_executor(), config.pod_ip), logger, clock);
-  auto port = agent.start();
-  if (!port) {
-    logger.log(LogLevel::kError, "cannot start", {{"error", port.error().message}});
-    return 1;
-  }
-  logger.log(LogLevel::kInfo, "serving",
-             {{"port", std::int64_t{*port}}, {"probes", static_cast<std::int64_t>(config.probers.size())},
-              {"pod_ip", config.pod_ip}});
-
-  asio::signal_set signals(io, SIGTERM, SIGINT);
-  signals.async_wait([&](const error_code& error, int signal) {
-    if (error) return;
-    logger.log(LogLevel::kInfo, "stopping", {{"signal", std::int64_t{signal}}});
-    agent.stop();
-  });
-  io.run();
-  return 0;
+  return meshprobe::agent::run_agent(argc, argv, meshprobe::agent::make_network_probers);
 }

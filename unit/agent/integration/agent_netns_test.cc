@@ -6,9 +6,6 @@
 // skips and says exactly why.
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,8 +14,6 @@
 #include <gtest/gtest.h>
 
 #include "integration/test_servers.h"
-
-extern char** environ;
 
 namespace meshprobe::agent::testing {
 namespace {
@@ -69,11 +64,7 @@ class MeshNamespaces {
  public:
   MeshNamespaces() : suffix_(std::to_string(getpid())), node_("mp-node-" + suffix_), pod_("mp-pod-" + suffix_) {}
   ~MeshNamespaces() {
-    if (agent_ > 0) {
-      kill(agent_, SIGTERM);
-      int status = 0;
-      waitpid(agent_, &status, 0);
-    }
+    agent_.reset();
     run("ip netns del " + pod_);
     run("ip netns del " + node_);
   }
@@ -112,24 +103,14 @@ class MeshNamespaces {
   // The agent as it runs in the pod: uid 1337, POD_IP, the original probe in ISTIO_KUBE_APP_PROBERS.
   bool start_agent(const std::string& probers) {
     const std::string port = std::to_string(kAgentPort), uid = std::to_string(kMeshUid);
-    std::vector<std::string> arguments = {"ip", "netns", "exec", pod_, "setpriv", "--reuid=" + uid, "--regid=" + uid,
-                                          "--clear-groups", MESHPROBE_AGENT_BINARY, "--port", port, "--log-format", "text"};
     std::vector<std::string> environment = {"ISTIO_KUBE_APP_PROBERS=" + probers, std::string("POD_IP=") + kPodAddress,
                                             "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
-    for (char** variable = environ; *variable; ++variable) {
-      if (std::string_view(*variable).rfind("ASAN_OPTIONS=", 0) == 0 || std::string_view(*variable).rfind("UBSAN_OPTIONS=", 0) == 0) {
-        environment.emplace_back(*variable);
-      }
-    }
-    auto pointers = [](std::vector<std::string>& strings) {
-      std::vector<char*> out;
-      for (auto& s : strings) out.push_back(s.data());
-      out.push_back(nullptr);
-      return out;
-    };
-    auto argv = pointers(arguments);
-    auto envp = pointers(environment);
-    return posix_spawnp(&agent_, "ip", nullptr, nullptr, argv.data(), envp.data()) == 0;
+    for (auto& entry : sanitizer_environment()) environment.push_back(std::move(entry));
+    agent_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"ip", "netns", "exec", pod_, "setpriv", "--reuid=" + uid, "--regid=" + uid,
+                                 "--clear-groups", MESHPROBE_AGENT_BINARY, "--port", port, "--log-format", "text"},
+        std::move(environment));
+    return agent_->started();
   }
 
   const std::string& node() const { return node_; }
@@ -137,7 +118,7 @@ class MeshNamespaces {
 
  private:
   std::string suffix_, node_, pod_;
-  pid_t agent_ = -1;
+  std::unique_ptr<ChildProcess> agent_;
 };
 
 std::unique_ptr<TestTcpListener> listener_in(const std::string& name_space, int port) {

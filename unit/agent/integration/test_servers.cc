@@ -5,7 +5,13 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
 #include <stdexcept>
+
+extern char** environ;
 
 namespace meshprobe::agent::testing {
 namespace {
@@ -187,6 +193,35 @@ TestAgent::TestAgent(AgentConfig config) {
 TestAgent::~TestAgent() {
   asio::post(io_, [this] { agent_->stop(); });
   thread_.join();  // returns once the probes in flight are done
+}
+
+ChildProcess::ChildProcess(std::vector<std::string> arguments, std::vector<std::string> environment) {
+  auto pointers = [](std::vector<std::string>& strings) {
+    std::vector<char*> out;
+    for (auto& s : strings) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+  };
+  auto argv = pointers(arguments);
+  auto envp = pointers(environment);
+  pid_t pid = -1;
+  if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), envp.data()) == 0) pid_ = pid;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+}
+
+std::vector<std::string> sanitizer_environment() {
+  std::vector<std::string> out;
+  for (char** variable = environ; *variable; ++variable) {
+    const std::string_view entry(*variable);
+    if (entry.rfind("ASAN_OPTIONS=", 0) == 0 || entry.rfind("UBSAN_OPTIONS=", 0) == 0) out.emplace_back(entry);
+  }
+  return out;
 }
 
 AgentConfig agent_config(probe::AppProbers probers, std::string pod_ip) {

@@ -131,6 +131,22 @@ class TestAgent {
   std::thread thread_;
 };
 
+// A child process, sent SIGTERM and reaped when this goes away.
+class ChildProcess {
+ public:
+  // `environment` entries are NAME=value; the child gets these only.
+  ChildProcess(std::vector<std::string> arguments, std::vector<std::string> environment);
+  ~ChildProcess();
+  bool started() const { return pid_ > 0; }
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+};
+
+// The sanitizer settings of this process, for a child that is built the same way.
+std::vector<std::string> sanitizer_environment();
+
 AgentConfig agent_config(probe::AppProbers probers, std::string pod_ip = "");
 
 }  // namespace meshprobe::agent::testing
