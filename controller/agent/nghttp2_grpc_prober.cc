@@ -135,11 +135,13 @@ asio::awaitable<ProbeOutcome> check_health(std::string address, int port, std::s
   if (!session) co_return ProbeOutcome::failure(FailureReason::kConnectionError, "the agent ran out of memory");
   const std::string authority = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + std::to_string(port);
   const std::string grpc_timeout = std::to_string(std::chrono::milliseconds(timeout).count()) + "m";
+  if (user_agent.empty()) user_agent = "meshprobe-agent";
+  // nghttp2_nv points into these strings: every one outlives nghttp2_submit_request.
   const nghttp2_nv headers[] = {
       header(":method", "POST"),          header(":scheme", "http"),
       header(":path", kGrpcHealthCheckPath), header(":authority", authority),
       header("content-type", "application/grpc"), header("te", "trailers"),
-      header("grpc-timeout", grpc_timeout), header("user-agent", user_agent.empty() ? "meshprobe-agent" : user_agent),
+      header("grpc-timeout", grpc_timeout), header("user-agent", user_agent),
   };
   nghttp2_data_provider body{};
   body.read_callback = read_request_body;
