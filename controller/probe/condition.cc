@@ -79,7 +79,7 @@ ConditionSummary summarize(const Decision& decision, const RewriteResult& result
       summary.reason = ConditionReason::kInvalidProbe;
       std::string problems = list_of(result, ProbeOutcome::kInvalid, reason_detail);
       std::string malformed = list_of(result, ProbeOutcome::kMalformed, reason_detail);
-      parts.push_back(plural(invalid, "probe") + " left as they were: " + problems +
+      parts.push_back(plural(invalid, "probe") + " cannot be rewritten, left as is: " + problems +
                       (problems.empty() || malformed.empty() ? "" : "; ") + malformed);
     } else if (rewritten) {
       summary.reason = ConditionReason::kRewritten;
