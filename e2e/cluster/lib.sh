@@ -16,6 +16,11 @@ kubernetes_components=(kube-apiserver kube-controller-manager kube-scheduler kub
 
 log() { echo "[${0##*/}] $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# Prints the calling script's header comment (its manual) and exits 2.
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 2
+}
 
 # Ports are picked below the kernel's ephemeral range (so outgoing connections never take
 # them) and checked against every socket on the machine. Callers hold the port lock (fd 9)
