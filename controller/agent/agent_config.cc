@@ -6,7 +6,7 @@
 #include <boost/program_options.hpp>
 
 #include "agent/http_probe_request.h"
-#include "probe/agent_defaults.h"
+#include "probe/names.h"
 
 namespace meshprobe::agent {
 namespace {
@@ -88,13 +88,13 @@ Result<CommandLine> parse_command_line(int argc, const char* const argv[], const
     if (error) return Error{"--address must be an IP address, got \"" + config.address + "\""};
   }
 
-  if (auto pod_ip = environment("POD_IP"); pod_ip && !pod_ip->empty()) {
+  if (auto pod_ip = environment(std::string(probe::kPodIpEnvName)); pod_ip && !pod_ip->empty()) {
     boost::system::error_code error;
     boost::asio::ip::make_address(*pod_ip, error);
     if (error) return Error{"POD_IP must be an IP address, got \"" + *pod_ip + "\""};
     config.pod_ip = *pod_ip;
   }
-  auto probers_text = environment("ISTIO_KUBE_APP_PROBERS");
+  auto probers_text = environment(std::string(probe::kAppProbersEnvName));
   if (!probers_text) return Error{"ISTIO_KUBE_APP_PROBERS is not set: the agent has nothing to serve"};
   auto probers = probe::parse_app_probers(*probers_text);
   if (!probers) return probers.error();

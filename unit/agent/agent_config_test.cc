@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "probe/agent_defaults.h"
+#include "probe/names.h"
 
 namespace meshprobe::agent {
 namespace {

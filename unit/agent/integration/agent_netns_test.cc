@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "integration/test_servers.h"
+#include "probe/names.h"
 
 namespace meshprobe::agent::testing {
 namespace {
@@ -25,7 +26,7 @@ constexpr const char* kPodAddress = "10.213.0.2";
 constexpr int kAgentPort = 15120;
 constexpr int kCatchAllPort = 15006;  // Envoy's inbound capture port
 constexpr int kAppPort = 8080;
-constexpr int kMeshUid = 1337;
+constexpr int kMeshUid = probe::kAgentUserId;  // Istio's proxy uid, which the agent runs as
 
 struct CommandResult {
   int exit_code = -1;
