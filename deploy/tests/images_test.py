@@ -134,7 +134,7 @@ class ImageProcess:
     it: the image's user, environment and working directory, PID 1 of its own PID namespace
     with its own /proc. The network is the host's, so it reaches loopback servers."""
 
-    def __init__(self, rootfs, config, arguments, environment=None):
+    def __init__(self, rootfs, config, arguments, environment=None, standard_input=subprocess.DEVNULL):
         image_config = config["config"]
         command = image_config["Entrypoint"] + (arguments if arguments is not None else image_config.get("Cmd") or [])
         (rootfs / "proc").mkdir(exist_ok=True)
@@ -143,7 +143,7 @@ class ImageProcess:
         self.process = subprocess.Popen(
             [shutil.which("unshare"), "--fork", "--pid", f"--mount-proc={rootfs}/proc", "--kill-child",
              shutil.which("chroot"), f"--userspec={image_config['User']}", str(rootfs), *command],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            env=env, stdin=standard_input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def entrypoint_pid(self):
         """The entrypoint's PID as the host sees it (unshare's only child)."""
@@ -178,11 +178,12 @@ class ImageProcess:
             self.process.wait()
 
 
-def run_image(rootfs, config, arguments):
+def run_image(rootfs, config, arguments, input_text=None):
     """Runs the entrypoint to completion; (exit status, stdout, stderr)."""
-    image = ImageProcess(rootfs, config, arguments)
+    image = ImageProcess(rootfs, config, arguments,
+                         standard_input=subprocess.DEVNULL if input_text is None else subprocess.PIPE)
     try:
-        out, err = image.process.communicate(timeout=DEADLINE_SECONDS)
+        out, err = image.process.communicate(input=input_text, timeout=DEADLINE_SECONDS)
     finally:
         image.stop()
     return image.process.returncode, out, err
@@ -347,6 +348,35 @@ class ReproducibleTest(unittest.TestCase):
                 self.assertEqual(built.archive.read_bytes(), rebuilt.archive.read_bytes(), kind)
 
 
+# The seed's liveness-http Deployment (shared/seed/health-checking-of-istio-services.md).
+SEED_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: liveness-http
+spec:
+  selector:
+    matchLabels:
+      app: liveness-http
+  template:
+    metadata:
+      labels:
+        app: liveness-http
+    spec:
+      containers:
+      - name: liveness-http
+        image: docker.io/istio/health:example
+        ports:
+        - containerPort: 8001
+        livenessProbe:
+          httpGet:
+            path: /foo
+            port: 8001
+          initialDelaySeconds: 5
+          periodSeconds: 5
+"""
+
+
 class ControllerRunsTest(unittest.TestCase):
     """The controller image is self-contained: its entrypoint runs in the bare root filesystem."""
 
@@ -364,14 +394,28 @@ class ControllerRunsTest(unittest.TestCase):
         require_root(self)
         status, out, err = run_image(self.rootfs, self.image.config, ["--help"])
         self.assertEqual(status, 0, err)
-        self.assertIn("controller", out)
         self.assertIn("inject", out)
 
-    def test_version(self):
+    def test_default_command_exists(self):
         require_root(self)
-        status, out, err = run_image(self.rootfs, self.image.config, ["--version"])
+        command = self.image.config["config"]["Cmd"]
+        status, out, err = run_image(self.rootfs, self.image.config, [*command, "--help"])
+        self.assertEqual(status, 0, f"the image's command {command} is not a command of meshprobe: {err}")
+
+    def test_version_and_default_agent_image_come_from_images_env(self):
+        require_root(self)
+        status, out, err = run_image(self.rootfs, self.image.config, ["version"])
         self.assertEqual(status, 0, err)
-        self.assertIn(VERSION, out)
+        self.assertIn(f"meshprobe {VERSION}", out)
+        self.assertIn(f"agent image {EXPECTED['agent']['image']}:{VERSION}", out)
+
+    def test_inject_from_standard_input(self):
+        """`docker run -i IMAGE inject -f -`: the offline rewrite runs in the image."""
+        require_root(self)
+        status, out, err = run_image(self.rootfs, self.image.config, ["inject", "-f", "-"], SEED_DEPLOYMENT)
+        self.assertEqual(status, 0, err)
+        self.assertIn("/app-health/liveness-http/livez", out)
+        self.assertIn(f"{EXPECTED['agent']['image']}:{VERSION}", out)
 
 
 class LoopbackApplication:
@@ -633,7 +677,7 @@ class ContainerdTest(unittest.TestCase):
                          [f"{image.reference_name}:{VERSION}" for image in images.values()])
 
         reference = f"{images['controller'].reference_name}:{VERSION}"
-        run = self.ctr("run", "--rm", reference, "meshprobe-images-test", "/usr/local/bin/meshprobe", "--version")
+        run = self.ctr("run", "--rm", reference, "meshprobe-images-test", "/usr/local/bin/meshprobe", "version")
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertIn(VERSION, run.stdout)
 
