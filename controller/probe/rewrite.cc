@@ -24,6 +24,13 @@ constexpr std::array<std::string_view, 5> kAllActions{"exec", "httpGet", "tcpSoc
 constexpr int kDefaultGracePeriodSeconds = 30;
 constexpr int kMaxTimeoutSeconds = 86400;  // the agent's limit (app_probers.h)
 
+// What the API server fills in when a probe leaves it out. A rewritten probe carries them
+// explicitly, so that the template the API server stores is the template rewrite() wrote
+// (rewrite of the stored template changes nothing); restore drops them again where the
+// original had left them out.
+const std::array<std::pair<std::string_view, int>, 4> kProbeDefaults{{
+    {"timeoutSeconds", 1}, {"periodSeconds", 10}, {"successThreshold", 1}, {"failureThreshold", 3}}};
+
 struct SlotField {
   ProbeSlot slot;
   bool lifecycle;  // under container.lifecycle
@@ -381,28 +388,38 @@ std::string describe_agent_probe(int agent_port, const std::string& path) {
   return "httpGet :" + std::to_string(agent_port) + path;
 }
 
-// The probe as rewritten: the action replaced by an httpGet on the agent; every other field,
-// and an httpGet's headers, kept.
-json rewritten_handler(const json& original, const std::string& path, int agent_port) {
+// The probe as rewritten: the action replaced by an httpGet on the agent (scheme HTTP); every
+// other field, and an httpGet's headers, kept; the API server's defaults written out.
+json rewritten_handler(const json& original, const std::string& path, int agent_port, bool lifecycle) {
   json out = original;
   out.erase("tcpSocket");
   out.erase("grpc");
-  json http = original.contains("httpGet") ? original["httpGet"] : json{{"scheme", "HTTP"}};
+  json http = original.contains("httpGet") ? original["httpGet"] : json::object();
   http.erase("host");
   http["path"] = path;
   http["port"] = agent_port;
-  if (http.contains("scheme") && http["scheme"] == "HTTPS") http["scheme"] = "HTTP";
+  http["scheme"] = "HTTP";
   out["httpGet"] = std::move(http);
+  if (!lifecycle) {
+    for (const auto& [field, value] : kProbeDefaults) {
+      if (!find_member(out, field)) out[std::string(field)] = value;
+    }
+  }
   return out;
 }
 
-// The current probe with its action replaced by `original`'s: exact when nobody touched the
-// rewritten probe, and keeps anybody's later edits to its timing and thresholds.
+// The current probe with its action replaced by `original`'s: exactly the original when nobody
+// touched the rewritten probe (defaults the original left out are left out again), and keeps
+// anybody's later edits to its timing and thresholds.
 json with_action_of(const json& current, const json& original) {
   json out = current;
   for (auto action : kAllActions) out.erase(action);
   for (auto action : kAllActions) {
     if (const json* value = find_member(original, action)) out[std::string(action)] = *value;
+  }
+  for (const auto& [field, value] : kProbeDefaults) {
+    const json* now = find_member(out, field);
+    if (now != nullptr && *now == value && !find_member(original, field)) out.erase(std::string(field));
   }
   return out;
 }
@@ -681,7 +698,7 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
         rewritable.prober.timeout_seconds = std::get<int>(timeout);
         result.app_probers.emplace(path, std::move(rewritable.prober));
         record.probes[ref.name][record_key(slot.slot)] = *handler;
-        *handler = rewritten_handler(*handler, path, agent.port);
+        *handler = rewritten_handler(*handler, path, agent.port, slot.lifecycle);
         report.outcome = ProbeOutcome::kRewritten;
         report.after = describe_agent_probe(agent.port, path);
       }

@@ -5,8 +5,13 @@
 // handler of every container and native-sidecar init container (restartPolicy Always) at the
 // meshprobe agent, records the originals and adds the agent (see DESIGN.md "Rewrite"):
 //   - httpGet: port -> agent port, path -> /app-health/<c>/livez|readyz|startupz or
-//     /app-lifecycle/<c>/prestopz|poststartz, HTTPS -> HTTP, host dropped; everything else kept;
+//     /app-lifecycle/<c>/prestopz|poststartz, scheme -> HTTP, host dropped; everything else kept;
 //   - tcpSocket, grpc: replaced by httpGet {path, port: agent, scheme: HTTP}; timing kept;
+//   - the API server's defaults of a rewritten probe (scheme HTTP, timeoutSeconds 1,
+//     periodSeconds 10, successThreshold 1, failureThreshold 3) are written out, so that the
+//     template the API server stores is exactly the one rewrite() produced: rewrite() of a
+//     template read back from the API server is a fixed point (restore() leaves them out
+//     again where the original did);
 //   - exec, sleep: never touched;
 //   - the originals' actions go into the agent's ISTIO_KUBE_APP_PROBERS (named ports
 //     resolved; pod-local host kept), the complete originals into the annotation

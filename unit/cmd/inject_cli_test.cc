@@ -82,8 +82,9 @@ TEST(MeshprobeCli, SeedDeploymentIsRewrittenAndRestoreGivesTheInputBack) {
   ASSERT_EQ(docs.size(), 1u);
   const json& pod_spec = docs[0]["spec"]["template"]["spec"];
   EXPECT_EQ(pod_spec["containers"][0]["livenessProbe"],
-            json::parse(R"({"httpGet":{"path":"/app-health/liveness-http/livez","port":15120},
-                            "initialDelaySeconds":5,"periodSeconds":5})"));
+            json::parse(R"({"httpGet":{"path":"/app-health/liveness-http/livez","port":15120,"scheme":"HTTP"},
+                            "initialDelaySeconds":5,"periodSeconds":5,"timeoutSeconds":1,"successThreshold":1,
+                            "failureThreshold":3})"));
   EXPECT_EQ(pod_spec["initContainers"][0]["name"], "meshprobe-agent");
   EXPECT_EQ(pod_spec["initContainers"][0]["env"][0]["value"],
             R"({"/app-health/liveness-http/livez":{"httpGet":{"path":"/foo","port":8001,"scheme":"HTTP"},"timeoutSeconds":1}})");
