@@ -20,7 +20,9 @@
 //     (restartPolicy Always, so it runs before and outlives the probes that need it), and the
 //     agent port is merged into traffic.sidecar.istio.io/excludeInboundPorts.
 //
-// Determinism: rewrite(t) == rewrite of restore(t).pod_template, always. rewrite() first
+// Determinism: rewrite(t) == rewrite of restore(t).pod_template, except that fields others
+// added to the agent container (admission plugins, policy engines) are kept where they do
+// not clash with meshprobe's (objects merge member by member). rewrite() first
 // restores whatever an earlier rewrite left (fully or partly rewritten templates, a changed
 // agent port or image, probes a user or GitOps tool changed after the rewrite) and then
 // rewrites that original view. Hence rewrite(rewrite(t)) == rewrite(t), and a converged
@@ -36,7 +38,9 @@
 //   {"agentPort": 15120,
 //    "probes": {"<container>": {"liveness"|"readiness"|"startup"|"preStop"|"postStart": {original}}},
 //    "excludeInboundPorts": "<the annotation before the rewrite>"   (absent: it was absent),
-//    "created": ["initContainers", "annotations", "metadata"]        (what rewrite() added)}
+//    "empty": ["initContainers", "metadata", "annotations"]}   (those the original had, empty)
+// restore() removes the agent, the annotations and whatever that leaves empty (an
+// initContainers list, annotations, metadata), unless "empty" says the original had it so.
 #pragma once
 
 #include <string>

@@ -308,6 +308,20 @@ TEST(Rewrite, TemplateWithTheApiServersDefaultsIsAFixedPoint) {
   EXPECT_EQ(restored(rewritten(explicit_default).pod_template).pod_template, explicit_default);
 }
 
+TEST(Rewrite, FieldsOthersAddedToTheAgentAreKept) {
+  auto once = rewritten(template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}}));
+  json mutated = once.pod_template;
+  json& agent = mutated["spec"]["initContainers"][0];
+  agent["volumeMounts"] = {{{"name", "kube-api-access"}, {"mountPath", "/var/run/secrets"}}};
+  agent["securityContext"]["privileged"] = false;
+  agent["image"] = "someone-else/agent:1";  // meshprobe's field: put back
+  auto again = rewritten(mutated);
+  json expected = mutated;
+  expected["spec"]["initContainers"][0]["image"] = kAgent.image;
+  EXPECT_EQ(again.pod_template, expected);
+  EXPECT_EQ(restored(mutated).pod_template, restored(once.pod_template).pod_template);
+}
+
 TEST(Rewrite, NothingToRewriteAddsNothing) {
   const json pod_template = template_with();
   auto result = rewritten(pod_template);
