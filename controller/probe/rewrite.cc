@@ -24,6 +24,13 @@ constexpr std::array<std::string_view, 5> kAllActions{"exec", "httpGet", "tcpSoc
 constexpr int kDefaultGracePeriodSeconds = 30;
 constexpr int kMaxTimeoutSeconds = 86400;  // the agent's limit (app_probers.h)
 
+// What the API server fills in when a probe leaves it out. A rewritten probe carries them
+// explicitly, so that the template the API server stores is the template rewrite() wrote
+// (rewrite of the stored template changes nothing); restore drops them again where the
+// original had left them out.
+const std::array<std::pair<std::string_view, int>, 4> kProbeDefaults{{
+    {"timeoutSeconds", 1}, {"periodSeconds", 10}, {"successThreshold", 1}, {"failureThreshold", 3}}};
+
 struct SlotField {
   ProbeSlot slot;
   bool lifecycle;  // under container.lifecycle
@@ -151,12 +158,16 @@ struct Record {
   int agent_port = 0;
   json probes = json::object();  // container -> slot name -> original
   std::optional<std::string> exclude_inbound_ports;
-  std::set<std::string> created;
+  // initContainers, metadata, annotations: those the original had present but empty.
+  // restore() removes what it empties unless it is listed here. (Recording what was empty,
+  // not what rewrite() created, keeps the record stable when others add to them later, as
+  // kubectl apply and kubectl rollout restart do to annotations.)
+  std::set<std::string> empty;
 
   json to_json() const {
     json out = {{"agentPort", agent_port}, {"probes", probes}};
     if (exclude_inbound_ports) out["excludeInboundPorts"] = *exclude_inbound_ports;
-    if (!created.empty()) out["created"] = created;
+    if (!empty.empty()) out["empty"] = empty;
     return out;
   }
 };
@@ -169,10 +180,10 @@ std::optional<Record> read_record(const json& pod_template, std::vector<std::str
   const json* agent_port = find_member(parsed, "agentPort");
   const json* probes = find_member(parsed, "probes");
   const json* exclude = find_member(parsed, "excludeInboundPorts");
-  const json* created = find_member(parsed, "created");
+  const json* empty = find_member(parsed, "empty");
   const bool well_formed = agent_port && agent_port->is_number_integer() && probes && probes->is_object() &&
                            std::all_of(probes->begin(), probes->end(), [](const json& p) { return p.is_object(); }) &&
-                           (!exclude || exclude->is_string()) && (!created || created->is_array());
+                           (!exclude || exclude->is_string()) && (!empty || empty->is_array());
   if (!well_formed) {
     notes.push_back("the annotation " + std::string(kOriginalProbesAnnotation) +
                     " is not a record meshprobe wrote; it was ignored");
@@ -182,9 +193,9 @@ std::optional<Record> read_record(const json& pod_template, std::vector<std::str
   record.agent_port = agent_port->get<int>();
   record.probes = *probes;
   if (exclude) record.exclude_inbound_ports = exclude->get<std::string>();
-  if (created) {
-    for (const auto& item : *created) {
-      if (item.is_string()) record.created.insert(item.get<std::string>());
+  if (empty) {
+    for (const auto& item : *empty) {
+      if (item.is_string()) record.empty.insert(item.get<std::string>());
     }
   }
   return record;
@@ -381,28 +392,38 @@ std::string describe_agent_probe(int agent_port, const std::string& path) {
   return "httpGet :" + std::to_string(agent_port) + path;
 }
 
-// The probe as rewritten: the action replaced by an httpGet on the agent; every other field,
-// and an httpGet's headers, kept.
-json rewritten_handler(const json& original, const std::string& path, int agent_port) {
+// The probe as rewritten: the action replaced by an httpGet on the agent (scheme HTTP); every
+// other field, and an httpGet's headers, kept; the API server's defaults written out.
+json rewritten_handler(const json& original, const std::string& path, int agent_port, bool lifecycle) {
   json out = original;
   out.erase("tcpSocket");
   out.erase("grpc");
-  json http = original.contains("httpGet") ? original["httpGet"] : json{{"scheme", "HTTP"}};
+  json http = original.contains("httpGet") ? original["httpGet"] : json::object();
   http.erase("host");
   http["path"] = path;
   http["port"] = agent_port;
-  if (http.contains("scheme") && http["scheme"] == "HTTPS") http["scheme"] = "HTTP";
+  http["scheme"] = "HTTP";
   out["httpGet"] = std::move(http);
+  if (!lifecycle) {
+    for (const auto& [field, value] : kProbeDefaults) {
+      if (!find_member(out, field)) out[std::string(field)] = value;
+    }
+  }
   return out;
 }
 
-// The current probe with its action replaced by `original`'s: exact when nobody touched the
-// rewritten probe, and keeps anybody's later edits to its timing and thresholds.
+// The current probe with its action replaced by `original`'s: exactly the original when nobody
+// touched the rewritten probe (defaults the original left out are left out again), and keeps
+// anybody's later edits to its timing and thresholds.
 json with_action_of(const json& current, const json& original) {
   json out = current;
   for (auto action : kAllActions) out.erase(action);
   for (auto action : kAllActions) {
     if (const json* value = find_member(original, action)) out[std::string(action)] = *value;
+  }
+  for (const auto& [field, value] : kProbeDefaults) {
+    const json* now = find_member(out, field);
+    if (now != nullptr && *now == value && !find_member(original, field)) out.erase(std::string(field));
   }
   return out;
 }
@@ -437,6 +458,18 @@ json agent_container(const AgentConfig& agent, const AppProbers& probers) {
   };
 }
 
+// `desired` over `existing`: objects merge member by member with desired's values winning;
+// anything else is desired's. Keeps what others (admission plugins, policy engines) added to
+// the agent container, so that meshprobe does not fight them.
+json merged_over(const json& existing, const json& desired) {
+  if (!existing.is_object() || !desired.is_object()) return desired;
+  json out = existing;
+  for (const auto& [key, value] : desired.items()) {
+    out[key] = out.contains(key) ? merged_over(out[key], value) : value;
+  }
+  return out;
+}
+
 // The container that declares `port` (other than the agent), if any: the agent could not bind it.
 std::optional<std::string> port_owner(const json& pod_template, const std::vector<ContainerRef>& refs, int port) {
   for (const auto& ref : refs) {
@@ -450,19 +483,21 @@ std::optional<std::string> port_owner(const json& pod_template, const std::vecto
   return std::nullopt;
 }
 
+// parent[key] as an object (created when absent); noted in the record when it was there but empty.
 json& ensure_object(json& parent, const std::string& key, Record& record) {
-  if (!parent.contains(key) || !parent[key].is_object()) {
-    parent[key] = json::object();
-    record.created.insert(key);
+  if (parent.contains(key) && parent[key].is_object()) {
+    if (parent[key].empty()) record.empty.insert(key);
+    return parent[key];
   }
+  parent[key] = json::object();
   return parent[key];
 }
 
-// Removes parent[key] when restore() emptied it and the rewrite had created it; without a
-// record, when restore() emptied it (`was_empty`: it was empty before restore() began).
+// Removes parent[key] when restore() emptied it (`was_empty`: it was empty before), unless
+// the original had it present and empty.
 void erase_if_emptied(json& parent, const std::string& key, const std::optional<Record>& record, bool was_empty) {
-  if (!parent.contains(key) || !parent[key].empty()) return;
-  if (record ? record->created.count(key) > 0 : !was_empty) parent.erase(key);
+  if (!parent.contains(key) || !parent[key].empty() || was_empty) return;
+  if (!record || !record->empty.count(key)) parent.erase(key);
 }
 
 // Puts excludeInboundPorts back as it was before the rewrite; when someone changed the list
@@ -588,7 +623,7 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
     json& list = out["spec"][ref->list];
     list.erase(list.begin() + static_cast<std::ptrdiff_t>(ref->index));
     removed_agent = true;
-    if (list.empty() && (!record || record->created.count(ref->list))) out["spec"].erase(ref->list);
+    erase_if_emptied(out["spec"], ref->list, record, /*was_empty=*/false);
   }
 
   if (json* metadata = find_member(out, "metadata"); metadata != nullptr && metadata->is_object()) {
@@ -608,6 +643,11 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
 Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent, const RewriteScope& scope) {
   auto restored = restore(pod_template, agent.port);
   if (!restored) return restored.error();
+  json existing_agent = json::object();
+  const auto input_refs = containers_of(pod_template);  // valid: restore() succeeded
+  for (const auto& ref : *input_refs) {
+    if (ref.agent) existing_agent = pod_template["spec"][ref.list][ref.index];
+  }
   RewriteResult result;
   result.notes = std::move(restored->notes);
   json out = std::move(restored->pod_template);
@@ -681,7 +721,7 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
         rewritable.prober.timeout_seconds = std::get<int>(timeout);
         result.app_probers.emplace(path, std::move(rewritable.prober));
         record.probes[ref.name][record_key(slot.slot)] = *handler;
-        *handler = rewritten_handler(*handler, path, agent.port);
+        *handler = rewritten_handler(*handler, path, agent.port, slot.lifecycle);
         report.outcome = ProbeOutcome::kRewritten;
         report.after = describe_agent_probe(agent.port, path);
       }
@@ -693,9 +733,11 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
     json& spec = out["spec"];
     if (!spec.contains("initContainers") || !spec["initContainers"].is_array()) {
       spec["initContainers"] = json::array();
-      record.created.insert("initContainers");
+    } else if (spec["initContainers"].empty()) {
+      record.empty.insert("initContainers");
     }
-    spec["initContainers"].insert(spec["initContainers"].begin(), agent_container(agent, result.app_probers));
+    spec["initContainers"].insert(spec["initContainers"].begin(),
+                                  merged_over(existing_agent, agent_container(agent, result.app_probers)));
     json& annotations = ensure_object(ensure_object(out, "metadata", record), "annotations", record);
     const std::string exclude_key(kExcludeInboundPortsAnnotation);
     record.exclude_inbound_ports = string_member(annotations, exclude_key);
