@@ -150,8 +150,7 @@ EOF
         "dataDir": "$node_dir/cni/ipam",
         "ranges": [[{"subnet": "$pod_subnet", "rangeStart": "$subnet_prefix.10", "gateway": "$node_address"}]]
       }
-    },
-    {"type": "loopback"}
+    }
   ]
 }
 EOF
@@ -300,7 +299,13 @@ clean_node() {
   done < <(cgroup_mounts)
 
   # Files the components keep in fixed places.
+  # libcni's cache of each attachment: NETWORK-SANDBOX-eth0, and cni-loopback-SANDBOX-lo for
+  # the loopback that containerd adds itself.
   rm -f /var/lib/cni/results/"$network"-*
+  local sandbox
+  for sandbox in "$node_dir"/containerd/{root,state}/io.containerd.grpc.v1.cri/sandboxes/*; do
+    [[ -d $sandbox ]] && rm -f "/var/lib/cni/results/cni-loopback-$(basename "$sandbox")-lo"
+  done
   rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null || true
   local link
   for link in /var/log/containers/*.log; do
