@@ -27,7 +27,9 @@ class Result {
   T& value() & { assert(ok()); return std::get<T>(state_); }
   T&& value() && { assert(ok()); return std::get<T>(std::move(state_)); }
   const T& operator*() const& { return value(); }
+  T& operator*() & { return value(); }
   const T* operator->() const { return &value(); }
+  T* operator->() { return &value(); }
 
   const E& error() const { assert(!ok()); return std::get<E>(state_); }
 
