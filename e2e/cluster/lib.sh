@@ -1,0 +1,88 @@
+# Shared by build, up and down (sourced, not run). Paths, free ports, and the processes a
+# cluster runs: each component is started by start_component, which records its PID and
+# start time under STATE_DIR/pids/ and appends its name to STATE_DIR/components; down stops
+# them in reverse order and only if the PID still names the process that was started.
+# Adding a component later (the node: containerd, kubelet, kube-scheduler) means calling
+# start_component from up, nothing in down.
+
+cluster_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=versions.env
+source "$cluster_dir/versions.env"
+cache_root=${MESHPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshprobe}
+bin_dir="$cache_root/k8s-v$KUBERNETES_VERSION-etcd-v$ETCD_VERSION/bin"
+istio_crds_file="$cache_root/istio-api-v$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
+# Everything a cluster may run; build makes all of them (kubelet and kube-scheduler for the node).
+kubernetes_components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+
+log() { echo "[${0##*/}] $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# Ports are picked below the kernel's ephemeral range (so outgoing connections never take
+# them) and checked against every socket on the machine. Callers hold port_lock from the
+# first pick until the components listen, so concurrent runs never pick the same port.
+port_lock_file="${TMPDIR:-/tmp}/meshprobe-e2e-ports.lock"
+picked_ports=()
+pick_free_port() {
+  local port tries
+  for ((tries = 0; tries < 200; tries++)); do
+    port=$((20000 + RANDOM % 12000))
+    [[ " ${picked_ports[*]} " == *" $port "* ]] && continue
+    if [[ -z $(ss -Htan "( sport = :$port )") ]]; then
+      picked_ports+=("$port")
+      echo "$port"
+      return 0
+    fi
+  done
+  die "no free port found between 20000 and 32000"
+}
+
+# start_component STATE_DIR NAME BINARY ARGS...: runs BINARY in its own session with stdin
+# closed and output in STATE_DIR/logs/NAME.log; records "PID STARTTIME" in pids/NAME.pid.
+start_component() {
+  local state_dir=$1 name=$2 binary=$3
+  shift 3
+  mkdir -p "$state_dir/logs" "$state_dir/pids"
+  # 9>&- : the component must not inherit the port lock, or it holds it forever.
+  setsid "$binary" "$@" </dev/null >"$state_dir/logs/$name.log" 2>&1 9>&- &
+  local pid=$!
+  echo "$pid $(process_start_time "$pid")" >"$state_dir/pids/$name.pid"
+  echo "$name" >>"$state_dir/components"
+  log "started $name (pid $pid, log $state_dir/logs/$name.log)"
+}
+
+# The kernel's start time of PID (clock ticks since boot): with the PID it names one process,
+# even after the PID is reused.
+process_start_time() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 0
+  # Field 22; the command name (field 2) may hold spaces, so count after its ')'.
+  awk '{print $20}' <<<"${stat##*) }"
+}
+
+# True while the component recorded in PID_FILE is still the process that was started.
+component_running() {
+  local pid_file=$1 pid start_time
+  read -r pid start_time <"$pid_file" || return 1
+  [[ -n $pid && -n $start_time && $(process_start_time "$pid") == "$start_time" ]]
+}
+
+# wait_until DESCRIPTION TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.2 s.
+wait_until() {
+  local description=$1 timeout=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { log "timed out after ${timeout}s waiting for $description"; return 1; }
+    sleep 0.2
+  done
+}
+
+# print_log_tails STATE_DIR [LINES]: the end of every component log, for a failure report.
+print_log_tails() {
+  local state_dir=$1 lines=${2:-40} file
+  for file in "$state_dir"/logs/*.log; do
+    [[ -s $file ]] || continue
+    echo "----- last $lines lines of $file" >&2
+    tail -n "$lines" "$file" >&2
+  done
+}
