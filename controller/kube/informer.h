@@ -196,10 +196,14 @@ class Informer final : public ReflectorSink {
       }
       pending_.clear();
       objects_.set(static_cast<double>(store_.size()));
+    }
+    notify(changes);
+    // Synced once the handlers have seen the first list, as client-go's HasSynced.
+    {
+      std::lock_guard lock(mutex_);
       synced_ = true;
     }
     syncedChanged_.notify_all();
-    notify(changes);
   }
   void apply(WatchEventType type, nlohmann::json object) override {
     std::vector<Change> changes;

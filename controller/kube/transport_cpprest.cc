@@ -1,5 +1,6 @@
 #include "kube/transport_cpprest.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
@@ -127,25 +128,31 @@ ApiResult<http_request> buildRequest(const HttpRequest& request, const RestConfi
   return out;
 }
 
-// Names the server and the CA when TLS verification is the likely cause, since cpprestsdk
-// reports only "Error in SSL handshake".
+// cpprestsdk says only "Error in SSL handshake"; its error code carries OpenSSL's reason.
+// A failed verification names the server and the CA that was used.
 ApiError transportError(const std::exception& problem, const RestConfig& config) {
   ApiError error;
+  error.kind = ApiErrorKind::kTransport;
   const std::string what = problem.what();
-  if (auto http = dynamic_cast<const web::http::http_exception*>(&problem);
-      http != nullptr && http->error_code() == std::errc::timed_out) {
+  error.detail = config.server + ": " + what;
+  auto http = dynamic_cast<const web::http::http_exception*>(&problem);
+  if (http == nullptr) return error;
+  const int code = http->error_code().value();
+  if (http->error_code() == std::errc::timed_out) {
     error.kind = ApiErrorKind::kTimeout;
     error.detail = "no response from " + config.server + " in time (" + what + ")";
-    return error;
-  }
-  error.kind = ApiErrorKind::kTransport;
-  if (what.find("SSL") != std::string::npos || what.find("handshake") != std::string::npos) {
-    error.detail = "TLS handshake with " + config.server + " failed: its certificate could not "
-                   "be verified with " + config.tls.caDescription +
-                   " (or it was issued for another name), or it refused our client "
-                   "certificate (" + what + ")";
-  } else {
-    error.detail = config.server + ": " + what;
+  } else if (code > 0 && ERR_GET_LIB(static_cast<unsigned long>(code)) == ERR_LIB_SSL) {
+    const unsigned long reason = ERR_GET_REASON(static_cast<unsigned long>(code));
+    const char* text = ERR_reason_error_string(static_cast<unsigned long>(code));
+    const std::string reasonText = text != nullptr ? text : std::to_string(reason);
+    if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+      error.detail = "TLS handshake with " + config.server +
+                     " failed: its certificate could not be verified with " +
+                     config.tls.caDescription + " (" + reasonText +
+                     "; is that the CA that signed it, and is it issued for this address?)";
+    } else {
+      error.detail = "TLS handshake with " + config.server + " failed: " + reasonText;
+    }
   }
   return error;
 }
@@ -214,18 +221,33 @@ class CpprestBodyStream final : public BodyStream {
 }  // namespace
 
 ApiResult<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
-  auto built = buildRequest(request, config_, token_);
-  if (!built) return built.error();
-  try {
-    http_response response = clients_->requests.request(built.value()).get();
-    HttpResponse out;
-    out.status = response.status_code();
-    out.headers = lowerCaseHeaders(response.headers());
-    out.body = response.extract_utf8string(true).get();
-    if (out.status == 401) token_.invalidate();
-    return out;
-  } catch (const std::exception& problem) {
-    return transportError(problem, config_);
+  // Pooled connections the server closed (it restarted) fail on first use. Like Go's
+  // net/http, send again on another connection when that is safe: when the request never
+  // reached the server (each stale connection fails this way once), or once for a GET.
+  constexpr int kMostStaleConnections = 8;
+  bool retriedRead = false;
+  for (int attempt = 0;; ++attempt) {
+    auto built = buildRequest(request, config_, token_);
+    if (!built) return built.error();
+    try {
+      http_response response = clients_->requests.request(built.value()).get();
+      HttpResponse out;
+      out.status = response.status_code();
+      out.headers = lowerCaseHeaders(response.headers());
+      out.body = response.extract_utf8string(true).get();
+      if (out.status == 401) token_.invalidate();
+      return out;
+    } catch (const web::http::http_exception& problem) {
+      const bool notSent = std::string(problem.what()).find("Failed to write") != std::string::npos;
+      if (notSent && attempt < kMostStaleConnections) continue;
+      if (!notSent && request.method == "GET" && !retriedRead) {
+        retriedRead = true;
+        continue;
+      }
+      return transportError(problem, config_);
+    } catch (const std::exception& problem) {
+      return transportError(problem, config_);
+    }
   }
 }
 

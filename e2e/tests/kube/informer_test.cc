@@ -13,6 +13,7 @@
 #include "connection.h"
 #include "harness/end_to_end_test.h"
 #include "kube/informer.h"
+#include "tcp_proxy.h"
 
 namespace meshprobe::e2e {
 namespace {
@@ -140,26 +141,94 @@ TEST_F(KubeInformerTest, ApiServerKilledAndRestartedDuringAWatchLosesNothing) {
   }));
 
   ASSERT_TRUE(commandSucceeded(runCommand(
-      {"bash", std::string(MESHPROBE_SOURCE_DIR) + "/e2e/tests/kube/restart_api_server.sh",
+      {"/bin/bash", std::string(MESHPROBE_SOURCE_DIR) + "/e2e/tests/kube/restart_api_server.sh",
        cluster().state_directory},
       "", std::chrono::seconds(60))));
   ASSERT_TRUE(eventually("kube-apiserver to be ready again", std::chrono::seconds(120), [&] {
     return kubectl().run({"get", "--raw", "/readyz"}).succeeded();
   }));
   // Changes while the informer is still reconnecting.
-  ASSERT_TRUE(client_->api->create(kConfigMaps, testNamespace(), configMap("new", "1")).ok());
-  ASSERT_TRUE(client_->api->patch(kConfigMaps, testNamespace(), "old-0", kube::PatchType::kMerge,
-                                  R"({"data":{"value":"changed"}})").ok());
-  ASSERT_TRUE(client_->api->remove(kConfigMaps, testNamespace(), "old-1").ok());
+  auto created = client_->api->create(kConfigMaps, testNamespace(), configMap("new", "1"));
+  ASSERT_TRUE(created.ok()) << created.error().message();
+  auto patched = client_->api->patch(kConfigMaps, testNamespace(), "old-0", kube::PatchType::kMerge,
+                                     R"({"data":{"value":"changed"}})");
+  ASSERT_TRUE(patched.ok()) << patched.error().message();
+  auto removed = client_->api->remove(kConfigMaps, testNamespace(), "old-1");
+  ASSERT_TRUE(removed.ok()) << removed.error().message();
 
   EXPECT_TRUE(eventually("the cache to equal the server", kWatchTimeout,
                          [&] { return cacheMatchesServer(informer, kConfigMaps); }));
   EXPECT_TRUE(log.contains("add new"));
   EXPECT_TRUE(log.contains("update old-0"));
   EXPECT_TRUE(log.contains("delete old-1"));
-  // etcd was compacted past the watch's resourceVersion: 410, then a relist.
-  EXPECT_GE(client_->counter("reflector_watch_restarts_total", {"configmaps", "gone"}), 1.0);
-  EXPECT_GE(client_->counter("reflector_lists_total", {"configmaps"}), 2.0);
+  EXPECT_GE(client_->counter("reflector_watch_restarts_total", {"configmaps", "error"}), 1.0);
+  informer.stop();
+}
+
+// A forced 410: the informer is cut off from kube-apiserver (a relay between them drops every
+// connection) while objects change and etcd is compacted past the informer's
+// resourceVersion. Events bypass kube-apiserver's watch cache (its default), so the renewed
+// watch is refused by etcd itself with 410 Gone, and the informer must relist; the relist
+// must turn what it missed into events.
+TEST_F(KubeInformerTest, AWatchFromACompactedResourceVersionRelists) {
+  auto event = [&](const std::string& name) {
+    return json{{"apiVersion", "v1"},
+                {"kind", "Event"},
+                {"metadata", {{"name", name}, {"namespace", testNamespace()}}},
+                {"involvedObject", {{"kind", "ConfigMap"}, {"name", "x"}, {"namespace", testNamespace()}}},
+                {"reason", "Test"},
+                {"message", "m"},
+                {"type", "Normal"}};
+  };
+  ASSERT_TRUE(client_->api->create(kube::resources::kEvents, testNamespace(), event("first")).ok());
+  ASSERT_TRUE(client_->api->create(kube::resources::kEvents, testNamespace(), event("doomed")).ok());
+
+  const std::string server = cluster().server;
+  TcpProxy proxy("127.0.0.1", static_cast<std::uint16_t>(std::stoi(server.substr(server.rfind(':') + 1))));
+  Connection relayed;
+  auto config = kube::loadKubeconfig(cluster().admin_kubeconfig);
+  ASSERT_TRUE(config.ok());
+  config->server = "https://127.0.0.1:" + std::to_string(proxy.port());
+  auto transport = kube::CpprestTransport::create(*config, relayed.clock);
+  ASSERT_TRUE(transport.ok()) << transport.error().message;
+  relayed.transport = std::move(transport).value();
+  relayed.api = std::make_unique<kube::RestClient>(*relayed.transport, kube::RestClientOptions{},
+                                                   relayed.clock, relayed.metrics);
+
+  kube::ReflectorOptions options;
+  options.namespaceName = testNamespace();
+  options.backoff.maximum = std::chrono::seconds(2);
+  Informer<CompactObject> informer("events", *relayed.api, kube::fixedResource(kube::resources::kEvents),
+                                   kube::projectCompact, options, relayed.clock, relayed.random,
+                                   relayed.metrics, relayed.logger);
+  EventLog log;
+  informer.addHandlers(recordInto<CompactObject>(log));
+  informer.start();
+  std::stop_source never;
+  ASSERT_TRUE(informer.waitForSync(never.get_token()));
+
+  proxy.cut();
+  ASSERT_TRUE(client_->api->create(kube::resources::kEvents, testNamespace(), event("while-away")).ok());
+  ASSERT_TRUE(client_->api->remove(kube::resources::kEvents, testNamespace(), "doomed").ok());
+  ASSERT_TRUE(commandSucceeded(runCommand(
+      {"/bin/bash", std::string(MESHPROBE_SOURCE_DIR) + "/e2e/tests/kube/compact_etcd.sh",
+       cluster().state_directory},
+      "", std::chrono::seconds(60))));
+  EXPECT_TRUE(eventually("the informer to notice it is cut off", kWatchTimeout, [&] {
+    return relayed.counter("reflector_watch_restarts_total", {"events", "error"}) >= 1;
+  }));
+  proxy.resume();
+
+  EXPECT_TRUE(eventually("410 Gone and a relist", kWatchTimeout, [&] {
+    return relayed.counter("reflector_watch_restarts_total", {"events", "gone"}) >= 1 &&
+           relayed.counter("reflector_lists_total", {"events"}) >= 2;
+  }));
+  EXPECT_TRUE(eventually("the cache to equal the server", kWatchTimeout,
+                         [&] { return cacheMatchesServer(informer, kube::resources::kEvents); }));
+  EXPECT_TRUE(log.contains("add while-away"));
+  EXPECT_TRUE(log.contains("delete doomed"));
+  ASSERT_TRUE(client_->api->create(kube::resources::kEvents, testNamespace(), event("after")).ok());
+  EXPECT_TRUE(eventually("the new watch to deliver", kWatchTimeout, [&] { return log.contains("add after"); }));
   informer.stop();
 }
 
