@@ -1,11 +1,12 @@
 #include "tcp_proxy.h"
 
+#include <utility>  // first: Boost 1.74's asio uses std::exchange without including it
+
 #include <array>
 #include <boost/asio.hpp>
 #include <future>
 #include <list>
 #include <thread>
-#include <utility>
 
 namespace meshprobe::e2e {
 
