@@ -11,17 +11,13 @@
 #include <boost/asio/write.hpp>
 
 #include "kube/health_server.h"
+#include "kube/test_support.h"
 
 namespace meshprobe::kube {
 namespace {
 
 using boost::asio::ip::tcp;
 using ::testing::HasSubstr;
-
-class NullLogger final : public Logger {
- public:
-  void log(LogLevel, std::string_view) override {}
-};
 
 // Sends raw requests on one connection and reads one response per request.
 class Client {
@@ -62,7 +58,7 @@ TEST(HealthServerTest, ServesTheEndpointsWithKeepAliveAndStops) {
   MetricsRegistry metrics;
   HealthEndpoints endpoints(metrics);
   endpoints.addReadinessCheck("informers", [] { return std::optional<std::string>("not synced"); });
-  NullLogger logger;
+  RecordingLogger logger;
   HealthServer server({"127.0.0.1", 0}, endpoints, logger);
   auto port = server.start();
   ASSERT_TRUE(port.ok()) << port.error().message;
@@ -82,7 +78,7 @@ TEST(HealthServerTest, ServesTheEndpointsWithKeepAliveAndStops) {
 TEST(HealthServerTest, RefusesConnectionsBeyondTheCap) {
   MetricsRegistry metrics;
   HealthEndpoints endpoints(metrics);
-  NullLogger logger;
+  RecordingLogger logger;
   HealthServerOptions options{"127.0.0.1", 0};
   options.maximumConnections = 1;
   HealthServer server(options, endpoints, logger);
@@ -98,7 +94,7 @@ TEST(HealthServerTest, RefusesConnectionsBeyondTheCap) {
 TEST(HealthServerTest, AnAddressInUseIsAClearError) {
   MetricsRegistry metrics;
   HealthEndpoints endpoints(metrics);
-  NullLogger logger;
+  RecordingLogger logger;
   HealthServer first({"127.0.0.1", 0}, endpoints, logger);
   auto port = first.start();
   ASSERT_TRUE(port.ok());

@@ -9,6 +9,7 @@
 #include "kube/fake_clock.h"
 #include "kube/mocks/mock_kubernetes_api.h"
 #include "kube/mocks/mock_random.h"
+#include "kube/test_support.h"
 
 namespace meshprobe::kube {
 namespace {
@@ -19,16 +20,6 @@ using ::testing::ByMove;
 using ::testing::Field;
 using ::testing::NiceMock;
 using ::testing::Return;
-
-class RecordingLogger final : public Logger {
- public:
-  void log(LogLevel, std::string_view message) override {
-    std::lock_guard lock(mutex);
-    lines.emplace_back(message);
-  }
-  std::mutex mutex;
-  std::vector<std::string> lines;
-};
 
 json deployment(const std::string& ns, const std::string& name, const std::string& version,
                 json labels = json::object(), int replicas = 1) {
@@ -59,12 +50,6 @@ ApiResult<std::optional<WatchEvent>> event(WatchEventType type, json object) {
   return std::optional<WatchEvent>(WatchEvent{type, std::move(object)});
 }
 ApiResult<std::optional<WatchEvent>> endOfWatch() { return std::optional<WatchEvent>(); }
-ApiError errorOf(ApiErrorKind kind, int status = 0) {
-  ApiError error;
-  error.kind = kind;
-  error.httpStatus = status;
-  return error;
-}
 
 std::unique_ptr<MockWatchStream> streamOf(std::vector<ApiResult<std::optional<WatchEvent>>> events) {
   auto stream = std::make_unique<NiceMock<MockWatchStream>>();
@@ -124,7 +109,7 @@ TEST_F(InformerTest, ListsInPagesThenWatchesFromTheListVersionWithBookmarks) {
           event(WatchEventType::kModified, deployment("a", "web", "12", {{"app", "web"}}, 3)),
           event(WatchEventType::kBookmark, {{"metadata", {{"resourceVersion", "15"}}}}),
           event(WatchEventType::kDeleted, deployment("b", "db", "16")),
-          ApiResult<std::optional<WatchEvent>>(errorOf(ApiErrorKind::kGone, 410)),
+          ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410)),
       })))));
   EXPECT_FALSE(informer().hasSynced());
   EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
@@ -148,10 +133,10 @@ TEST_F(InformerTest, ARelistAfterGoneTurnsTheDifferenceIntoEvents) {
                                      deployment("a", "new", "25")})));
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("10")))
       .WillOnce(Return(ByMove(WatchStreamPtr(
-          streamOf({ApiResult<std::optional<WatchEvent>>(errorOf(ApiErrorKind::kGone, 410))})))));
+          streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})))));
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("30")))
       .WillOnce(Return(ByMove(WatchStreamPtr(
-          streamOf({ApiResult<std::optional<WatchEvent>>(errorOf(ApiErrorKind::kGone, 410))})))));
+          streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})))));
   EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
   seen_.clear();
   EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
@@ -170,7 +155,7 @@ TEST_F(InformerTest, AWatchTheServerEndsIsRenewedFromTheLastVersionWithoutAList)
       });
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("12")))
       .WillOnce(Return(ByMove(WatchStreamPtr(
-          streamOf({ApiResult<std::optional<WatchEvent>>(errorOf(ApiErrorKind::kGone, 410))})))));
+          streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})))));
   EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
 }
 
@@ -179,7 +164,7 @@ TEST_F(InformerTest, WatchTimeoutIsRandomisedBetweenOnceAndTwiceTheMinimum) {
   EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(listOf("1", {})));
   EXPECT_CALL(api_, watch(_, _, Field(&WatchOptions::timeoutSeconds, 450)))
       .WillOnce(Return(ByMove(WatchStreamPtr(
-          streamOf({ApiResult<std::optional<WatchEvent>>(errorOf(ApiErrorKind::kGone, 410))})))));
+          streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})))));
   informer().reflector().listAndWatch(stop_.get_token());
 }
 
@@ -188,18 +173,18 @@ TEST_F(InformerTest, ABrokenConnectionIsRewatchedFromTheSameVersionAfterABackoff
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("10")))
       .WillOnce(Return(ByMove(WatchStreamPtr(streamOf({
           event(WatchEventType::kAdded, deployment("a", "web", "11")),
-          ApiResult<std::optional<WatchEvent>>(errorOf(ApiErrorKind::kTransport)),
+          ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kTransport)),
       })))));
   std::atomic<int> rewatches{0};
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("11")))
       .WillOnce([&](auto&&...) {
         ++rewatches;
-        return ApiResult<WatchStreamPtr>(errorOf(ApiErrorKind::kTransport));  // still down
+        return ApiResult<WatchStreamPtr>(apiError(ApiErrorKind::kTransport));  // still down
       })
       .WillOnce([&](auto&&...) {
         ++rewatches;
         return ApiResult<WatchStreamPtr>(WatchStreamPtr(
-            streamOf({ApiResult<std::optional<WatchEvent>>(errorOf(ApiErrorKind::kGone, 410))})));
+            streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})));
       });
   informer();
   std::future<Reflector::Outcome> outcome = std::async(std::launch::async, [this] {
@@ -218,17 +203,17 @@ TEST_F(InformerTest, ABrokenConnectionIsRewatchedFromTheSameVersionAfterABackoff
 
 TEST_F(InformerTest, AWatchRefusedForAnotherReasonFailsTheCycleForABackoffAndRelist) {
   EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(listOf("10", {})));
-  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(errorOf(ApiErrorKind::kForbidden, 403))));
+  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(apiError(ApiErrorKind::kForbidden, 403))));
   EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kFailed);
 }
 
 TEST_F(InformerTest, AFailedListKeepsTheCacheAndIsNotSynced) {
-  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(errorOf(ApiErrorKind::kForbidden, 403)));
+  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(apiError(ApiErrorKind::kForbidden, 403)));
   EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kFailed);
   EXPECT_FALSE(informer().hasSynced());
-  std::lock_guard lock(logger_.mutex);
-  ASSERT_EQ(logger_.lines.size(), 1u);
-  EXPECT_THAT(logger_.lines[0], ::testing::HasSubstr("deployments: list failed: forbidden (403)"));
+  const auto lines = logger_.lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], ::testing::HasSubstr("deployments: list failed: forbidden (403)"));
 }
 
 TEST_F(InformerTest, TheTransformDropsManagedFieldsBeforeTheProjectionSeesThem) {
@@ -276,7 +261,7 @@ TEST_F(InformerTest, AResourceNotServedYetIsSyncedEmptyAndFoundLater) {
   EXPECT_EQ(policies.size(), 0u);
   EXPECT_CALL(api_, list(Field(&ResourceType::group, "security.istio.io"), _, _))
       .WillOnce(Return(listOf("5", {deployment("a", "strict", "4")})));
-  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(errorOf(ApiErrorKind::kGone, 410))));
+  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(apiError(ApiErrorKind::kGone, 410))));
   EXPECT_EQ(policies.reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
   EXPECT_EQ(policies.size(), 1u);
 }
@@ -289,7 +274,7 @@ TEST_F(InformerTest, StopEndsABlockedWatchAndTheThread) {
   ON_CALL(*stream, next()).WillByDefault([&watching, whenCancelled] {
     watching.set_value();
     whenCancelled.wait();
-    return ApiResult<std::optional<WatchEvent>>(errorOf(ApiErrorKind::kStopped));
+    return ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kStopped));
   });
   ON_CALL(*stream, cancel()).WillByDefault([cancelled] { cancelled->set_value(); });
   EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(listOf("1", {})));

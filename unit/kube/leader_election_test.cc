@@ -8,6 +8,7 @@
 #include "kube/fake_clock.h"
 #include "kube/mocks/mock_kubernetes_api.h"
 #include "kube/mocks/mock_random.h"
+#include "kube/test_support.h"
 
 namespace meshprobe::kube {
 namespace {
@@ -17,16 +18,6 @@ using ::testing::_;
 using ::testing::NiceMock;
 using ::testing::Return;
 
-class QuietLogger final : public Logger {
- public:
-  void log(LogLevel, std::string_view) override {}
-};
-
-ApiError errorOf(ApiErrorKind kind) {
-  ApiError error;
-  error.kind = kind;
-  return error;
-}
 
 json lease(const std::string& holder, const std::string& renewTime, int transitions,
            const std::string& resourceVersion) {
@@ -68,7 +59,7 @@ class LeaderElectionTest : public ::testing::Test {
   FakeClock clock_;
   NiceMock<MockRandom> random_;
   MetricsRegistry metrics_;
-  QuietLogger logger_;
+  RecordingLogger logger_;
   ::testing::StrictMock<MockKubernetesApi> api_;
   std::unique_ptr<LeaderElector> elector_;
   std::stop_token leading_;
@@ -79,7 +70,7 @@ class LeaderElectionTest : public ::testing::Test {
 
 TEST_F(LeaderElectionTest, CreatesAnAbsentLease) {
   EXPECT_CALL(api_, get(resources::kLeases, "meshprobe-system", "meshprobe", ""))
-      .WillOnce(Return(errorOf(ApiErrorKind::kNotFound)));
+      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)));
   EXPECT_CALL(api_, create(resources::kLeases, "meshprobe-system", _, _))
       .WillOnce([](auto&, auto&, const json& object, auto&) {
         EXPECT_EQ(object["spec"],
@@ -131,7 +122,7 @@ TEST_F(LeaderElectionTest, ARenewalKeepsTheAcquireTimeAndTransitions) {
 
 TEST_F(LeaderElectionTest, LosingTheWriteRaceIsNotLeading) {
   EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("", "2026-01-01T00:00:00.000000Z", 1, "5")));
-  EXPECT_CALL(api_, update(_, _, _, _)).WillOnce(Return(errorOf(ApiErrorKind::kConflict)));
+  EXPECT_CALL(api_, update(_, _, _, _)).WillOnce(Return(apiError(ApiErrorKind::kConflict)));
   EXPECT_FALSE(elector().tryAcquireOrRenew());
 }
 
@@ -142,13 +133,13 @@ TEST_F(LeaderElectionTest, StopsLeadingAtTheRenewDeadlineEvenWhileARenewalHangs)
   std::promise<void> unblock;
   auto unblocked = unblock.get_future().share();
   EXPECT_CALL(api_, get(_, _, _, _))
-      .WillOnce(Return(errorOf(ApiErrorKind::kNotFound)))
+      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)))
       .WillOnce([&](auto&&...) {
         renewing.set_value();
         unblocked.wait();
-        return ApiResult<json>(errorOf(ApiErrorKind::kTimeout));
+        return ApiResult<json>(apiError(ApiErrorKind::kTimeout));
       })
-      .WillRepeatedly(Return(errorOf(ApiErrorKind::kTransport)));
+      .WillRepeatedly(Return(apiError(ApiErrorKind::kTransport)));
   EXPECT_CALL(api_, create(_, _, _, _)).WillOnce([](auto&, auto&, const json& object, auto&) {
     return ApiResult<json>(object);
   });
@@ -172,7 +163,7 @@ TEST_F(LeaderElectionTest, StopsLeadingAtTheRenewDeadlineEvenWhileARenewalHangs)
 
 TEST_F(LeaderElectionTest, StopReleasesTheLease) {
   EXPECT_CALL(api_, get(_, _, _, _))
-      .WillOnce(Return(errorOf(ApiErrorKind::kNotFound)))
+      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)))
       .WillOnce(Return(lease("pod-a", "2026-01-01T00:00:00.000000Z", 0, "7")));
   EXPECT_CALL(api_, create(_, _, _, _)).WillOnce([](auto&, auto&, const json& object, auto&) {
     return ApiResult<json>(object);

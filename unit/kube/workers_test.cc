@@ -4,18 +4,13 @@
 #include <gtest/gtest.h>
 
 #include "kube/fake_clock.h"
+#include "kube/test_support.h"
 
 namespace meshprobe::kube {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-class NullLogger final : public Logger {
- public:
-  void log(LogLevel, std::string_view message) override { lines.emplace_back(message); }
-  std::vector<std::string> lines;
-};
 
 class WorkersTest : public ::testing::Test {
  protected:
@@ -27,7 +22,7 @@ class WorkersTest : public ::testing::Test {
 
   FakeClock clock_;
   MetricsRegistry metrics_;
-  NullLogger logger_;
+  RecordingLogger logger_;
   WorkQueue queue_{"deployments", clock_, makeDefaultControllerRateLimiter(clock_), metrics_};
   std::function<ReconcileResult(const std::string&)> next_;
   std::unique_ptr<Workers> workers_;
@@ -48,8 +43,8 @@ TEST_F(WorkersTest, RetryBacksOffAndSuccessForgets) {
   ASSERT_TRUE(workers_->processNextItem());
   EXPECT_EQ(calls, 3);
   EXPECT_EQ(queue_.numRequeues("default/web"), 0);
-  EXPECT_EQ(logger_.lines.size(), 2u);
-  EXPECT_THAT(logger_.lines[0], ::testing::HasSubstr("default/web: conflict (retry 1)"));
+  EXPECT_EQ(logger_.lines().size(), 2u);
+  EXPECT_THAT(logger_.lines()[0], ::testing::HasSubstr("default/web: conflict (retry 1)"));
 }
 
 TEST_F(WorkersTest, RequeueAfterComesBackAfterTheDelay) {

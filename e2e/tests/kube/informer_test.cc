@@ -1,12 +1,9 @@
 // Informers against the real kube-apiserver: list and watch see every create, update and
-// delete; kube-apiserver killed and restarted (with etcd compacted meanwhile, so the watch
-// gets 410 Gone and relists) loses nothing; a CRD installed after start is noticed; and the
-// memory a cached Deployment costs, per projection, with 1,000 real Deployments.
+// delete; kube-apiserver killed and restarted during a watch loses nothing; a watch from a
+// compacted resourceVersion gets 410 Gone and relists; a CRD installed after start is noticed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <malloc.h>
 
-#include <cstdio>
 #include <map>
 #include <random>
 
@@ -28,6 +25,26 @@ using ::testing::AssertionResult;
 using ::testing::AssertionSuccess;
 
 constexpr std::chrono::seconds kWatchTimeout{60};
+
+struct EventLog {
+  std::mutex mutex;
+  std::vector<std::string> lines;
+  void add(std::string line) {
+    std::lock_guard lock(mutex);
+    lines.push_back(std::move(line));
+  }
+  bool contains(const std::string& line) {
+    std::lock_guard lock(mutex);
+    return std::find(lines.begin(), lines.end(), line) != lines.end();
+  }
+};
+
+template <typename T>
+typename Informer<T>::Handlers recordInto(EventLog& log) {
+  return {[&log](auto& object) { log.add("add " + object->metadata.name); },
+          [&log](auto&, auto& object) { log.add("update " + object->metadata.name); },
+          [&log](auto& object) { log.add("delete " + object->metadata.name); }};
+}
 
 class KubeInformerTest : public EndToEndTest {
  protected:
@@ -70,41 +87,30 @@ class KubeInformerTest : public EndToEndTest {
     return AssertionFailure() << "cache has " << cache.size() << " objects, server " << server.size();
   }
 
+  // A started and synced informer of this test's ConfigMaps that records its events; it
+  // reconnects within 2 s so tests of outages stay short.
+  std::unique_ptr<Informer<CompactObject>> startConfigMapInformer(EventLog& log) {
+    kube::ReflectorOptions options;
+    options.namespaceName = testNamespace();
+    options.backoff.maximum = std::chrono::seconds(2);
+    auto informer = std::make_unique<Informer<CompactObject>>(
+        "configmaps", *client_->api, kube::fixedResource(kConfigMaps), kube::projectCompact, options,
+        client_->clock, client_->random, client_->metrics, client_->logger);
+    informer->addHandlers(recordInto<CompactObject>(log));
+    informer->start();
+    std::stop_source never;
+    EXPECT_TRUE(informer->waitForSync(never.get_token()));
+    return informer;
+  }
+
   std::unique_ptr<Connection> client_;
 };
 
-struct EventLog {
-  std::mutex mutex;
-  std::vector<std::string> lines;
-  void add(std::string line) {
-    std::lock_guard lock(mutex);
-    lines.push_back(std::move(line));
-  }
-  bool contains(const std::string& line) {
-    std::lock_guard lock(mutex);
-    return std::find(lines.begin(), lines.end(), line) != lines.end();
-  }
-};
-
-template <typename T>
-typename Informer<T>::Handlers recordInto(EventLog& log) {
-  return {[&log](auto& object) { log.add("add " + object->metadata.name); },
-          [&log](auto&, auto& object) { log.add("update " + object->metadata.name); },
-          [&log](auto& object) { log.add("delete " + object->metadata.name); }};
-}
-
 TEST_F(KubeInformerTest, ListAndWatchSeeCreateUpdateAndDelete) {
   ASSERT_TRUE(client_->api->create(kConfigMaps, testNamespace(), configMap("before", "1")).ok());
-  kube::ReflectorOptions options;
-  options.namespaceName = testNamespace();
-  Informer<CompactObject> informer("configmaps", *client_->api, kube::fixedResource(kConfigMaps),
-                                   kube::projectCompact, options, client_->clock, client_->random,
-                                   client_->metrics, client_->logger);
   EventLog log;
-  informer.addHandlers(recordInto<CompactObject>(log));
-  informer.start();
-  std::stop_source never;
-  ASSERT_TRUE(informer.waitForSync(never.get_token()));
+  auto configMaps = startConfigMapInformer(log);
+  auto& informer = *configMaps;
   EXPECT_TRUE(log.contains("add before"));
 
   ASSERT_TRUE(client_->api->create(kConfigMaps, testNamespace(), configMap("during", "1")).ok());
@@ -125,17 +131,9 @@ TEST_F(KubeInformerTest, ApiServerKilledAndRestartedDuringAWatchLosesNothing) {
   for (int index = 0; index < 5; ++index) {
     ASSERT_TRUE(client_->api->create(kConfigMaps, testNamespace(), configMap("old-" + std::to_string(index), "1")).ok());
   }
-  kube::ReflectorOptions options;
-  options.namespaceName = testNamespace();
-  options.backoff.maximum = std::chrono::seconds(2);  // reconnect promptly in a test
-  Informer<CompactObject> informer("configmaps", *client_->api, kube::fixedResource(kConfigMaps),
-                                   kube::projectCompact, options, client_->clock, client_->random,
-                                   client_->metrics, client_->logger);
   EventLog log;
-  informer.addHandlers(recordInto<CompactObject>(log));
-  informer.start();
-  std::stop_source never;
-  ASSERT_TRUE(informer.waitForSync(never.get_token()));
+  auto configMaps = startConfigMapInformer(log);
+  auto& informer = *configMaps;
   ASSERT_TRUE(eventually("the watch to be open", kWatchTimeout, [&] {
     return client_->counter("reflector_watches_total", {"configmaps"}) >= 1;
   }));
@@ -275,133 +273,6 @@ spec:
   EXPECT_TRUE(eventually("the informer to see the widget", kWatchTimeout,
                          [&] { return informer.get(testNamespace() + "/first") != nullptr; }));
   informer.stop();
-}
-
-// --- memory per cached Deployment ------------------------------------------------------
-
-json realisticDeployment(const std::string& ns, int index) {
-  const std::string name = "app-" + std::to_string(index);
-  auto container = [&](const std::string& containerName, int port) {
-    return json{
-        {"name", containerName},
-        {"image", "registry.example.com/team/" + containerName + ":1.4." + std::to_string(index % 10)},
-        {"ports", json::array({{{"name", "http"}, {"containerPort", port}}})},
-        {"env", json::array({{{"name", "LOG_LEVEL"}, {"value", "info"}},
-                             {{"name", "SERVICE_NAME"}, {"value", name}},
-                             {{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}})},
-        {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "128Mi"}}},
-                       {"limits", {{"memory", "256Mi"}}}}},
-        {"livenessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", "http"}}},
-                           {"initialDelaySeconds", 5}, {"periodSeconds", 10}}},
-        {"readinessProbe", {{"httpGet", {{"path", "/ready"}, {"port", port}}}, {"periodSeconds", 5}}},
-        {"volumeMounts", json::array({{{"name", "config"}, {"mountPath", "/etc/app"}}})}};
-  };
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata",
-           {{"name", name},
-            {"namespace", ns},
-            {"labels", {{"app", name}, {"team", "shop"}, {"tier", "backend"}}},
-            {"annotations", {{"owner", "shop-team@example.com"}}}}},
-          {"spec",
-           {{"replicas", 0},
-            {"selector", {{"matchLabels", {{"app", name}}}}},
-            {"template",
-             {{"metadata", {{"labels", {{"app", name}, {"team", "shop"}}},
-                            {"annotations", {{"prometheus.io/scrape", "true"}}}}},
-              {"spec",
-               {{"containers", json::array({container("server", 8080), container("worker", 9090)})},
-                {"volumes", json::array({{{"name", "config"}, {"configMap", {{"name", name}}}}})}}}}}}}};
-}
-
-// What an operator that rewrites probes might keep: generation and the probe-bearing parts of
-// the pod template, as MessagePack.
-struct ProbeView {
-  std::int64_t generation = 0;
-  CompactObject template_;
-};
-ProbeView projectProbes(const json& object) {
-  json kept = json::object();
-  const json& podTemplate = object["spec"]["template"];
-  kept["annotations"] = podTemplate["metadata"].value("annotations", json::object());
-  for (const char* list : {"containers", "initContainers"}) {
-    for (const auto& container : podTemplate["spec"].value(list, json::array())) {
-      json slim = {{"name", container["name"]}};
-      for (const char* field : {"ports", "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "restartPolicy"}) {
-        if (container.contains(field)) slim[field] = container[field];
-      }
-      kept[list].push_back(std::move(slim));
-    }
-  }
-  return {object["metadata"].value("generation", std::int64_t{0}), CompactObject::encode(kept)};
-}
-
-struct Nothing {};
-
-std::size_t heapInUse() {
-  malloc_trim(0);
-  return mallinfo2().uordblks;
-}
-
-TEST_F(KubeInformerTest, MemoryPerCachedDeploymentWithAThousandDeployments) {
-  constexpr int kCount = 1000;
-  kube::RestClientOptions fast;
-  fast.queriesPerSecond = 500;
-  fast.burst = 500;
-  auto writer = connect(cluster().admin_kubeconfig, fast);
-  ASSERT_TRUE(writer.ok());
-  for (int index = 0; index < kCount; ++index) {
-    auto created = (*writer)->api->create(kDeployments, testNamespace(), realisticDeployment(testNamespace(), index));
-    ASSERT_TRUE(created.ok()) << created.error().message();
-  }
-  // Wait for the deployment controller's status, so the objects are as big as in real life.
-  ASSERT_TRUE(eventually("status on every Deployment", std::chrono::seconds(300), [&]() -> AssertionResult {
-    int withStatus = 0;
-    kube::listAllPages(*client_->api, kDeployments, testNamespace(), {}, 500, [&](json item) {
-      if (item["status"].value("observedGeneration", 0) >= 1 && item["status"].contains("conditions")) ++withStatus;
-    });
-    if (withStatus == kCount) return AssertionSuccess();
-    return AssertionFailure() << withStatus << " of " << kCount;
-  }));
-
-  kube::ReflectorOptions options;
-  options.namespaceName = testNamespace();
-  std::printf("\n| projection (%d Deployments) | heap bytes per Deployment |\n|---|---|\n", kCount);
-  auto measure = [&](const char* label, auto project, auto transform) -> double {
-    using T = decltype(project(json()));
-    const std::size_t before = heapInUse();
-    double perObject = 0;
-    {
-      Informer<T> informer("deployments", *client_->api, kube::fixedResource(kDeployments), project,
-                           options, client_->clock, client_->random, client_->metrics,
-                           client_->logger, transform);
-      informer.start();
-      std::stop_source never;
-      EXPECT_TRUE(informer.waitForSync(never.get_token()));
-      EXPECT_EQ(informer.size(), static_cast<std::size_t>(kCount));
-      informer.stop();  // the watch's buffers are not the cache
-      perObject = static_cast<double>(heapInUse() - before) / kCount;
-    }
-    std::printf("| %s | %.0f |\n", label, perObject);
-    return perObject;
-  };
-  auto keepAll = [](json&) {};
-  const double wholeJson = measure("nlohmann::json, whole object", [](const json& object) { return object; }, keepAll);
-  const double withoutManaged = measure("nlohmann::json, without managedFields",
-                                        [](const json& object) { return object; }, kube::dropManagedFields);
-  const double compact = measure("CompactObject (MessagePack), without managedFields", kube::projectCompact,
-                                 kube::dropManagedFields);
-  const double probes = measure("typed projection: generation + probe parts of the template", projectProbes,
-                                kube::dropManagedFields);
-  const double metadataOnly = measure("metadata only (key, resourceVersion, labels)",
-                                      [](const json&) { return Nothing{}; }, kube::dropManagedFields);
-  std::fflush(stdout);
-  EXPECT_LT(withoutManaged, wholeJson);
-  EXPECT_LT(compact, withoutManaged / 3);
-  EXPECT_LT(probes, compact);
-  EXPECT_LT(metadataOnly, probes);
-  // The budget: 10,000 Deployments in a 40 MB controller leaves well under 4 KB each.
-  EXPECT_LT(probes, 2048.0);
 }
 
 }  // namespace
