@@ -16,16 +16,24 @@ kubernetes_components=(kube-apiserver kube-controller-manager kube-scheduler kub
 
 log() { echo "[${0##*/}] $*" >&2; }
 die() { log "error: $*"; exit 1; }
+# Prints the calling script's header comment (its manual) and exits 2.
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+  exit 2
+}
 
 # Ports are picked below the kernel's ephemeral range (so outgoing connections never take
-# them) and checked against every socket on the machine. Callers hold port_lock from the
-# first pick until the components listen, so concurrent runs never pick the same port.
+# them) and checked against every socket on the machine. Callers hold the port lock (fd 9)
+# from the first pick until the components listen, so concurrent runs never pick the same port.
 port_lock_file="${TMPDIR:-/tmp}/meshprobe-e2e-ports.lock"
 picked_ports=()
 pick_free_port() {
-  local port tries
+  local port tries ephemeral_start _
+  read -r ephemeral_start _ </proc/sys/net/ipv4/ip_local_port_range
+  local low=20000 high=$((ephemeral_start < 32000 ? ephemeral_start : 32000))
+  ((high - low >= 1000)) || die "the ephemeral port range starts at $ephemeral_start: no room below it"
   for ((tries = 0; tries < 200; tries++)); do
-    port=$((20000 + RANDOM % 12000))
+    port=$((low + RANDOM % (high - low)))
     [[ " ${picked_ports[*]} " == *" $port "* ]] && continue
     if [[ -z $(ss -Htan "( sport = :$port )") ]]; then
       picked_ports+=("$port")
@@ -33,7 +41,7 @@ pick_free_port() {
       return 0
     fi
   done
-  die "no free port found between 20000 and 32000"
+  die "no free port found between $low and $high"
 }
 
 # start_component STATE_DIR NAME BINARY ARGS...: runs BINARY in its own session with stdin
@@ -64,17 +72,6 @@ component_running() {
   local pid_file=$1 pid start_time
   read -r pid start_time <"$pid_file" || return 1
   [[ -n $pid && -n $start_time && $(process_start_time "$pid") == "$start_time" ]]
-}
-
-# wait_until DESCRIPTION TIMEOUT_SECONDS COMMAND...: polls COMMAND every 0.2 s.
-wait_until() {
-  local description=$1 timeout=$2
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || { log "timed out after ${timeout}s waiting for $description"; return 1; }
-    sleep 0.2
-  done
 }
 
 # print_log_tails STATE_DIR [LINES]: the end of every component log, for a failure report.

@@ -109,8 +109,14 @@ CommandResult runCommand(const std::vector<std::string>& arguments, std::string_
   std::vector<char*> argv;
   for (const auto& argument : arguments) argv.push_back(const_cast<char*>(argument.c_str()));
   argv.push_back(nullptr);
+  // Its own process group, so that a timeout kills whatever it started too.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   pid_t pid = 0;
-  int spawn_error = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  int spawn_error = ::posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (spawn_error != 0) {
     result.standard_error = "cannot start " + arguments[0] + ": " + std::strerror(spawn_error);
@@ -153,7 +159,7 @@ CommandResult runCommand(const std::vector<std::string>& arguments, std::string_
     }
   }
 
-  if (timed_out) ::kill(pid, SIGKILL);
+  if (timed_out) ::kill(-pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -23,7 +23,7 @@ struct CommandResult {
 };
 
 // Runs `arguments` (arguments[0] is the program's path) with `input` on its standard input
-// and the test's environment; kills it after `timeout`.
+// and the test's environment; kills it, and every process it started, after `timeout`.
 CommandResult runCommand(const std::vector<std::string>& arguments, std::string_view input,
                          std::chrono::milliseconds timeout);
 

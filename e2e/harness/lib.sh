@@ -4,7 +4,7 @@
 #   e2e_kubectl get pods -n "$E2E_NAMESPACE"          # kubectl as the cluster's administrator
 #   e2e_apply <<'EOF' ... EOF       # server-side apply of YAML on stdin into $E2E_NAMESPACE
 #   e2e_eventually "the pod to exist" 30 e2e_kubectl get pod web -n "$E2E_NAMESPACE"
-#   kubeconfig=$(e2e_service_account_kubeconfig reader 'configmaps get,list')
+#   kubeconfig=$(e2e_service_account_kubeconfig reader get,list configmaps)
 #   e2e_fail "what went wrong"      # the test fails with this message
 # A test passes when its script exits 0. Without a cluster (MESHPROBE_E2E_* unset) it fails
 # and says how to run it; nothing is skipped.
@@ -68,19 +68,14 @@ e2e_eventually() {
   done
 }
 
-# e2e_service_account_kubeconfig NAME RULE...: ServiceAccount NAME in $E2E_NAMESPACE bound to
-# a Role NAME with one rule per RULE ("RESOURCE[.GROUP][,...] VERB[,VERB...]", as kubectl
-# create role takes them); prints the path of a kubeconfig that uses its token.
+# e2e_service_account_kubeconfig NAME VERBS RESOURCES: ServiceAccount NAME in $E2E_NAMESPACE
+# bound to a Role NAME that allows VERBS (get,list) on RESOURCES (configmaps,deployments.apps),
+# as `kubectl create role` takes them; prints the path of a kubeconfig that uses its token.
+# For other rules apply a Role and RoleBinding yourself and use e2e_token_kubeconfig.
 e2e_service_account_kubeconfig() {
-  local name=$1 rule resources verbs
-  shift
+  local name=$1 verbs=$2 resources=$3
   e2e_kubectl create serviceaccount "$name" --namespace "$E2E_NAMESPACE" >/dev/null
-  local role_arguments=()
-  for rule in "$@"; do
-    read -r resources verbs <<<"$rule"
-    role_arguments+=(--resource="$resources" --verb="$verbs")
-  done
-  e2e_kubectl create role "$name" --namespace "$E2E_NAMESPACE" "${role_arguments[@]}" >/dev/null
+  e2e_kubectl create role "$name" --namespace "$E2E_NAMESPACE" --verb="$verbs" --resource="$resources" >/dev/null
   e2e_kubectl create rolebinding "$name" --namespace "$E2E_NAMESPACE" --role="$name" \
     --serviceaccount="$E2E_NAMESPACE:$name" >/dev/null
   e2e_token_kubeconfig "$E2E_NAMESPACE" "$name"

@@ -29,7 +29,7 @@ data:
 YAML
 e2e_eventually "ConfigMap settings" 30 e2e_kubectl get configmap settings --namespace "$E2E_NAMESPACE"
 
-kubeconfig=$(e2e_service_account_kubeconfig reader "configmaps get,list")
+kubeconfig=$(e2e_service_account_kubeconfig reader get,list configmaps)
 reader() { "$MESHPROBE_E2E_KUBECTL" --kubeconfig="$kubeconfig" "$@"; }
 [[ $(reader get configmap settings -o jsonpath='{.data.mode}') == strict ]] ||
   e2e_fail "the reader cannot read ConfigMap settings"

@@ -1,0 +1,71 @@
+// runCommand drives every kubectl call of the end-to-end tests; these cases run real processes
+// (no cluster needed) and are labelled "integration".
+#include "harness/command.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+
+namespace meshprobe::e2e {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+CommandResult shell(const std::string& script, std::string_view input = {},
+                    std::chrono::milliseconds timeout = 10s) {
+  return runCommand({"/bin/sh", "-c", script}, input, timeout);
+}
+
+TEST(RunCommandTest, SeparatesStandardOutputFromStandardErrorAndReportsTheExitCode) {
+  CommandResult result = shell("echo out; echo err >&2; exit 3");
+  EXPECT_EQ(result.exit_status, 3);
+  EXPECT_EQ(result.standard_output, "out\n");
+  EXPECT_EQ(result.standard_error, "err\n");
+  EXPECT_FALSE(result.succeeded());
+}
+
+TEST(RunCommandTest, FeedsInputLargerThanAPipeBufferWhileReadingOutput) {
+  std::string input(4 * 1024 * 1024, 'x');
+  CommandResult result = runCommand({"/bin/cat"}, input, 30s);
+  ASSERT_TRUE(commandSucceeded(result));
+  EXPECT_EQ(result.standard_output.size(), input.size());
+  EXPECT_EQ(result.standard_output, input);
+}
+
+TEST(RunCommandTest, SurvivesAProgramThatExitsWithoutReadingItsInput) {
+  CommandResult result = shell("exit 0", std::string(4 * 1024 * 1024, 'x'));
+  EXPECT_TRUE(commandSucceeded(result));
+}
+
+TEST(RunCommandTest, KillsAProgramThatRunsPastItsTimeout) {
+  auto start = std::chrono::steady_clock::now();
+  // The shell's child holds standard output open too: it must be killed with the shell.
+  CommandResult result = shell("sleep 30; echo done", {}, 300ms);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_EQ(runCommand({"/usr/bin/pgrep", "-f", "^sleep 30$"}, {}, 10s).exit_status, 1)
+      << "the shell's child outlived the timeout";
+  EXPECT_EQ(result.exit_status, -1);
+  EXPECT_THAT(result.standard_error, HasSubstr("killed after 300 ms"));
+}
+
+TEST(RunCommandTest, ReportsAKillingSignalAs128PlusItsNumber) {
+  EXPECT_EQ(shell("kill -TERM $$").exit_status, 128 + 15);
+}
+
+TEST(RunCommandTest, ExplainsAProgramThatCannotBeStarted) {
+  CommandResult result = runCommand({"/nonexistent/kubectl", "version"}, {}, 10s);
+  EXPECT_EQ(result.exit_status, -1);
+  EXPECT_THAT(result.standard_error, HasSubstr("cannot start /nonexistent/kubectl"));
+}
+
+TEST(RunCommandTest, QuotesTheCommandLineForFailureMessages) {
+  CommandResult result = shell("echo 'it''s'; exit 1");
+  EXPECT_EQ(result.command_line, R"(/bin/sh -c 'echo '\''it'\'''\''s'\''; exit 1')");
+  EXPECT_THAT(std::string(commandSucceeded(result).message()), HasSubstr("exited with 1"));
+}
+
+}  // namespace
+}  // namespace meshprobe::e2e
