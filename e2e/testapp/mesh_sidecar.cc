@@ -146,7 +146,11 @@ class MutualTlsProxy {
     ++connections_;
     error_code error;
     const auto peer = socket.remote_endpoint(error);
-    const auto destination = originalDestination(socket);
+    auto destination = originalDestination(socket);
+    // A connection made to the proxy's own port was not redirected: forwarding it would loop.
+    if (destination && destination->port() == acceptor_.local_endpoint(error).port()) {
+      destination = Error{"connected to the proxy's port itself, not redirected to it"};
+    }
     const std::string route = describe(peer) + " -> " + (destination ? describe(*destination) : "proxy");
     auto connection = std::make_shared<Connection>(std::move(socket), tls_, context_);
 

@@ -36,8 +36,9 @@ node_mesh_identity() {
       -set_serial "0x$(openssl rand -hex 8)" -days 1 -extfile "$node_pki/$name.ext" \
       -out "$node_pki/$name.crt" 2>/dev/null
   done
-  e2e_kubectl create secret generic mesh-identity --namespace "$E2E_NAMESPACE" \
-    --from-file="$node_pki/ca.crt" --from-file="$node_pki/tls.crt" --from-file="$node_pki/tls.key" >/dev/null
+  e2e_kubectl create secret generic mesh-identity --namespace "$E2E_NAMESPACE" --dry-run=client -o yaml \
+    --from-file="$node_pki/ca.crt" --from-file="$node_pki/tls.crt" --from-file="$node_pki/tls.key" |
+    e2e_kubectl apply -f - >/dev/null
 }
 
 # node_image KEY: the reference of an end-to-end test image (KEY_IMAGE in e2e/testapp/images.env,
