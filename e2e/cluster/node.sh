@@ -31,7 +31,7 @@ cgroup_mounts() { findmnt -rn -t cgroup,cgroup2 -o TARGET; }
 # port lock until the bridge holds the address, so concurrent clusters never pick the same.
 pick_pod_subnet() {
   local used tries third second
-  used=$(ip -4 -o addr show; ip -4 route show table all)
+  used=$({ ip -4 -o addr show; ip -4 route show table all; } | sed 's/^/ /') # every address after a space
   for ((tries = 0; tries < 100; tries++)); do
     second=$((18 + RANDOM % 2)) third=$((RANDOM % 256))
     ((second == 18 && third == 0)) && continue # 198.18.0.0/24: the range most tools pick first
@@ -44,8 +44,9 @@ pick_pod_subnet() {
   die "no free /24 in $pod_range_prefix"
 }
 
-# start_node BUILD_DIR TAINTED: runs inside up (its state_dir, pki, kubectl, server, bin_dir,
-# helpers and the port lock on fd 9).
+# start_node BUILD_DIR TAINTED: runs inside up, with its state_dir, pki, kubectl, server,
+# bin_dir and helpers (issue_certificate, write_kubeconfig, wait_for_component, admin); takes
+# the port lock itself while it picks the subnet and the ports.
 start_node() {
   local build_dir=$1 tainted=$2
   node_names_for "$state_dir"

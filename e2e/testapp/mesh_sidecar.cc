@@ -26,6 +26,7 @@
 #include <iostream>
 #include <memory>
 
+#include "command_line.h"
 #include "http_server.h"
 #include "mesh_redirect.h"
 
@@ -64,12 +65,8 @@ int redirectMain(int argc, char** argv) {
   description.add_options()
       ("proxy-port", po::value(&config.proxy_port)->default_value(config.proxy_port), "where inbound TCP goes")
       ("exclude-inbound-ports", po::value(&excluded), "ports not redirected (default $EXCLUDE_INBOUND_PORTS)");
-  try {
-    po::variables_map values;
-    po::store(po::parse_command_line(argc, argv, description), values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::cerr << "mesh-sidecar redirect: " << error.what() << std::endl;
+  if (auto error = parseCommandLine(description, argc, argv)) {
+    std::cerr << "mesh-sidecar redirect: " << *error << std::endl;
     return 2;
   }
   auto ports = parsePortList(excluded);
@@ -199,12 +196,8 @@ int proxyMain(int argc, char** argv) {
   description.add_options()
       ("port", po::value(&port)->default_value(port), "the port inbound TCP is redirected to")
       ("identity-dir", po::value(&identity_dir)->default_value(identity_dir), "ca.crt, tls.crt, tls.key");
-  try {
-    po::variables_map values;
-    po::store(po::parse_command_line(argc, argv, description), values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    std::cerr << "mesh-sidecar proxy: " << error.what() << std::endl;
+  if (auto error = parseCommandLine(description, argc, argv)) {
+    std::cerr << "mesh-sidecar proxy: " << *error << std::endl;
     return 2;
   }
 

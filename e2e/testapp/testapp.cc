@@ -19,6 +19,7 @@
 #include <iostream>
 #include <memory>
 
+#include "command_line.h"
 #include "health_switches.h"
 #include "http_server.h"
 
@@ -75,13 +76,7 @@ Result<Options> parseOptions(int argc, char** argv) {
       ("control-port", po::value(&options.control_port)->default_value(options.control_port),
        "GET /health, PUT /health/<check>")
       ("failing", po::value(&options.failing), "checks failing from the start: http,tcp,grpc");
-  try {
-    po::variables_map values;
-    po::store(po::parse_command_line(argc, argv, description), values);
-    po::notify(values);
-  } catch (const po::error& error) {
-    return Error{std::string(error.what())};
-  }
+  if (auto error = parseCommandLine(description, argc, argv)) return Error{*error};
   return options;
 }
 

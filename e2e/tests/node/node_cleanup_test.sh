@@ -2,7 +2,9 @@
 # `down` removes everything a node made, and the next node on the machine starts clean: a
 # second cluster with a node (beside the one the other tests use) runs a pod with the mesh
 # stand-in (network namespace, nftables, overlay root filesystems, tmpfs volumes, /dev/shm),
-# is stopped, leaves nothing behind, and starts again in the same directory.
+# is stopped, leaves nothing behind, and starts again in the same directory. The second time
+# the kubelet and containerd are first killed with SIGKILL, as in a run that crashed: down must
+# still find and remove the containers, shims, mounts and bridge they leave.
 source "$(dirname "$0")/../../harness/lib.sh"
 source "$(dirname "$0")/lib.sh"
 [[ -f ${MESHPROBE_E2E_BUILD_DIR:-}/CMakeCache.txt ]] ||
@@ -34,7 +36,7 @@ leftovers() {
 }
 
 run_node_once() {
-  local round=$1 start=$SECONDS
+  local round=$1 kill_first=$2 start=$SECONDS
   "$cluster_dir/up" --node "$MESHPROBE_E2E_BUILD_DIR" "$state_dir" >"$MESHPROBE_E2E_STATE_DIR/cleanup-up-$round.log" 2>&1 ||
     e2e_fail "round $round: up --node failed: $(tail -20 "$MESHPROBE_E2E_STATE_DIR/cleanup-up-$round.log")"
   echo "round $round: cluster and node up in $((SECONDS - start))s"
@@ -68,14 +70,21 @@ YAML
   for kind in bridge cgroup mount process "CNI cache"; do
     grep -q "^$kind " <<<"$made" || e2e_fail "round $round: the running node has no $kind to clean up; found: $made"
   done
+  if $kill_first; then
+    local component pid
+    for component in kubelet containerd; do
+      read -r pid _ <"$state_dir/pids/$component.pid"
+      kill -KILL "$pid"
+    done
+  fi
   start=$SECONDS
   "$cluster_dir/down" "$state_dir" >"$MESHPROBE_E2E_STATE_DIR/cleanup-down-$round.log" 2>&1 ||
     e2e_fail "round $round: down failed: $(cat "$MESHPROBE_E2E_STATE_DIR/cleanup-down-$round.log")"
-  echo "round $round: down in $((SECONDS - start))s"
+  echo "round $round: down in $((SECONDS - start))s$($kill_first && echo " (kubelet and containerd killed first)")"
   made=$(leftovers "$bridge" "$cgroup_root" "$network" "$socket")
   [[ -z $made ]] || e2e_fail "round $round: down left behind: $made"
 }
 
-run_node_once 1
-run_node_once 2
+run_node_once 1 false
+run_node_once 2 true
 echo "PASS"
