@@ -1,0 +1,51 @@
+// The agent's HTTP/1.1 server: one io_context, one coroutine per connection. A caller gets
+// `header_read_timeout` to send a request's headers (from accept, and between keep-alive
+// requests), at most `max_header_bytes` of them, no body; beyond `max_connections` open
+// connections a new one is closed at once. A slow probe holds only its own connection.
+#pragma once
+
+#include <set>
+
+#include "agent/agent_config.h"
+#include "agent/asio.h"
+#include "agent/logger.h"
+#include "agent/metrics.h"
+#include "agent/request_handler.h"
+#include "probe/result.h"
+
+namespace meshprobe::agent {
+
+class AgentServer {
+ public:
+  static constexpr std::chrono::seconds kWriteTimeout{10};
+
+  AgentServer(asio::any_io_executor executor, RequestHandler& handler, AgentMetrics& metrics, Logger& logger,
+              ServerLimits limits)
+      : executor_(std::move(executor)), handler_(handler), metrics_(metrics), logger_(logger), limits_(limits),
+        acceptor_(executor_) {}
+
+  // Binds and listens; `address` empty means every address (dual-stack "::", else 0.0.0.0).
+  // Returns the bound port (useful with port 0).
+  Result<int> listen(const std::string& address, int port);
+  void start();  // accepts until stop()
+  // Stops accepting and closes every caller's connection; probes in flight finish on their own
+  // (each within its timeout) and their answers are dropped.
+  void stop();
+
+ private:
+  asio::awaitable<void> accept_loop();
+  asio::awaitable<void> serve(asio::ip::tcp::socket socket);
+  asio::awaitable<Reply> answer(const IncomingRequest& request);
+  Result<int> listen_on(const asio::ip::address& address, int port);
+
+  asio::any_io_executor executor_;
+  RequestHandler& handler_;
+  AgentMetrics& metrics_;
+  Logger& logger_;
+  ServerLimits limits_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::set<beast::tcp_stream*> connections_;
+  bool stopped_ = false;
+};
+
+}  // namespace meshprobe::agent

@@ -1,0 +1,21 @@
+// TCP probe: connect within the timeout → 200, else 500; the connection is closed at once.
+#pragma once
+
+#include "agent/asio.h"
+#include "agent/probers.h"
+
+namespace meshprobe::agent {
+
+class AsioTcpProber final : public TcpProber {
+ public:
+  AsioTcpProber(asio::any_io_executor executor, std::string pod_ip)
+      : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)) {}
+
+  void probe(const probe::TcpSocketAction& action, std::chrono::seconds timeout, ProbeCallback done) override;
+
+ private:
+  asio::any_io_executor executor_;
+  std::string pod_ip_;
+};
+
+}  // namespace meshprobe::agent

@@ -1,0 +1,29 @@
+// gRPC health probe (grpc.health.v1.Health/Check) over plaintext HTTP/2, as the kubelet's
+// gRPC probe: nghttp2 frames the HTTP/2 session on the agent's own event loop and
+// grpc_health_codec.h encodes the two messages, so the agent carries neither gRPC's runtime
+// nor its threads (README "The agent" has the measured difference). SERVING → 200, anything
+// else (another status, a gRPC error, no answer in time) → 500.
+#pragma once
+
+#include "agent/asio.h"
+#include "agent/probers.h"
+
+namespace meshprobe::agent {
+
+class Nghttp2GrpcProber final : public GrpcProber {
+ public:
+  // A health answer is a few bytes; anything larger is not a health answer.
+  static constexpr std::size_t kMaxResponseBodyBytes = 16 * 1024;
+
+  Nghttp2GrpcProber(asio::any_io_executor executor, std::string pod_ip)
+      : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)) {}
+
+  void probe(const probe::GrpcAction& action, std::chrono::seconds timeout, std::string user_agent,
+             ProbeCallback done) override;
+
+ private:
+  asio::any_io_executor executor_;
+  std::string pod_ip_;
+};
+
+}  // namespace meshprobe::agent

@@ -1,0 +1,13 @@
+// meshprobe-agent-grpcpp: meshprobe-agent with gRPC health checks made by gRPC's C++ library
+// instead of nghttp2. For the benchmark's memory comparison only; never shipped.
+#include "agent/run_agent.h"
+#include "grpcpp_grpc_prober.h"
+
+int main(int argc, char** argv) {
+  using namespace meshprobe::agent;
+  return run_agent(argc, argv, [](const asio::any_io_executor& executor, const std::string& pod_ip) {
+    ProberSet probers = make_network_probers(executor, pod_ip);
+    probers.grpc = std::make_unique<GrpcppGrpcProber>(executor, pod_ip);
+    return probers;
+  });
+}

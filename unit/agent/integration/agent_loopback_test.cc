@@ -1,0 +1,389 @@
+// The agent against real applications on loopback: one case per rule of DESIGN.md "Agent
+// behaviour". Every server here is real; nothing is mocked.
+#include <future>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "integration/test_servers.h"
+
+namespace meshprobe::agent::testing {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+probe::AppProbers http_prober(int port, std::string path, std::vector<probe::HttpHeader> headers = {},
+                              std::string scheme = "HTTP", int timeout_seconds = 1, std::string host = "") {
+  return {{"/app-health/app/livez",
+           {probe::HttpGetAction{std::move(host), port, std::move(path), std::move(scheme), std::move(headers)},
+            timeout_seconds}}};
+}
+
+constexpr const char* kLivez = "/app-health/app/livez";
+
+std::string raw_exchange(int port, const std::string& request, milliseconds wait) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  asio::write(socket, asio::buffer(request));
+  std::string answer;
+  std::array<char, 4096> chunk;
+  const auto until = steady_clock::now() + wait;
+  error_code error;
+  socket.non_blocking(true);
+  while (steady_clock::now() < until) {
+    const auto n = socket.read_some(asio::buffer(chunk), error);
+    if (error == asio::error::would_block) {
+      std::this_thread::sleep_for(milliseconds(5));
+      continue;
+    }
+    if (error) break;
+    answer.append(chunk.data(), n);
+  }
+  return answer;
+}
+
+// ---- HTTP: what is asked, what comes back ----
+
+TEST(AgentHttpProbe, TheApplicationsStatusComesBackWithoutItsBody) {
+  TestHttpApp app;
+  app.route("/ok", {200, {}, "secret body"});
+  app.route("/created", {201, {}, ""});
+  app.route("/broken", {503, {}, "down"});
+  for (const auto& [path, expected] : std::vector<std::pair<std::string, int>>{{"/ok", 200}, {"/created", 201}, {"/broken", 503}}) {
+    TestAgent agent(agent_config(http_prober(app.port(), path)));
+    const auto answer = http_get(agent.port(), kLivez);
+    EXPECT_EQ(answer.status, expected) << path;
+    EXPECT_EQ(answer.body, "") << path;
+  }
+}
+
+TEST(AgentHttpProbe, ARedirectStatusIsASuccess) {
+  TestHttpApp app;
+  app.route("/moved", {301, {}, ""});  // no Location: nothing to follow
+  TestAgent agent(agent_config(http_prober(app.port(), "/moved")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+}
+
+TEST(AgentHttpProbe, AsksTheStoredPathWithItsQuery) {
+  TestHttpApp app;
+  app.route("/healthz", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/healthz?verbose=1&x=%2F")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+  ASSERT_EQ(app.requests().size(), 1u);
+  EXPECT_EQ(app.requests()[0].target, "/healthz?verbose=1&x=%2F");
+}
+
+TEST(AgentHttpProbe, SendsTheStoredHeadersAndTheCallersUserAgentOnly) {
+  TestHttpApp app;
+  app.route("/healthz", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/healthz", {{"X-Probe", "stored"}, {"X-Multi", "1"}, {"X-Multi", "2"}})));
+  const auto answer = http_get(agent.port(), kLivez,
+                               {{"User-Agent", "kube-probe/1.31"},
+                                {"Authorization", "Bearer stolen"},
+                                {"Cookie", "session=1"},
+                                {"X-Forwarded-For", "6.6.6.6"},
+                                {"X-Probe", "from-caller"}});
+  EXPECT_EQ(answer.status, 200);
+  const auto requests = app.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const auto& seen = requests[0];
+  std::vector<std::string> names;
+  for (const auto& h : seen.headers) names.push_back(h.name + ": " + h.value);
+  EXPECT_THAT(names, ElementsAre("Host: 127.0.0.1:" + std::to_string(app.port()), "X-Probe: stored", "X-Multi: 1",
+                                 "X-Multi: 2", "User-Agent: kube-probe/1.31", "Accept: */*", "Connection: close"));
+}
+
+TEST(AgentHttpProbe, HeaderInjectionThroughTheCallerIsImpossible) {
+  TestHttpApp app;
+  app.route("/healthz", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/healthz")));
+  // A bare CR inside the User-Agent: the agent's parser refuses the request outright.
+  const std::string refused = raw_exchange(
+      agent.port(), "GET " + std::string(kLivez) + " HTTP/1.1\r\nHost: a\r\nUser-Agent: x\rX-Injected: 1\r\n\r\n", milliseconds(500));
+  EXPECT_THAT(refused, HasSubstr("HTTP/1.1 400"));
+  // Headers of its own and another Host from the caller: none of them reaches the app.
+  const std::string folded = raw_exchange(agent.port(),
+                                          "GET " + std::string(kLivez) +
+                                              " HTTP/1.1\r\nHost: evil.example\r\nUser-Agent: kube-probe/1.31\r\n"
+                                              "X-Injected: 1\r\nConnection: close\r\n\r\n",
+                                          milliseconds(500));
+  EXPECT_THAT(folded, HasSubstr("HTTP/1.1 200"));
+  ASSERT_EQ(app.requests().size(), 1u);
+  EXPECT_EQ(app.requests()[0].header("X-Injected"), "");
+  EXPECT_EQ(app.requests()[0].header("Host"), "127.0.0.1:" + std::to_string(app.port()));
+  EXPECT_EQ(app.requests()[0].header("User-Agent"), "kube-probe/1.31");
+}
+
+TEST(AgentHttpProbe, HttpsIsAskedWithoutVerifyingTheCertificate) {
+  TestHttpApp app(TestHttpApp::Tls::kSelfSigned);
+  app.route("/secure", {204, {}, ""});
+  TestAgent agent(agent_config(http_prober(app.port(), "/secure", {}, "HTTPS")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 204);
+  EXPECT_EQ(app.request_count("/secure"), 1u);
+}
+
+TEST(AgentHttpProbe, HttpsAgainstAPlainServerFails) {
+  TestHttpApp app;
+  app.route("/", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/", {}, "HTTPS")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
+  EXPECT_THAT(agent.log_lines().at(0), HasSubstr("reason=tls"));
+}
+
+// ---- where the agent dials ----
+
+TEST(AgentHttpProbe, WithoutHostOrPodIpItAsksLoopback) {
+  TestHttpApp app;
+  app.route("/", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+}
+
+TEST(AgentHttpProbe, WithoutHostItAsksPodIp) {
+  asio::io_context io;
+  error_code error;
+  asio::ip::tcp::acceptor probe_v6(io);
+  probe_v6.open(asio::ip::tcp::v6(), error);
+  if (!error) probe_v6.bind({asio::ip::make_address("::1"), 0}, error);
+  if (error) GTEST_SKIP() << "this machine has no IPv6 loopback (::1): " << error.message();
+  probe_v6.close();
+  TestHttpApp app(TestHttpApp::Tls::kOff, "::1");  // only on ::1: 127.0.0.1 would be refused
+  app.route("/", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/"), "::1"));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+  EXPECT_EQ(app.requests().at(0).header("Host"), "[::1]:" + std::to_string(app.port()));
+}
+
+TEST(AgentHttpProbe, AStoredLocalhostIsDialedAs127001AndNamedInHost) {
+  TestHttpApp app;
+  app.route("/", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/", {}, "HTTP", 1, "localhost"), "127.0.0.2"));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+  EXPECT_EQ(app.requests().at(0).header("Host"), "localhost:" + std::to_string(app.port()));
+}
+
+// ---- redirects, as the kubelet follows them ----
+
+TEST(AgentHttpProbe, ARedirectOnTheSameHostIsFollowed) {
+  TestHttpApp app;
+  app.route("/old", {302, {{"Location", "/new?x=1"}}, ""});
+  app.route("/new", {503, {}, ""});
+  TestAgent agent(agent_config(http_prober(app.port(), "/old")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 503);  // the followed answer counts
+  EXPECT_EQ(app.request_count("/new?x=1"), 1u);
+}
+
+TEST(AgentHttpProbe, ARedirectToAnotherHostIsNotFollowedAndIsASuccess) {
+  TestHttpApp app;
+  app.route("/away", {302, {{"Location", "http://other.example:" + std::to_string(app.port()) + "/elsewhere"}}, ""});
+  TestAgent agent(agent_config(http_prober(app.port(), "/away")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+  EXPECT_EQ(app.requests().size(), 1u);  // nothing was asked of the other host, nor of this one again
+}
+
+TEST(AgentHttpProbe, ARedirectLoopFailsAfterTenRequests) {
+  TestHttpApp app;
+  app.route("/loop", {302, {{"Location", "/loop"}}, ""});
+  TestAgent agent(agent_config(http_prober(app.port(), "/loop")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
+  EXPECT_EQ(app.request_count("/loop"), 10u);
+  EXPECT_THAT(agent.log_lines().at(0), HasSubstr("reason=too_many_redirects"));
+}
+
+// ---- timeouts and independence ----
+
+TEST(AgentHttpProbe, ASlowApplicationTimesOut) {
+  TestHttpApp app;
+  app.route("/slow", {200, {}, "", milliseconds(3000)});
+  TestAgent agent(agent_config(http_prober(app.port(), "/slow")));
+  const auto start = steady_clock::now();
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
+  const auto took = steady_clock::now() - start;
+  EXPECT_GE(took, milliseconds(900));
+  EXPECT_LT(took, milliseconds(2500));
+  EXPECT_THAT(agent.log_lines().at(0), HasSubstr("reason=timeout"));
+}
+
+TEST(AgentHttpProbe, ASlowApplicationNeverBlocksAnotherProbe) {
+  TestHttpApp app;
+  app.route("/slow", {200, {}, "", milliseconds(1500)});
+  app.route("/fast", {});
+  probe::AppProbers probers{
+      {"/app-health/slow/livez", {probe::HttpGetAction{"", app.port(), "/slow", "HTTP", {}}, 3}},
+      {"/app-health/fast/livez", {probe::HttpGetAction{"", app.port(), "/fast", "HTTP", {}}, 1}},
+  };
+  TestAgent agent(agent_config(probers));
+  auto slow = std::async(std::launch::async, [&] { return http_get(agent.port(), "/app-health/slow/livez").status; });
+  while (app.request_count("/slow") == 0) std::this_thread::sleep_for(milliseconds(5));
+  const auto start = steady_clock::now();
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(http_get(agent.port(), "/app-health/fast/livez").status, 200);
+  EXPECT_LT(steady_clock::now() - start, milliseconds(500));
+  EXPECT_EQ(slow.wait_for(std::chrono::seconds(0)), std::future_status::timeout);  // still waiting for the app
+  EXPECT_EQ(slow.get(), 200);
+}
+
+TEST(AgentHttpProbe, ARefusedConnectionIsOneLogLineNamingIt) {
+  const int port = unused_port();
+  TestAgent agent(agent_config(http_prober(port, "/")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
+  const auto lines = agent.log_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("level=warn msg=\"probe failed\" path=/app-health/app/livez action=httpGet"));
+  EXPECT_THAT(lines[0], HasSubstr("reason=connection_refused"));
+  EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_probe_failures_total{path="/app-health/app/livez",reason="connection_refused"} 1)"));
+}
+
+TEST(AgentHttpProbe, LifecycleHooksAreServedTheSameWay) {
+  TestHttpApp app;
+  app.route("/drain", {});
+  TestAgent agent(agent_config({{"/app-lifecycle/app/prestopz", {probe::HttpGetAction{"", app.port(), "/drain", "HTTP", {}}, 5}}}));
+  EXPECT_EQ(http_get(agent.port(), "/app-lifecycle/app/prestopz").status, 200);
+  EXPECT_EQ(app.request_count("/drain"), 1u);
+}
+
+// ---- TCP ----
+
+TEST(AgentTcpProbe, AListeningPortIs200) {
+  TestTcpListener listener;
+  TestAgent agent(agent_config({{kLivez, {probe::TcpSocketAction{"", listener.port()}, 1}}}));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+}
+
+TEST(AgentTcpProbe, AClosedPortIs500) {
+  TestAgent agent(agent_config({{kLivez, {probe::TcpSocketAction{"", unused_port()}, 1}}}));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
+  EXPECT_THAT(agent.log_lines().at(0), HasSubstr("reason=connection_refused"));
+}
+
+// ---- gRPC, against gRPC's own health service ----
+
+class AgentGrpcProbe : public ::testing::Test {
+ protected:
+  TestGrpcHealthServer server_{{{"ready", true}, {"draining", false}}};
+  int status_of(std::optional<std::string> service) {
+    TestAgent agent(agent_config({{kLivez, {probe::GrpcAction{server_.port(), std::move(service)}, 2}}}));
+    const int status = http_get(agent.port(), kLivez).status;
+    last_logs_ = agent.log_lines();
+    return status;
+  }
+  std::vector<std::string> last_logs_;
+};
+
+TEST_F(AgentGrpcProbe, ServingIs200) {
+  EXPECT_EQ(status_of("ready"), 200);
+  EXPECT_TRUE(last_logs_.empty());
+}
+
+TEST_F(AgentGrpcProbe, TheServerAsAWholeIsAskedWithoutService) { EXPECT_EQ(status_of(std::nullopt), 200); }
+
+TEST_F(AgentGrpcProbe, NotServingIs500) {
+  EXPECT_EQ(status_of("draining"), 500);
+  ASSERT_EQ(last_logs_.size(), 1u);
+  EXPECT_THAT(last_logs_[0], HasSubstr("reason=not_serving"));
+  EXPECT_THAT(last_logs_[0], HasSubstr("NOT_SERVING"));
+}
+
+TEST_F(AgentGrpcProbe, AnUnknownServiceIs500) {
+  EXPECT_EQ(status_of("nobody"), 500);
+  EXPECT_THAT(last_logs_.at(0), HasSubstr("reason=grpc_status"));
+}
+
+TEST(AgentGrpcProbeWithoutServer, NoServerIs500) {
+  TestAgent agent(agent_config({{kLivez, {probe::GrpcAction{unused_port(), std::nullopt}, 1}}}));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
+  EXPECT_THAT(agent.log_lines().at(0), HasSubstr("reason=connection_refused"));
+}
+
+TEST(AgentGrpcProbeWithoutServer, AnHttp1ApplicationIsNotAHealthyGrpcServer) {
+  TestHttpApp app;
+  TestAgent agent(agent_config({{kLivez, {probe::GrpcAction{app.port(), std::nullopt}, 1}}}));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
+}
+
+// ---- the agent's own surface and its limits ----
+
+TEST(AgentServerLimits, UnknownPathsAre404AndReachNothing) {
+  TestHttpApp app;
+  TestAgent agent(agent_config(http_prober(app.port(), "/")));
+  for (const char* target : {"/", "/app-health/other/livez", "/app-health/app/readyz", "/app-health/app/livez/../../x"}) {
+    EXPECT_EQ(http_get(agent.port(), target).status, 404) << target;
+  }
+  EXPECT_TRUE(app.requests().empty());
+}
+
+TEST(AgentServerLimits, ReadyAndMetricsAnswer) {
+  TestAgent agent(agent_config(http_prober(unused_port(), "/")));
+  EXPECT_EQ(http_get(agent.port(), "/healthz/ready").status, 200);
+  const auto metrics = http_get(agent.port(), "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_THAT(metrics.body, HasSubstr(R"(meshprobe_agent_probes_total{path="/app-health/app/livez"} 0)"));
+}
+
+TEST(AgentServerLimits, KeepAliveServesSeveralRequestsOnOneConnection) {
+  TestAgent agent(agent_config(http_prober(unused_port(), "/")));
+  const std::string request = "GET /healthz/ready HTTP/1.1\r\nHost: a\r\n\r\n";
+  const std::string answer = raw_exchange(agent.port(), request + request, milliseconds(300));
+  std::size_t count = 0;
+  for (auto at = answer.find("HTTP/1.1 200"); at != std::string::npos; at = answer.find("HTTP/1.1 200", at + 1)) ++count;
+  EXPECT_EQ(count, 2u);
+}
+
+TEST(AgentServerLimits, AnOversizedHeaderIs431) {
+  TestAgent agent(agent_config(http_prober(unused_port(), "/")));
+  const std::string big(10 * 1024, 'a');
+  const std::string answer = raw_exchange(agent.port(), "GET /healthz/ready HTTP/1.1\r\nX-Big: " + big + "\r\n\r\n", milliseconds(500));
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 431"));
+  EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_rejected_total{reason="header_too_large"} 1)"));
+}
+
+TEST(AgentServerLimits, ACallerTooSlowToSendItsHeadersIsDropped) {
+  auto config = agent_config(http_prober(unused_port(), "/"));
+  config.limits.header_read_timeout = milliseconds(300);
+  TestAgent agent(std::move(config));
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())});
+  asio::write(socket, asio::buffer(std::string("GET /healthz/ready HTTP/1.1\r\nHost: a\r\n")));  // never finished
+  const auto start = steady_clock::now();
+  std::array<char, 64> chunk;
+  error_code error;
+  socket.read_some(asio::buffer(chunk), error);  // blocks until the agent closes
+  const auto took = steady_clock::now() - start;
+  EXPECT_EQ(error, asio::error::eof);
+  EXPECT_GE(took, milliseconds(200));
+  EXPECT_LT(took, milliseconds(2000));
+  EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_rejected_total{reason="header_timeout"} 1)"));
+}
+
+TEST(AgentServerLimits, ConnectionsBeyondTheCapAreClosedAtOnce) {
+  auto config = agent_config(http_prober(unused_port(), "/"));
+  config.limits.max_connections = 2;
+  config.limits.header_read_timeout = milliseconds(1000);
+  TestAgent agent(std::move(config));
+  asio::io_context io;
+  std::vector<asio::ip::tcp::socket> idle;
+  for (int i = 0; i < 2; ++i) {
+    idle.emplace_back(io);
+    idle.back().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())});
+  }
+  std::this_thread::sleep_for(milliseconds(100));  // let the agent accept both
+  asio::ip::tcp::socket extra(io);
+  extra.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())});
+  const auto start = steady_clock::now();
+  std::array<char, 64> chunk;
+  error_code error;
+  extra.read_some(asio::buffer(chunk), error);
+  EXPECT_TRUE(error == asio::error::eof || error == asio::error::connection_reset) << error.message();
+  EXPECT_LT(steady_clock::now() - start, milliseconds(500));
+  for (auto& socket : idle) socket.close();
+  std::this_thread::sleep_for(milliseconds(100));  // the agent sees them go
+  EXPECT_EQ(http_get(agent.port(), "/healthz/ready").status, 200);
+  EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_rejected_total{reason="connection_cap"} 1)"));
+}
+
+}  // namespace
+}  // namespace meshprobe::agent::testing

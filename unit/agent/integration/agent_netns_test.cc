@@ -1,0 +1,168 @@
+// The seed's TCP problem, reproduced in network namespaces with iptables as Istio sets them
+// up: every inbound TCP connection to the pod is redirected to a catch-all listener (the
+// sidecar's), so a direct TCP check of a stopped application passes. The agent, running as
+// uid 1337 and excluded from the redirect by an owner match, reports the application down.
+// Needs root, ip, iptables and setpriv; where the machine cannot make namespaces the test
+// skips and says exactly why.
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <future>
+
+#include <gtest/gtest.h>
+
+#include "integration/test_servers.h"
+#include "probe/names.h"
+
+namespace meshprobe::agent::testing {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr const char* kNodeAddress = "10.213.0.1";
+constexpr const char* kPodAddress = "10.213.0.2";
+constexpr int kAgentPort = 15120;
+constexpr int kCatchAllPort = 15006;  // Envoy's inbound capture port
+constexpr int kAppPort = 8080;
+constexpr int kMeshUid = probe::kAgentUserId;  // Istio's proxy uid, which the agent runs as
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+CommandResult run(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 512> chunk;
+  while (fgets(chunk.data(), chunk.size(), pipe)) result.output += chunk.data();
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  while (!result.output.empty() && result.output.back() == '\n') result.output.pop_back();
+  return result;
+}
+
+// Runs `work` on a thread that has entered the named network namespace; sockets made there
+// stay in that namespace after the thread ends.
+template <typename Work>
+auto in_namespace(const std::string& name, Work work) {
+  return std::async(std::launch::async, [name, work]() {
+           const int fd = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+           if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) throw std::runtime_error("cannot enter namespace " + name);
+           close(fd);
+           return work();
+         })
+      .get();
+}
+
+// A listener that only exists for its backlog: the kernel completes the handshakes.
+std::unique_ptr<TestTcpListener> listener_in(const std::string& name_space, int port);
+
+class MeshNamespaces {
+ public:
+  MeshNamespaces() : suffix_(std::to_string(getpid())), node_("mp-node-" + suffix_), pod_("mp-pod-" + suffix_) {}
+  ~MeshNamespaces() {
+    agent_.reset();
+    run("ip netns del " + pod_);
+    run("ip netns del " + node_);
+  }
+
+  // Empty on success, else why this machine cannot do it.
+  std::string set_up() {
+    if (geteuid() != 0) return "creating network namespaces needs root; running as uid " + std::to_string(geteuid());
+    for (const char* tool : {"ip", "iptables", "setpriv"}) {
+      if (run(std::string("command -v ") + tool).exit_code != 0) return std::string(tool) + " is not installed";
+    }
+    const std::string veth_node = "mpn" + suffix_, veth_pod = "mpp" + suffix_;
+    const std::vector<std::string> steps = {
+        "ip netns add " + node_,
+        "ip netns add " + pod_,
+        "ip -n " + node_ + " link add " + veth_node + " type veth peer name " + veth_pod + " netns " + pod_,
+        "ip -n " + node_ + " addr add " + kNodeAddress + "/30 dev " + veth_node,
+        "ip -n " + pod_ + " addr add " + kPodAddress + "/30 dev " + veth_pod,
+        "ip -n " + node_ + " link set " + veth_node + " up",
+        "ip -n " + pod_ + " link set " + veth_pod + " up",
+        "ip -n " + node_ + " link set lo up",
+        "ip -n " + pod_ + " link set lo up",
+        // Istio's inbound capture: everything but excluded ports goes to the sidecar.
+        "ip netns exec " + pod_ + " iptables -t nat -A PREROUTING -p tcp --dport " + std::to_string(kAgentPort) + " -j RETURN",
+        "ip netns exec " + pod_ + " iptables -t nat -A PREROUTING -p tcp -j REDIRECT --to-ports " + std::to_string(kCatchAllPort),
+        // And its outbound capture, which the sidecar's own uid escapes.
+        "ip netns exec " + pod_ + " iptables -t nat -A OUTPUT -p tcp -m owner --uid-owner " + std::to_string(kMeshUid) + " -j RETURN",
+        "ip netns exec " + pod_ + " iptables -t nat -A OUTPUT -p tcp -j REDIRECT --to-ports " + std::to_string(kCatchAllPort),
+    };
+    for (const auto& step : steps) {
+      const auto result = run(step);
+      if (result.exit_code != 0) return "`" + step + "` failed: " + result.output;
+    }
+    return "";
+  }
+
+  // The agent as it runs in the pod: uid 1337, POD_IP, the original probe in ISTIO_KUBE_APP_PROBERS.
+  bool start_agent(const std::string& probers) {
+    const std::string port = std::to_string(kAgentPort), uid = std::to_string(kMeshUid);
+    std::vector<std::string> environment = {"ISTIO_KUBE_APP_PROBERS=" + probers, std::string("POD_IP=") + kPodAddress,
+                                            "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
+    for (auto& entry : sanitizer_environment()) environment.push_back(std::move(entry));
+    agent_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"ip", "netns", "exec", pod_, "setpriv", "--reuid=" + uid, "--regid=" + uid,
+                                 "--clear-groups", MESHPROBE_AGENT_BINARY, "--port", port, "--log-format", "text"},
+        std::move(environment));
+    return agent_->started();
+  }
+
+  const std::string& node() const { return node_; }
+  const std::string& pod() const { return pod_; }
+
+ private:
+  std::string suffix_, node_, pod_;
+  std::unique_ptr<ChildProcess> agent_;
+};
+
+std::unique_ptr<TestTcpListener> listener_in(const std::string& name_space, int port) {
+  return in_namespace(name_space, [port] { return std::make_unique<TestTcpListener>("0.0.0.0", port); });
+}
+
+bool connects(const std::string& address, int port) {
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  error_code error;
+  socket.connect({asio::ip::make_address(address), static_cast<unsigned short>(port)}, error);
+  return !error;
+}
+
+TEST(AgentInMeshNamespace, SeesAStoppedApplicationThatTrafficRedirectionHides) {
+  MeshNamespaces namespaces;
+  if (const std::string why = namespaces.set_up(); !why.empty()) GTEST_SKIP() << "cannot build the mesh namespaces: " << why;
+
+  auto catch_all = listener_in(namespaces.pod(), kCatchAllPort);  // the sidecar, accepting everything
+  ASSERT_TRUE(namespaces.start_agent(R"({"/app-health/app/livez": {"tcpSocket": {"port": 8080}, "timeoutSeconds": 1}})"));
+  bool agent_up = false;
+  for (int i = 0; i < 100 && !agent_up; ++i) {
+    agent_up = in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAgentPort); });
+    if (!agent_up) std::this_thread::sleep_for(milliseconds(50));
+  }
+  ASSERT_TRUE(agent_up) << "the agent did not start listening in the pod namespace";
+
+  // The kubelet's own TCP check of the stopped application: redirected, so it passes.
+  EXPECT_TRUE(in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAppPort); }))
+      << "the direct check should be fooled by the redirect: the seed's problem";
+  // The same check from inside the pod as any uid but 1337 is captured too.
+  EXPECT_TRUE(in_namespace(namespaces.pod(), [] { return connects(kPodAddress, kAppPort); }));
+
+  // Through the agent: the application is down.
+  auto agent_says = [&] {
+    return in_namespace(namespaces.node(), [] { return http_get(kAgentPort, "/app-health/app/livez", {}, kPodAddress).status; });
+  };
+  EXPECT_EQ(agent_says(), 500);
+
+  // The application starts: now the agent says so.
+  auto app = listener_in(namespaces.pod(), kAppPort);
+  EXPECT_EQ(agent_says(), 200);
+}
+
+}  // namespace
+}  // namespace meshprobe::agent::testing
