@@ -19,6 +19,9 @@ constexpr std::array<std::string_view, 4> kProbeActions{"exec", "httpGet", "tcpS
 constexpr std::array<std::string_view, 4> kHandlerActions{"exec", "httpGet", "tcpSocket", "sleep"};
 constexpr std::array<std::string_view, 5> kAllActions{"exec", "httpGet", "tcpSocket", "grpc", "sleep"};
 
+constexpr const char* kUnknownOriginal =
+    "points at the agent, but meshprobe has no record of the original probe; restore it by hand";
+
 // Lifecycle hooks have no timeout of their own: the kubelet bounds them by the pod's grace
 // period, so the agent gets that (Kubernetes' default when unset).
 constexpr int kDefaultGracePeriodSeconds = 30;
@@ -519,6 +522,69 @@ void restore_excluded_ports(json& annotations, const std::optional<Record>& reco
   else annotations[key] = without;
 }
 
+// What rewrite() decides about one probe or hook of the restored template.
+struct Verdict {
+  ProbeReport report;
+  std::optional<AppProber> prober;  // set: rewrite it, and the agent does this
+};
+
+// Decides, for one probe or hook, whether it is rewritten, and if not, why.
+struct Judge {
+  const AgentConfig& agent;
+  const RewriteScope& scope;
+  const json& metadata;  // of the pod template: which ports the sidecar captures
+  const json& spec;      // of the pod template: the hooks' grace period
+  std::optional<std::string> agent_port_owner;  // a container that declares the agent port
+
+  Verdict operator()(const json& handler, const json& container, const ContainerRef& ref, const SlotField& slot) const {
+    Verdict verdict{report_for(ref, slot), std::nullopt};
+    ProbeReport& report = verdict.report;
+    auto refuse = [&](const Problem& problem, std::string before) {
+      report.outcome = problem.outcome;
+      report.reason = problem.reason;
+      if (report.before.empty()) report.before = std::move(before);
+      return verdict;
+    };
+    auto action = action_of(handler, slot);
+    if (auto* problem = std::get_if<Problem>(&action)) return refuse(*problem, shorten(handler));
+    report.action = std::get<std::string>(action);
+    const json& action_value = handler[report.action];
+    const std::string described = report.action + " " + shorten(action_value);
+    if (report.action == "exec" || report.action == "sleep") {
+      return refuse({ProbeOutcome::kNotRewritable, ""}, report.action);
+    }
+    if (auto exclusion = scope.policy_exclusion(slot.slot, protocol_of(report.action))) {
+      return refuse({ProbeOutcome::kExcludedByPolicy, exclusion->reason}, described);
+    }
+    auto read = report.action == "httpGet"     ? read_http_get(action_value, container, ref.name)
+                : report.action == "tcpSocket" ? read_tcp_socket(action_value, container, ref.name)
+                                               : read_grpc(action_value, container, ref.name);
+    if (auto* problem = std::get_if<Problem>(&read)) return refuse(*problem, described);
+    auto& rewritable = std::get<Rewritable>(read);
+    report.before = rewritable.before;
+    auto timeout = agent_timeout(handler, slot, spec);
+    if (auto* problem = std::get_if<Problem>(&timeout)) return refuse(*problem, "");
+    if (points_at_agent(handler, ref.name, slot.slot, {agent.port})) {
+      return refuse({ProbeOutcome::kInvalid, kUnknownOriginal}, "");
+    }
+    if (rewritable.port == agent.port || agent_port_owner) {
+      return refuse({ProbeOutcome::kInvalid, "the agent port " + std::to_string(agent.port) + " is used by container \"" +
+                                                 agent_port_owner.value_or(ref.name) + "\"; configure another agent port"},
+                    "");
+    }
+    if (auto exclusion = scope.exclusion({ref.name, slot.slot, rewritable.protocol, rewritable.port,
+                                          inbound_port_captured(metadata, rewritable.port)})) {
+      const bool by_policy = exclusion->kind == ScopeExclusion::Kind::kByPolicy;
+      return refuse({by_policy ? ProbeOutcome::kExcludedByPolicy : ProbeOutcome::kNotRequired, exclusion->reason}, "");
+    }
+    rewritable.prober.timeout_seconds = std::get<int>(timeout);
+    verdict.prober = std::move(rewritable.prober);
+    report.outcome = ProbeOutcome::kRewritten;
+    report.after = describe_agent_probe(agent.port, prober_path(ref.name, slot.slot));
+    return verdict;
+  }
+};
+
 }  // namespace
 
 std::string_view outcome_name(ProbeOutcome outcome) {
@@ -595,7 +661,7 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
                           " (no recorded original; a named port comes back as its number)";
         } else {
           report.outcome = ProbeOutcome::kInvalid;
-          report.reason = "points at the agent, but meshprobe has no record of the original probe; restore it by hand";
+          report.reason = kUnknownOriginal;
         }
         auto action = action_of(*handler, slot);
         report.action = std::holds_alternative<std::string>(action) ? std::get<std::string>(action) : "";
@@ -655,77 +721,23 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
   if (!refs) return refs.error();  // cannot happen: restore() only removes the agent
 
   const json metadata = find_member(out, "metadata") ? out["metadata"] : json::object();
-  const auto port_taken_by = port_owner(out, *refs, agent.port);
-  const std::set<int> agent_ports{agent.port};
+  const Judge judge{agent, scope, metadata, out["spec"], port_owner(out, *refs, agent.port)};
   Record record;
   record.agent_port = agent.port;
-
   for (const auto& ref : *refs) {
     if (!ref.in_scope) continue;
     json& container = container_at(out, ref);
     for (const auto& slot : kSlotFields) {
       json* handler = slot_value(container, slot);
       if (handler == nullptr) continue;
-      ProbeReport report = report_for(ref, slot);
-      auto action = action_of(*handler, slot);
-      if (auto* problem = std::get_if<Problem>(&action)) {
-        report.before = shorten(*handler);
-        report.outcome = problem->outcome;
-        report.reason = problem->reason;
-        result.probes.push_back(std::move(report));
-        continue;
-      }
-      report.action = std::get<std::string>(action);
-      const json& action_value = (*handler)[report.action];
-      const bool rewritable_kind = report.action != "exec" && report.action != "sleep";
-      if (auto exclusion = rewritable_kind ? scope.policy_exclusion(slot.slot, protocol_of(report.action))
-                                           : std::nullopt) {
-        report.before = report.action + " " + shorten(action_value);
-        report.outcome = ProbeOutcome::kExcludedByPolicy;
-        report.reason = exclusion->reason;
-        result.probes.push_back(std::move(report));
-        continue;
-      }
-      std::variant<Rewritable, Problem> read = Problem{ProbeOutcome::kNotRewritable, ""};
-      if (report.action == "httpGet") read = read_http_get(action_value, container, ref.name);
-      else if (report.action == "tcpSocket") read = read_tcp_socket(action_value, container, ref.name);
-      else if (report.action == "grpc") read = read_grpc(action_value, container, ref.name);
-      if (auto* problem = std::get_if<Problem>(&read)) {
-        report.before = problem->outcome == ProbeOutcome::kNotRewritable ? report.action
-                                                                          : report.action + " " + shorten(action_value);
-        report.outcome = problem->outcome;
-        report.reason = problem->reason;
-        result.probes.push_back(std::move(report));
-        continue;
-      }
-      auto& rewritable = std::get<Rewritable>(read);
-      report.before = rewritable.before;
-      const std::string path = prober_path(ref.name, slot.slot);
-      auto timeout = agent_timeout(*handler, slot, out["spec"]);
-      if (auto* problem = std::get_if<Problem>(&timeout)) {
-        report.outcome = problem->outcome;
-        report.reason = problem->reason;
-      } else if (points_at_agent(*handler, ref.name, slot.slot, agent_ports)) {
-        report.outcome = ProbeOutcome::kInvalid;
-        report.reason = "points at the agent, but meshprobe has no record of the original probe; restore it by hand";
-      } else if (rewritable.port == agent.port || port_taken_by) {
-        report.outcome = ProbeOutcome::kInvalid;
-        report.reason = "the agent port " + std::to_string(agent.port) + " is used by container \"" +
-                        port_taken_by.value_or(ref.name) + "\"; configure another agent port";
-      } else if (auto exclusion = scope.exclusion({ref.name, slot.slot, rewritable.protocol, rewritable.port,
-                                                   inbound_port_captured(metadata, rewritable.port)})) {
-        report.outcome = exclusion->kind == ScopeExclusion::Kind::kByPolicy ? ProbeOutcome::kExcludedByPolicy
-                                                                            : ProbeOutcome::kNotRequired;
-        report.reason = exclusion->reason;
-      } else {
-        rewritable.prober.timeout_seconds = std::get<int>(timeout);
-        result.app_probers.emplace(path, std::move(rewritable.prober));
+      auto verdict = judge(*handler, container, ref, slot);
+      if (verdict.prober) {
+        const std::string path = prober_path(ref.name, slot.slot);
+        result.app_probers.emplace(path, std::move(*verdict.prober));
         record.probes[ref.name][record_key(slot.slot)] = *handler;
         *handler = rewritten_handler(*handler, path, agent.port, slot.lifecycle);
-        report.outcome = ProbeOutcome::kRewritten;
-        report.after = describe_agent_probe(agent.port, path);
       }
-      result.probes.push_back(std::move(report));
+      result.probes.push_back(std::move(verdict.report));
     }
   }
 

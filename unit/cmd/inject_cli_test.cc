@@ -8,9 +8,9 @@
 #include <sstream>
 
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
-#include "cmd/yaml_json.h"
+#include "cmd/yaml_documents.h"
+
 
 namespace meshprobe::cmd {
 namespace {
@@ -52,16 +52,6 @@ Run meshprobe(const std::string& arguments, const std::string& standard_input = 
   return run;
 }
 
-std::vector<json> documents(const std::string& text) {
-  std::vector<json> out;
-  for (const auto& node : YAML::LoadAll(text)) {
-    auto converted = yaml_to_json(node);
-    EXPECT_TRUE(converted.ok());
-    out.push_back(converted.ok() ? *converted : json());
-  }
-  return out;
-}
-
 const std::string kSeed = std::string(MESHPROBE_TESTDATA) + "/liveness-http.yaml";
 const std::string kSeedRewritable = std::string(MESHPROBE_TESTDATA) + "/liveness-http-rewrite.yaml";
 
@@ -78,7 +68,7 @@ TEST(MeshprobeCli, SeedDeploymentIsRewrittenAndRestoreGivesTheInputBack) {
   auto rewritten = meshprobe("inject -f " + quoted(kSeedRewritable));
   ASSERT_EQ(rewritten.status, 0) << rewritten.err;
   EXPECT_EQ(rewritten.err, "");
-  auto docs = documents(rewritten.out);
+  auto docs = yaml_documents(rewritten.out);
   ASSERT_EQ(docs.size(), 1u);
   const json& pod_spec = docs[0]["spec"]["template"]["spec"];
   EXPECT_EQ(pod_spec["containers"][0]["livenessProbe"],
@@ -93,7 +83,7 @@ TEST(MeshprobeCli, SeedDeploymentIsRewrittenAndRestoreGivesTheInputBack) {
   const std::string rewritten_file = write_temporary("rewritten.yaml", rewritten.out);
   auto restored = meshprobe("inject --restore -f -", rewritten_file);
   ASSERT_EQ(restored.status, 0) << restored.err;
-  EXPECT_EQ(documents(restored.out), documents(read_file(kSeedRewritable)));
+  EXPECT_EQ(yaml_documents(restored.out), yaml_documents(read_file(kSeedRewritable)));
   // Rewriting the rewritten output again changes nothing.
   EXPECT_EQ(meshprobe("inject -f " + quoted(rewritten_file)).out, rewritten.out);
 }

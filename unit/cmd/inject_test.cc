@@ -1,9 +1,8 @@
 #include "cmd/inject.h"
 
 #include <gtest/gtest.h>
-#include <yaml-cpp/yaml.h>
 
-#include "cmd/yaml_json.h"
+#include "cmd/yaml_documents.h"
 #include "probe/names.h"
 
 namespace meshprobe::cmd {
@@ -18,16 +17,6 @@ InjectOutput injected(const std::string& input, const InjectOptions& options = k
   auto output = inject(input, options);
   EXPECT_TRUE(output.ok()) << (output.ok() ? "" : output.error().message);
   return output.ok() ? *output : InjectOutput{};
-}
-
-std::vector<json> documents(const std::string& text) {
-  std::vector<json> out;
-  for (const auto& node : YAML::LoadAll(text)) {
-    auto converted = yaml_to_json(node);
-    EXPECT_TRUE(converted.ok());
-    out.push_back(converted.ok() ? *converted : json());
-  }
-  return out;
 }
 
 // A pod spec ("spec:" and below) indented by `indent` spaces.
@@ -76,12 +65,12 @@ TEST(Inject, EveryKindWithAPodTemplate) {
   for (const auto& test : cases) {
     SCOPED_TRACE(test.manifest);
     auto output = injected(test.manifest);
-    auto docs = documents(output.manifests);
+    auto docs = yaml_documents(output.manifests);
     ASSERT_EQ(docs.size(), 1u);
     const json& container = docs[0][json::json_pointer(test.pointer)];
     EXPECT_EQ(container["livenessProbe"]["httpGet"]["path"], "/app-health/web/livez");
     EXPECT_EQ(container["livenessProbe"]["httpGet"]["port"], probe::kDefaultAgentPort);
-    EXPECT_EQ(documents(injected(output.manifests, kRestore).manifests), documents(test.manifest));
+    EXPECT_EQ(yaml_documents(injected(output.manifests, kRestore).manifests), yaml_documents(test.manifest));
   }
 }
 
@@ -97,7 +86,7 @@ TEST(Inject, OtherDocumentsPassThroughByteForByteAndInOrder) {
   const auto& text = output.manifests;
   EXPECT_EQ(text.find(service), 0u) << text;
   EXPECT_NE(text.find("---\n" + config + "---\n" + crd_like), std::string::npos) << text;
-  auto docs = documents(text);
+  auto docs = yaml_documents(text);
   ASSERT_EQ(docs.size(), 4u);
   EXPECT_EQ(docs[1]["kind"], "Deployment");
   EXPECT_TRUE(docs[1]["spec"]["template"]["spec"].contains("initContainers"));
@@ -131,7 +120,7 @@ spec:
           periodSeconds: 3
 )";
   auto output = injected(input);
-  auto rewritten = documents(output.manifests);
+  auto rewritten = yaml_documents(output.manifests);
   ASSERT_EQ(rewritten.size(), 1u);
   const json& metadata = rewritten[0]["metadata"];
   EXPECT_EQ(metadata["labels"], json::parse(R"({"version":"1.10","enabled":"true","port":"8001"})"));
@@ -141,12 +130,12 @@ spec:
   EXPECT_EQ(env[0]["value"], "yes");
   EXPECT_EQ(env[1]["value"], "8001");
   EXPECT_EQ(env[2]["value"], "echo a\necho b\n");
-  EXPECT_EQ(documents(injected(output.manifests, kRestore).manifests), documents(input));
+  EXPECT_EQ(yaml_documents(injected(output.manifests, kRestore).manifests), yaml_documents(input));
 }
 
 TEST(Inject, AgentImageAndPortComeFromTheOptions) {
   auto output = injected(workload("apps/v1", "Deployment"), {false, {"example.org/agent:9", 16001}});
-  auto doc = documents(output.manifests)[0];
+  auto doc = yaml_documents(output.manifests)[0];
   const json& agent = doc["spec"]["template"]["spec"]["initContainers"][0];
   EXPECT_EQ(agent["image"], "example.org/agent:9");
   EXPECT_EQ(agent["ports"][0]["containerPort"], 16001);
@@ -219,7 +208,7 @@ TEST(Inject, EmptyAndCommentOnlyDocumentsAndCrlf) {
   auto output = injected(input);
   // The comment survives; YAML readers (kubectl too) see one document.
   EXPECT_EQ(output.manifests.find("# only a comment\n---\n"), 0u);
-  auto docs = documents(output.manifests);
+  auto docs = yaml_documents(output.manifests);
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_EQ(docs[0]["kind"], "Deployment");
   EXPECT_TRUE(injected("").manifests.empty());
