@@ -6,9 +6,15 @@
 # STATE_DIR/node/ except what the kernel and the components keep in fixed places, which
 # clean_node removes by name: the bridge, the cgroups under the node's own cgroup root, the
 # shims' sockets in /run/containerd/s/, the CNI result cache in /var/lib/cni/, the kubelet's
-# links in /var/log/containers/ and its device-plugin socket in /var/lib/kubelet/.
+# links in /var/log/containers/ and its device-plugin socket in /var/lib/kubelet/; and the six
+# kernel settings the kubelet sets at start, which the last node to stop puts back.
 
 node_name=meshprobe-node
+# The kubelet sets these at start (container manager, setupKernelTunables) unless
+# protectKernelDefaults, which refuses to start instead. Their values before the first node.
+kernel_tunables=(vm/overcommit_memory vm/panic_on_oom kernel/panic kernel/panic_on_oops
+  kernel/keys/root_maxkeys kernel/keys/root_maxbytes)
+kernel_tunables_file="${TMPDIR:-/tmp}/meshprobe-e2e-kernel-tunables"
 node_taint_key=meshprobe.io/e2e-node
 pod_range_prefix=198.18.0.0/15
 cni_plugin_dir=/usr/lib/cni
@@ -211,6 +217,7 @@ evictionHard:
 shutdownGracePeriod: 0s
 registerWithTaints: $taints
 EOF
+  save_kernel_tunables
   start_component "$state_dir" kubelet "$bin_dir/kubelet" \
     --config="$node_dir/kubelet-config.yaml" --kubeconfig="$node_dir/kubelet.kubeconfig" \
     --root-dir="$node_dir/kubelet" --cert-dir="$node_dir/kubelet/pki" \
@@ -227,6 +234,28 @@ EOF
     curl -sf --cacert "$pki/ca.crt" "https://127.0.0.1:$scheduler_port/healthz"
   exec 9>&-
   wait_for_component kubelet "registered node $node_name, Ready" 120 node_ready
+}
+
+# Before the first node's kubelet (none runs): the values the last node's down puts back.
+save_kernel_tunables() {
+  [[ -f $kernel_tunables_file ]] && return 0
+  pgrep -x kubelet >/dev/null && return 0
+  local tunable
+  for tunable in "${kernel_tunables[@]}"; do
+    echo "$tunable $(cat "/proc/sys/$tunable")"
+  done >"$kernel_tunables_file"
+}
+
+# After the last node's kubelet stopped.
+restore_kernel_tunables() {
+  [[ -f $kernel_tunables_file ]] || return 0
+  pgrep -x kubelet >/dev/null && return 0
+  local tunable value
+  while read -r tunable value; do
+    [[ $(cat "/proc/sys/$tunable") == "$value" ]] || echo "$value" >"/proc/sys/$tunable"
+  done <"$kernel_tunables_file"
+  rm -f "$kernel_tunables_file"
+  log "restored the kernel settings the kubelet changed (${kernel_tunables[*]})"
 }
 
 node_ready() {
@@ -320,6 +349,7 @@ clean_node() {
     rm -f "$device_plugin_socket" /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint
     rmdir /var/lib/kubelet/device-plugins /var/lib/kubelet 2>/dev/null || true
   fi
+  restore_kernel_tunables
   rm -f "$node_dir/names"
 }
 
