@@ -28,7 +28,7 @@ class Agent {
   Agent(asio::any_io_executor executor, AgentConfig config, ProberSet probers, Logger& logger, const Clock& clock);
 
   Result<int> start();  // listens and serves; returns the bound port
-  // Stops serving; the event loop runs out once the probes in flight have finished.
+  // Stops serving; the event loop runs out once the probes in flight have been answered.
   void stop() { server_.stop(); }
 
  private:

@@ -3,19 +3,24 @@
 namespace meshprobe::agent {
 namespace {
 
-struct ConnectionEntry {
-  std::set<beast::tcp_stream*>& connections;
-  beast::tcp_stream* stream;
-  AgentMetrics& metrics;
-  ConnectionEntry(std::set<beast::tcp_stream*>& set, beast::tcp_stream* s, AgentMetrics& m)
-      : connections(set), stream(s), metrics(m) {
-    connections.insert(stream);
-    metrics.connection_opened();
+// Registers a connection with the server for as long as it is served.
+class RegisteredConnection {
+ public:
+  RegisteredConnection(std::map<beast::tcp_stream*, bool>& connections, beast::tcp_stream& stream, AgentMetrics& metrics)
+      : connections_(connections), stream_(stream), metrics_(metrics) {
+    connections_[&stream_] = false;
+    metrics_.connection_opened();
   }
-  ~ConnectionEntry() {
-    connections.erase(stream);
-    metrics.connection_closed();
+  ~RegisteredConnection() {
+    connections_.erase(&stream_);
+    metrics_.connection_closed();
   }
+  void set_answering(bool answering) { connections_[&stream_] = answering; }
+
+ private:
+  std::map<beast::tcp_stream*, bool>& connections_;
+  beast::tcp_stream& stream_;
+  AgentMetrics& metrics_;
 };
 
 http::response<http::string_body> to_response(const Reply& reply, bool keep_alive) {
@@ -59,7 +64,9 @@ void AgentServer::stop() {
   stopped_ = true;
   error_code ignored;
   acceptor_.close(ignored);
-  for (auto* stream : connections_) stream->socket().close(ignored);
+  for (auto& [stream, answering] : connections_) {
+    if (!answering) stream->socket().close(ignored);  // the others close once answered
+  }
 }
 
 asio::awaitable<void> AgentServer::accept_loop() {
@@ -98,7 +105,7 @@ asio::awaitable<Reply> AgentServer::answer(const IncomingRequest& request) {
 
 asio::awaitable<void> AgentServer::serve(asio::ip::tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
-  ConnectionEntry entry(connections_, &stream, metrics_);
+  RegisteredConnection registered(connections_, stream, metrics_);
   beast::flat_buffer buffer(limits_.max_header_bytes + 1);
   error_code error;
   for (;;) {
@@ -124,13 +131,15 @@ asio::awaitable<void> AgentServer::serve(asio::ip::tcp::socket socket) {
     const auto& message = parser.get();
     IncomingRequest request{std::string(message.method_string()), std::string(message.target()),
                             std::string(message[http::field::user_agent])};
-    const bool keep_alive = message.keep_alive();
+    bool keep_alive = message.keep_alive();
     stream.expires_never();  // the probe has its own timeout
+    registered.set_answering(true);
     const Reply reply = co_await answer(request);
-    if (stopped_) break;
+    keep_alive = keep_alive && !stopped_;
     stream.expires_after(kWriteTimeout);
     auto response = to_response(reply, keep_alive);
     co_await http::async_write(stream, response, await_error(error));
+    registered.set_answering(false);
     if (error || !keep_alive) break;
   }
   stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, error);

@@ -4,7 +4,7 @@
 // connections a new one is closed at once. A slow probe holds only its own connection.
 #pragma once
 
-#include <set>
+#include <map>
 
 #include "agent/agent_config.h"
 #include "agent/asio.h"
@@ -28,8 +28,8 @@ class AgentServer {
   // Returns the bound port (useful with port 0).
   Result<int> listen(const std::string& address, int port);
   void start();  // accepts until stop()
-  // Stops accepting and closes every caller's connection; probes in flight finish on their own
-  // (each within its timeout) and their answers are dropped.
+  // Stops accepting and closes the callers' idle connections; a connection whose probe is in
+  // flight gets its answer (within the probe's timeout), then closes.
   void stop();
 
  private:
@@ -44,7 +44,7 @@ class AgentServer {
   Logger& logger_;
   ServerLimits limits_;
   asio::ip::tcp::acceptor acceptor_;
-  std::set<beast::tcp_stream*> connections_;
+  std::map<beast::tcp_stream*, bool> connections_;  // open connections: answering a probe or not
   bool stopped_ = false;
 };
 

@@ -13,11 +13,12 @@ struct Error {
   std::string message;
 };
 
-template <typename T>
+// E defaults to Error; a layer with richer errors (kube::ApiError) names its own type.
+template <typename T, typename E = Error>
 class Result {
  public:
   Result(T value) : state_(std::move(value)) {}          // NOLINT: implicit by design
-  Result(Error error) : state_(std::move(error)) {}      // NOLINT: implicit by design
+  Result(E error) : state_(std::move(error)) {}          // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(state_); }
   explicit operator bool() const { return ok(); }
@@ -26,12 +27,14 @@ class Result {
   T& value() & { assert(ok()); return std::get<T>(state_); }
   T&& value() && { assert(ok()); return std::get<T>(std::move(state_)); }
   const T& operator*() const& { return value(); }
+  T& operator*() & { return value(); }
   const T* operator->() const { return &value(); }
+  T* operator->() { return &value(); }
 
-  const Error& error() const { assert(!ok()); return std::get<Error>(state_); }
+  const E& error() const { assert(!ok()); return std::get<E>(state_); }
 
  private:
-  std::variant<T, Error> state_;
+  std::variant<T, E> state_;
 };
 
 }  // namespace meshprobe

@@ -385,5 +385,54 @@ TEST(AgentServerLimits, ConnectionsBeyondTheCapAreClosedAtOnce) {
   EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_rejected_total{reason="connection_cap"} 1)"));
 }
 
+TEST(AgentServerLimits, StoppingAnswersTheProbesInFlightAndRefusesNewCallers) {
+  TestHttpApp app;
+  app.route("/slow", {200, {}, "", milliseconds(500)});
+  TestAgent agent(agent_config(http_prober(app.port(), "/slow", {}, "HTTP", 3)));
+  auto in_flight = std::async(std::launch::async, [&] { return http_get(agent.port(), kLivez); });
+  while (app.request_count("/slow") == 0) std::this_thread::sleep_for(milliseconds(5));
+  agent.stop();
+  const auto answer = in_flight.get();
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.headers.at("Connection"), "close");
+  std::this_thread::sleep_for(milliseconds(50));
+  asio::io_context io;
+  asio::ip::tcp::socket socket(io);
+  error_code error;
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())}, error);
+  EXPECT_EQ(error, asio::error::connection_refused);
+}
+
+// ---- the binary: one clear line and a non-zero exit for a bad configuration ----
+
+CommandOutput run_agent_binary(const std::string& environment, const std::string& arguments = "") {
+  return run_command("env -i " + environment + " " + MESHPROBE_AGENT_BINARY + " " + arguments);
+}
+
+TEST(AgentBinary, ABadConfigurationIsOneLineAndExitStatus2) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"ISTIO_KUBE_APP_PROBERS='{'", "ISTIO_KUBE_APP_PROBERS: not valid JSON"},
+      {R"(ISTIO_KUBE_APP_PROBERS='{"/app-health/a/livez": {"httpGet": {"port": "http"}}}')", "httpGet.port must be an integer"},
+      {R"(ISTIO_KUBE_APP_PROBERS='{"/app-health/a/livez": {"httpGet": {"port": 1}, "grpc": {"port": 2}}}')", "exactly one of"},
+      {"", "ISTIO_KUBE_APP_PROBERS is not set"},
+      {R"(ISTIO_KUBE_APP_PROBERS='{}' POD_IP=nowhere)", "POD_IP must be an IP address"},
+  };
+  for (const auto& [environment, expected] : cases) {
+    const auto result = run_agent_binary(environment);
+    EXPECT_EQ(result.exit_code, 2) << environment;
+    EXPECT_THAT(result.output, HasSubstr(expected)) << environment;
+    EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+  }
+  EXPECT_EQ(run_agent_binary("ISTIO_KUBE_APP_PROBERS='{}'", "--port 70000").exit_code, 2);
+}
+
+TEST(AgentBinary, HelpNamesTheFlags) {
+  const auto result = run_agent_binary("", "--help");
+  EXPECT_EQ(result.exit_code, 0);
+  for (const char* flag : {"--port", "--log-level", "--log-format", "--max-connections", "--header-read-timeout-ms"}) {
+    EXPECT_THAT(result.output, HasSubstr(flag));
+  }
+}
+
 }  // namespace
 }  // namespace meshprobe::agent::testing

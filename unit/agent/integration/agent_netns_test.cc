@@ -28,23 +28,6 @@ constexpr int kCatchAllPort = 15006;  // Envoy's inbound capture port
 constexpr int kAppPort = 8080;
 constexpr int kMeshUid = probe::kAgentUserId;  // Istio's proxy uid, which the agent runs as
 
-struct CommandResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-CommandResult run(const std::string& command) {
-  CommandResult result;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return result;
-  std::array<char, 512> chunk;
-  while (fgets(chunk.data(), chunk.size(), pipe)) result.output += chunk.data();
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  while (!result.output.empty() && result.output.back() == '\n') result.output.pop_back();
-  return result;
-}
-
 // Runs `work` on a thread that has entered the named network namespace; sockets made there
 // stay in that namespace after the thread ends.
 template <typename Work>
@@ -66,15 +49,15 @@ class MeshNamespaces {
   MeshNamespaces() : suffix_(std::to_string(getpid())), node_("mp-node-" + suffix_), pod_("mp-pod-" + suffix_) {}
   ~MeshNamespaces() {
     agent_.reset();
-    run("ip netns del " + pod_);
-    run("ip netns del " + node_);
+    run_command("ip netns del " + pod_);
+    run_command("ip netns del " + node_);
   }
 
   // Empty on success, else why this machine cannot do it.
   std::string set_up() {
     if (geteuid() != 0) return "creating network namespaces needs root; running as uid " + std::to_string(geteuid());
     for (const char* tool : {"ip", "iptables", "setpriv"}) {
-      if (run(std::string("command -v ") + tool).exit_code != 0) return std::string(tool) + " is not installed";
+      if (run_command(std::string("command -v ") + tool).exit_code != 0) return std::string(tool) + " is not installed";
     }
     const std::string veth_node = "mpn" + suffix_, veth_pod = "mpp" + suffix_;
     const std::vector<std::string> steps = {
@@ -95,7 +78,7 @@ class MeshNamespaces {
         "ip netns exec " + pod_ + " iptables -t nat -A OUTPUT -p tcp -j REDIRECT --to-ports " + std::to_string(kCatchAllPort),
     };
     for (const auto& step : steps) {
-      const auto result = run(step);
+      const auto result = run_command(step);
       if (result.exit_code != 0) return "`" + step + "` failed: " + result.output;
     }
     return "";

@@ -9,6 +9,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <stdexcept>
 
 extern char** environ;
@@ -190,9 +191,13 @@ TestAgent::TestAgent(AgentConfig config) {
   thread_ = std::thread([this] { io_.run(); });
 }
 
-TestAgent::~TestAgent() {
+void TestAgent::stop() {
   asio::post(io_, [this] { agent_->stop(); });
-  thread_.join();  // returns once the probes in flight are done
+}
+
+TestAgent::~TestAgent() {
+  stop();
+  thread_.join();  // returns once the probes in flight are answered
 }
 
 ChildProcess::ChildProcess(std::vector<std::string> arguments, std::vector<std::string> environment) {
@@ -213,6 +218,17 @@ ChildProcess::~ChildProcess() {
   kill(pid_, SIGTERM);
   int status = 0;
   waitpid(pid_, &status, 0);
+}
+
+CommandOutput run_command(const std::string& command) {
+  CommandOutput result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  std::array<char, 512> chunk;
+  while (fgets(chunk.data(), chunk.size(), pipe)) result.output += chunk.data();
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 std::vector<std::string> sanitizer_environment() {

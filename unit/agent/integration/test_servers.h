@@ -106,6 +106,7 @@ class TestAgent {
   ~TestAgent();
 
   int port() const { return port_; }
+  void stop();  // as on SIGTERM
   std::vector<std::string> log_lines() const { return logger_.lines(); }
   std::string metrics() { return http_get(port_, "/metrics").body; }
 
@@ -143,6 +144,14 @@ class ChildProcess {
  private:
   int pid_ = -1;
 };
+
+struct CommandOutput {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs a shell command and waits for it.
+CommandOutput run_command(const std::string& command);
 
 // The sanitizer settings of this process, for a child that is built the same way.
 std::vector<std::string> sanitizer_environment();

@@ -1,0 +1,111 @@
+// Reflector: keeps a ReflectorSink (an Informer's cache) equal to the server's objects of one
+// resource type, as client-go's reflector:
+// - list (in pages) then watch from the list's resourceVersion, with bookmarks, tracking the
+//   resourceVersion of every event and bookmark;
+// - a watch the server ends (its timeoutSeconds, randomised in [5, 10) minutes) is renewed
+//   from the last resourceVersion; so is one cut by the network, after a backoff;
+// - 410 Gone (the resourceVersion was compacted away) relists; the sink's replace() turns the
+//   new list into adds, updates and deletes, so nothing is missed;
+// - failures back off exponentially with jitter (800 ms doubling to 30 s);
+// - a resource the server does not serve (a CRD not installed yet) leaves the sink empty but
+//   synced, and discovery is asked again every discoveryInterval.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "kube/api.h"
+#include "kube/backoff.h"
+#include "kube/clock.h"
+#include "kube/discovery.h"
+#include "kube/logger.h"
+#include "kube/metrics.h"
+#include "kube/random.h"
+
+namespace meshprobe::kube {
+
+// What the reflector feeds; implemented by Informer<T>.
+class ReflectorSink {
+ public:
+  virtual ~ReflectorSink() = default;
+  // A full list begins; items follow, then finishReplace() (or startReplace() again, when the
+  // list failed half way: drop what came so far).
+  virtual void startReplace() = 0;
+  virtual void replaceItem(nlohmann::json object) = 0;
+  // The list is complete: the sink now holds exactly the listed objects.
+  virtual void finishReplace() = 0;
+  // The list failed half way: drop what came so far; the sink keeps its previous contents.
+  virtual void abandonReplace() = 0;
+  // One watch event (added, modified or deleted; never a bookmark).
+  virtual void apply(WatchEventType type, nlohmann::json object) = 0;
+};
+
+struct ReflectorOptions {
+  std::string namespaceName;  // "" = all namespaces
+  std::string labelSelector;
+  std::string fieldSelector;
+  std::int64_t pageSize = 500;
+  Duration minimumWatchTimeout = std::chrono::minutes(5);  // each watch asks for [min, 2*min)
+  BackoffOptions backoff;
+  Duration discoveryInterval = std::chrono::seconds(30);
+};
+
+class Reflector {
+ public:
+  // `name` labels metrics and logs (e.g. "deployments").
+  Reflector(std::string name, KubernetesApi& api, ResourceResolver resolve, ReflectorSink& sink,
+            ReflectorOptions options, Clock& clock, Random& random, MetricsRegistry& metrics,
+            Logger& logger);
+  ~Reflector();
+
+  void start();
+  // Ends the current watch and joins the thread.
+  void stop();
+
+  // Why listAndWatch() returned: the caller backs off (kFailed), polls discovery
+  // (kNotServed), relists at once (kRelist) or ends (kStopped).
+  enum class Outcome { kStopped, kFailed, kNotServed, kRelist };
+  // One resolve + list + watches until a relist is needed. The thread loops on it; unit tests
+  // call it directly.
+  Outcome listAndWatch(std::stop_token stop);
+
+  // The resourceVersion the cache reflects (of the last list, event or bookmark).
+  std::string lastResourceVersion() const;
+
+ private:
+  enum class WatchOutcome {
+    kStopped,
+    kEnded,             // the server ended it: watch again
+    kBrokenConnection,  // network trouble: watch again from the same version after a backoff
+    kRelist,            // 410 Gone: list again now
+    kFailed,            // anything else: list again after a backoff
+  };
+  bool list(const ResourceType& type);
+  WatchOutcome watchOnce(const ResourceType& type, std::stop_token stop);
+  void run(std::stop_token stop);
+  void setResourceVersion(const std::string& version);
+
+  std::string name_;
+  KubernetesApi& api_;
+  ResourceResolver resolve_;
+  ReflectorSink& sink_;
+  ReflectorOptions options_;
+  Clock& clock_;
+  Random& random_;
+  Logger& logger_;
+  Backoff backoff_;
+  bool served_ = true;
+
+  mutable std::mutex mutex_;
+  std::string resourceVersion_;
+  std::jthread thread_;
+
+  Counter& lists_;
+  Counter& watches_;
+  CounterFamily& restarts_;
+};
+
+}  // namespace meshprobe::kube

@@ -1,0 +1,66 @@
+// RestClient: KubernetesApi over a Transport. Adds what every call needs: the client-side
+// rate limit (QPS with a burst), retries of 429 responses after their Retry-After, mapping of
+// Status responses to ApiError, and metrics (rest_client_requests_total by verb and code,
+// rest_client_request_duration_seconds by verb).
+#pragma once
+
+#include <stop_token>
+
+#include "kube/api.h"
+#include "kube/clock.h"
+#include "kube/metrics.h"
+#include "kube/rate_limiter.h"
+#include "kube/transport.h"
+
+namespace meshprobe::kube {
+
+struct RestClientOptions {
+  double queriesPerSecond = 20.0;
+  int burst = 30;
+  // A 429 is retried this many times, each after its Retry-After (or 1 s), then returned.
+  int maximumRetries = 3;
+  Duration longestRetryAfter = std::chrono::seconds(30);
+};
+
+class RestClient final : public KubernetesApi {
+ public:
+  RestClient(Transport& transport, RestClientOptions options, Clock& clock,
+             MetricsRegistry& metrics);
+
+  ApiResult<nlohmann::json> get(const ResourceType& type, const std::string& namespaceName,
+                                const std::string& name, const std::string& subresource) override;
+  ApiResult<ObjectList> list(const ResourceType& type, const std::string& namespaceName,
+                             const ListOptions& options) override;
+  ApiResult<nlohmann::json> create(const ResourceType& type, const std::string& namespaceName,
+                                   const nlohmann::json& object,
+                                   const WriteOptions& options) override;
+  ApiResult<nlohmann::json> update(const ResourceType& type, const std::string& namespaceName,
+                                   const nlohmann::json& object,
+                                   const WriteOptions& options) override;
+  ApiResult<nlohmann::json> patch(const ResourceType& type, const std::string& namespaceName,
+                                  const std::string& name, PatchType patchType,
+                                  const std::string& body, const PatchOptions& options) override;
+  ApiStatus remove(const ResourceType& type, const std::string& namespaceName,
+                   const std::string& name, const DeleteOptions& options) override;
+  ApiResult<WatchStreamPtr> watch(const ResourceType& type, const std::string& namespaceName,
+                                  const WatchOptions& options) override;
+  ApiResult<nlohmann::json> getPath(const std::string& path) override;
+
+  // Interrupts waits for the rate limiter or a Retry-After; later calls fail with kStopped.
+  void stop() { stop_.request_stop(); }
+
+ private:
+  ApiResult<HttpResponse> execute(const std::string& verb, const HttpRequest& request);
+  ApiResult<nlohmann::json> executeForObject(const std::string& verb, const HttpRequest& request);
+  void record(const std::string& verb, const std::string& code, MonotonicTime started);
+
+  Transport& transport_;
+  RestClientOptions options_;
+  Clock& clock_;
+  ClientRateLimiter limiter_;
+  std::stop_source stop_;
+  CounterFamily& requests_;
+  HistogramFamily& latency_;
+};
+
+}  // namespace meshprobe::kube

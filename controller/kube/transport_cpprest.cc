@@ -1,0 +1,277 @@
+#include "kube/transport_cpprest.h"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <atomic>
+#include <boost/asio/ssl.hpp>
+#include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
+
+namespace meshprobe::kube {
+namespace {
+
+using web::http::http_request;
+using web::http::http_response;
+using web::http::client::http_client;
+using web::http::client::http_client_config;
+
+// Loads the CA and client credentials into an OpenSSL context; throws boost::system errors.
+void configureTls(const TlsConfig& tls, boost::asio::ssl::context& context) {
+  if (!tls.caPem.empty() || !tls.caFile.empty()) {
+    // Trust the configured CA only: drop the default store cpprestsdk loaded.
+    SSL_CTX_set_cert_store(context.native_handle(), X509_STORE_new());
+    if (!tls.caPem.empty()) {
+      context.add_certificate_authority(boost::asio::buffer(tls.caPem));
+    } else {
+      context.load_verify_file(tls.caFile);
+    }
+  }
+  if (!tls.clientCertificatePem.empty()) {
+    context.use_certificate_chain(boost::asio::buffer(tls.clientCertificatePem));
+  } else if (!tls.clientCertificateFile.empty()) {
+    context.use_certificate_chain_file(tls.clientCertificateFile);
+  }
+  if (!tls.clientKeyPem.empty()) {
+    context.use_private_key(boost::asio::buffer(tls.clientKeyPem), boost::asio::ssl::context::pem);
+  } else if (!tls.clientKeyFile.empty()) {
+    context.use_private_key_file(tls.clientKeyFile, boost::asio::ssl::context::pem);
+  }
+}
+
+http_client_config clientConfig(const RestConfig& config, std::chrono::seconds timeout) {
+  http_client_config settings;
+  settings.set_timeout(timeout);
+  settings.set_validate_certificates(!config.tls.insecureSkipVerify);
+  const TlsConfig tls = config.tls;
+  settings.set_ssl_context_callback(
+      [tls](boost::asio::ssl::context& context) { configureTls(tls, context); });
+  return settings;
+}
+
+std::map<std::string, std::string> lowerCaseHeaders(const web::http::http_headers& headers) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : headers) {
+    std::string lower = name;
+    for (char& character : lower) character = static_cast<char>(std::tolower(character));
+    out[lower] = value;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct CpprestTransport::Clients {
+  http_client requests;
+  http_client streams;
+};
+
+bool initializeCpprestThreads(std::size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+meshprobe::Result<std::unique_ptr<CpprestTransport>> CpprestTransport::create(
+    const RestConfig& config, Clock& clock, CpprestTransportOptions options) {
+  if (!config.tls.serverName.empty()) {
+    return meshprobe::Error{config.source + ": tls-server-name is not supported; connect to a "
+                                            "name the server's certificate carries"};
+  }
+  try {
+    boost::asio::ssl::context probe(boost::asio::ssl::context::tls_client);
+    configureTls(config.tls, probe);
+  } catch (const std::exception& problem) {
+    return meshprobe::Error{config.source + ": cannot load the TLS files (" +
+                            config.tls.caDescription + ", client certificate and key): " +
+                            problem.what()};
+  }
+  try {
+    return std::unique_ptr<CpprestTransport>(new CpprestTransport(config, clock, options));
+  } catch (const std::exception& problem) {
+    return meshprobe::Error{config.source + ": server " + config.server + ": " + problem.what()};
+  }
+}
+
+CpprestTransport::CpprestTransport(const RestConfig& config, Clock& clock,
+                                   CpprestTransportOptions options)
+    : config_(config),
+      token_(config.bearerToken, config.bearerTokenFile, clock),
+      clients_(new Clients{http_client(config.server, clientConfig(config, config.requestTimeout)),
+                           http_client(config.server,
+                                       clientConfig(config, options.streamInactivityTimeout))}) {}
+
+CpprestTransport::~CpprestTransport() = default;
+
+namespace {
+
+// Builds cpprestsdk's request; an error when the token file cannot be read.
+ApiResult<http_request> buildRequest(const HttpRequest& request, const RestConfig& config,
+                                     BearerToken& token) {
+  http_request out(request.method);
+  out.set_request_uri(request.target);
+  out.headers().add("Accept", "application/json");
+  out.headers().add("User-Agent", config.userAgent);
+  auto bearer = token.current();
+  if (!bearer) {
+    ApiError error;
+    error.kind = ApiErrorKind::kUnauthorized;
+    error.detail = bearer.error().message;
+    return error;
+  }
+  if (!bearer->empty()) out.headers().add("Authorization", "Bearer " + *bearer);
+  if (!request.contentType.empty()) out.set_body(request.body, request.contentType);
+  return out;
+}
+
+// cpprestsdk says only "Error in SSL handshake"; its error code carries OpenSSL's reason.
+// A failed verification names the server and the CA that was used.
+ApiError transportError(const std::exception& problem, const RestConfig& config) {
+  ApiError error;
+  error.kind = ApiErrorKind::kTransport;
+  const std::string what = problem.what();
+  error.detail = config.server + ": " + what;
+  auto http = dynamic_cast<const web::http::http_exception*>(&problem);
+  if (http == nullptr) return error;
+  const int code = http->error_code().value();
+  if (http->error_code() == std::errc::timed_out) {
+    error.kind = ApiErrorKind::kTimeout;
+    error.detail = "no response from " + config.server + " in time (" + what + ")";
+  } else if (code > 0 && ERR_GET_LIB(static_cast<unsigned long>(code)) == ERR_LIB_SSL) {
+    const unsigned long reason = ERR_GET_REASON(static_cast<unsigned long>(code));
+    const char* text = ERR_reason_error_string(static_cast<unsigned long>(code));
+    const std::string reasonText = text != nullptr ? text : std::to_string(reason);
+    if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
+      error.detail = "TLS handshake with " + config.server +
+                     " failed: its certificate could not be verified with " +
+                     config.tls.caDescription + " (" + reasonText +
+                     "; is that the CA that signed it, and is it issued for this address?)";
+    } else {
+      error.detail = "TLS handshake with " + config.server + " failed: " + reasonText;
+    }
+  }
+  return error;
+}
+
+class CpprestBodyStream final : public BodyStream {
+ public:
+  CpprestBodyStream(http_response response, pplx::cancellation_token_source cancellation,
+                    RestConfig const& config)
+      : response_(std::move(response)),
+        body_(response_.body()),
+        cancellation_(std::move(cancellation)),
+        config_(config) {}
+
+  ~CpprestBodyStream() override { cancel(); }
+
+  ApiResult<std::string> read() override {
+    if (cancelled_) return stopped();
+    try {
+      auto buffer = body_.streambuf();
+      // Wait for one byte, then take whatever else has already arrived.
+      const int first = buffer.bumpc().get();
+      if (first == std::char_traits<char>::eof()) {
+        if (cancelled_) return stopped();
+        return std::string();
+      }
+      std::string bytes(1, static_cast<char>(first));
+      const std::size_t available = buffer.in_avail();
+      if (available > 0) {
+        bytes.resize(1 + available);
+        const std::size_t read =
+            buffer.getn(reinterpret_cast<std::uint8_t*>(bytes.data() + 1), available).get();
+        bytes.resize(1 + read);
+      }
+      return bytes;
+    } catch (const std::exception& problem) {
+      if (cancelled_) return stopped();
+      return transportError(problem, config_);
+    }
+  }
+
+  void cancel() override {
+    if (cancelled_.exchange(true)) return;
+    cancellation_.cancel();
+    try {
+      body_.streambuf().close(std::ios_base::in).wait();
+    } catch (const std::exception&) {
+      // Already closed by the cancellation: nothing else to release.
+    }
+  }
+
+ private:
+  ApiError stopped() const {
+    ApiError error;
+    error.kind = ApiErrorKind::kStopped;
+    error.detail = "the watch was cancelled";
+    return error;
+  }
+
+  http_response response_;
+  concurrency::streams::istream body_;
+  pplx::cancellation_token_source cancellation_;
+  const RestConfig& config_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace
+
+ApiResult<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
+  // Pooled connections the server closed (it restarted) fail on first use. Like Go's
+  // net/http, send again on another connection when that is safe: when the request never
+  // reached the server (each stale connection fails this way once), or once for a GET.
+  constexpr int kMostStaleConnections = 8;
+  bool retriedRead = false;
+  for (int attempt = 0;; ++attempt) {
+    auto built = buildRequest(request, config_, token_);
+    if (!built) return built.error();
+    try {
+      http_response response = clients_->requests.request(built.value()).get();
+      HttpResponse out;
+      out.status = response.status_code();
+      out.headers = lowerCaseHeaders(response.headers());
+      out.body = response.extract_utf8string(true).get();
+      if (out.status == 401) token_.invalidate();
+      return out;
+    } catch (const web::http::http_exception& problem) {
+      const bool notSent = std::string(problem.what()).find("Failed to write") != std::string::npos;
+      if (notSent && attempt < kMostStaleConnections) continue;
+      if (!notSent && request.method == "GET" && !retriedRead) {
+        retriedRead = true;
+        continue;
+      }
+      return transportError(problem, config_);
+    } catch (const std::exception& problem) {
+      return transportError(problem, config_);
+    }
+  }
+}
+
+ApiResult<StreamingResponse> CpprestTransport::openStream(const HttpRequest& request) {
+  auto built = buildRequest(request, config_, token_);
+  if (!built) return built.error();
+  try {
+    pplx::cancellation_token_source cancellation;
+    http_response response =
+        clients_->streams.request(built.value(), cancellation.get_token()).get();
+    StreamingResponse out;
+    out.status = response.status_code();
+    out.headers = lowerCaseHeaders(response.headers());
+    if (out.status < 200 || out.status >= 300) {
+      out.errorBody = response.extract_utf8string(true).get();
+      if (out.status == 401) token_.invalidate();
+      return out;
+    }
+    out.body = std::make_unique<CpprestBodyStream>(std::move(response), std::move(cancellation),
+                                                   config_);
+    return out;
+  } catch (const std::exception& problem) {
+    return transportError(problem, config_);
+  }
+}
+
+}  // namespace meshprobe::kube

@@ -1,0 +1,87 @@
+// WorkQueue: client-go's rate-limiting work queue of object keys ("namespace/name").
+// - Fair: items are handed out in the order they were first added.
+// - Stingy: an item waiting in the queue is held once however often it is added (dirty set),
+//   and an item is never handed to two workers at once (processing set); one added again
+//   while it is processed is queued again when the worker calls done().
+// - Delays (addAfter, addRateLimited) run on the injected Clock; an item already waiting
+//   keeps the earlier of its two deadlines.
+// Workers: get() -> reconcile -> forget() on success or addRateLimited() on failure -> done().
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "kube/clock.h"
+#include "kube/metrics.h"
+#include "kube/rate_limiter.h"
+
+namespace meshprobe::kube {
+
+class WorkQueue {
+ public:
+  // `name` labels the queue's metrics (workqueue_* as client-go names them).
+  WorkQueue(std::string name, Clock& clock, RateLimiterPtr rateLimiter, MetricsRegistry& metrics);
+  ~WorkQueue();
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+
+  void add(const std::string& item);
+  void addAfter(const std::string& item, Duration delay);
+  void addRateLimited(const std::string& item);
+  void forget(const std::string& item);
+  int numRequeues(const std::string& item) const;
+
+  // Blocks until an item is ready; nullopt once the queue is shut down and empty.
+  std::optional<std::string> get();
+  // The worker finished `item` (whatever the outcome).
+  void done(const std::string& item);
+
+  // Items ready to be handed out (not the delayed ones, not those being processed).
+  std::size_t length() const;
+  std::size_t delayedLength() const;
+
+  // Stops accepting items and drops delayed ones; items already queued are still handed out,
+  // then get() returns nullopt.
+  void shutDown();
+  // shutDown(), then waits until every queued and in-flight item is done.
+  void shutDownWithDrain();
+  bool shuttingDown() const;
+
+ private:
+  void addLocked(const std::string& item, std::unique_lock<std::mutex>& lock);
+  // Makes timer_ fire at the earliest deadline; returns the timer it replaced, for the caller
+  // to destroy after unlocking.
+  TimerPtr rescheduleLocked();
+  void onTimer();
+
+  std::string name_;
+  Clock& clock_;
+  RateLimiterPtr rateLimiter_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::condition_variable drained_;
+  std::deque<std::string> queue_;
+  std::unordered_set<std::string> dirty_;
+  std::unordered_map<std::string, MonotonicTime> processing_;  // item -> when it was handed out
+  std::unordered_map<std::string, MonotonicTime> addedAt_;     // for the queue-latency metric
+  std::unordered_map<std::string, MonotonicTime> waiting_;     // delayed item -> deadline
+  std::multimap<MonotonicTime, std::string> waitingByDeadline_;
+  TimerPtr timer_;
+  std::optional<MonotonicTime> timerDeadline_;
+  bool shuttingDown_ = false;
+
+  Gauge& depth_;
+  Counter& adds_;
+  Counter& retries_;
+  Histogram& queueDuration_;
+  Histogram& workDuration_;
+};
+
+}  // namespace meshprobe::kube

@@ -1,0 +1,201 @@
+#include "kube/leader_election.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "kube/fake_clock.h"
+#include "kube/mocks/mock_kubernetes_api.h"
+#include "kube/mocks/mock_random.h"
+#include "kube/test_support.h"
+
+namespace meshprobe::kube {
+namespace {
+
+using nlohmann::json;
+using ::testing::_;
+using ::testing::NiceMock;
+using ::testing::Return;
+
+
+json lease(const std::string& holder, const std::string& renewTime, int transitions,
+           const std::string& resourceVersion) {
+  json spec = {{"leaseDurationSeconds", 15}, {"leaseTransitions", transitions},
+               {"acquireTime", "2025-12-31T23:00:00.000000Z"}, {"renewTime", renewTime}};
+  if (!holder.empty()) spec["holderIdentity"] = holder;
+  return {{"apiVersion", "coordination.k8s.io/v1"},
+          {"kind", "Lease"},
+          {"metadata", {{"name", "meshprobe"}, {"namespace", "meshprobe-system"},
+                        {"resourceVersion", resourceVersion}}},
+          {"spec", spec}};
+}
+
+MATCHER_P3(LeaseHeldBy, holder, transitions, resourceVersion, "") {
+  const json& spec = arg["spec"];
+  return spec.value("holderIdentity", "") == holder && spec["leaseTransitions"] == transitions &&
+         arg["metadata"].value("resourceVersion", "") == resourceVersion;
+}
+
+class LeaderElectionTest : public ::testing::Test {
+ protected:
+  LeaderElectionTest() { ON_CALL(random_, uniform()).WillByDefault(Return(0.0)); }
+
+  LeaderElector& elector() {
+    if (!elector_) {
+      elector_ = std::make_unique<LeaderElector>(
+          api_, LeaderElectionConfig{"meshprobe-system", "meshprobe", "pod-a"},
+          LeaderCallbacks{[this](std::stop_token leading) {
+                            leading_ = leading;
+                            started_.set_value();
+                          },
+                          [this] { stopped_.set_value(); },
+                          [this](const std::string& identity) { leaders_.push_back(identity); }},
+          clock_, random_, metrics_, logger_);
+    }
+    return *elector_;
+  }
+
+  FakeClock clock_;
+  NiceMock<MockRandom> random_;
+  MetricsRegistry metrics_;
+  RecordingLogger logger_;
+  ::testing::StrictMock<MockKubernetesApi> api_;
+  std::unique_ptr<LeaderElector> elector_;
+  std::stop_token leading_;
+  std::promise<void> started_;
+  std::promise<void> stopped_;
+  std::vector<std::string> leaders_;
+};
+
+TEST_F(LeaderElectionTest, CreatesAnAbsentLease) {
+  EXPECT_CALL(api_, get(resources::kLeases, "meshprobe-system", "meshprobe", ""))
+      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)));
+  EXPECT_CALL(api_, create(resources::kLeases, "meshprobe-system", _, _))
+      .WillOnce([](auto&, auto&, const json& object, auto&) {
+        EXPECT_EQ(object["spec"],
+                  json::parse(R"({"holderIdentity":"pod-a","leaseDurationSeconds":15,
+                     "acquireTime":"2026-01-01T00:00:00.000000Z",
+                     "renewTime":"2026-01-01T00:00:00.000000Z","leaseTransitions":0})"));
+        return ApiResult<json>(object);
+      });
+  EXPECT_TRUE(elector().tryAcquireOrRenew());
+  EXPECT_EQ(leaders_, (std::vector<std::string>{"pod-a"}));
+}
+
+TEST_F(LeaderElectionTest, TakesOverOnlyAfterTheHolderStoppedRenewingForTheLeaseDuration) {
+  EXPECT_CALL(api_, get(_, _, _, _))
+      .WillOnce(Return(lease("pod-b", "2025-12-31T23:59:59.000000Z", 3, "10")))
+      .WillOnce(Return(lease("pod-b", "2025-12-31T23:59:59.000000Z", 3, "10")))
+      .WillOnce(Return(lease("pod-b", "2025-12-31T23:59:59.000000Z", 3, "10")));
+  EXPECT_FALSE(elector().tryAcquireOrRenew());
+  clock_.advance(std::chrono::milliseconds(14999));
+  EXPECT_FALSE(elector().tryAcquireOrRenew()) << "still within the lease duration";
+  clock_.advance(std::chrono::milliseconds(1));
+  EXPECT_CALL(api_, update(resources::kLeases, "meshprobe-system", LeaseHeldBy("pod-a", 4, "10"), _))
+      .WillOnce([](auto&, auto&, const json& object, auto&) { return ApiResult<json>(object); });
+  EXPECT_TRUE(elector().tryAcquireOrRenew());
+  EXPECT_EQ(leaders_, (std::vector<std::string>{"pod-b", "pod-a"}));
+}
+
+TEST_F(LeaderElectionTest, AHolderThatKeepsRenewingKeepsTheLease) {
+  EXPECT_CALL(api_, get(_, _, _, _))
+      .WillOnce(Return(lease("pod-b", "2026-01-01T00:00:00.000000Z", 0, "10")))
+      .WillOnce(Return(lease("pod-b", "2026-01-01T00:00:10.000000Z", 0, "11")));
+  EXPECT_FALSE(elector().tryAcquireOrRenew());
+  clock_.advance(std::chrono::seconds(10));
+  EXPECT_FALSE(elector().tryAcquireOrRenew());
+  clock_.advance(std::chrono::seconds(10));  // 20 s since the first look, 10 s since the change
+  EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("pod-b", "2026-01-01T00:00:10.000000Z", 0, "11")));
+  EXPECT_FALSE(elector().tryAcquireOrRenew());
+}
+
+TEST_F(LeaderElectionTest, ARenewalKeepsTheAcquireTimeAndTransitions) {
+  EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("pod-a", "2026-01-01T00:00:00.000000Z", 2, "20")));
+  EXPECT_CALL(api_, update(_, _, LeaseHeldBy("pod-a", 2, "20"), _))
+      .WillOnce([](auto&, auto&, const json& object, auto&) {
+        EXPECT_EQ(object["spec"]["acquireTime"], "2025-12-31T23:00:00.000000Z");
+        return ApiResult<json>(object);
+      });
+  EXPECT_TRUE(elector().tryAcquireOrRenew());
+}
+
+TEST_F(LeaderElectionTest, LosingTheWriteRaceIsNotLeading) {
+  EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("", "2026-01-01T00:00:00.000000Z", 1, "5")));
+  EXPECT_CALL(api_, update(_, _, _, _)).WillOnce(Return(apiError(ApiErrorKind::kConflict)));
+  EXPECT_FALSE(elector().tryAcquireOrRenew());
+}
+
+// The property that matters: with renewals hanging, the leader stops acting renewDeadline
+// (10 s) after its last renewal, before a rival may take the Lease (15 s).
+TEST_F(LeaderElectionTest, StopsLeadingAtTheRenewDeadlineEvenWhileARenewalHangs) {
+  std::promise<void> renewing;
+  std::promise<void> unblock;
+  auto unblocked = unblock.get_future().share();
+  EXPECT_CALL(api_, get(_, _, _, _))
+      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)))
+      .WillOnce([&](auto&&...) {
+        renewing.set_value();
+        unblocked.wait();
+        return ApiResult<json>(apiError(ApiErrorKind::kTimeout));
+      })
+      .WillRepeatedly(Return(apiError(ApiErrorKind::kTransport)));
+  EXPECT_CALL(api_, create(_, _, _, _)).WillOnce([](auto&, auto&, const json& object, auto&) {
+    return ApiResult<json>(object);
+  });
+  elector().start();
+  started_.get_future().wait();
+  EXPECT_TRUE(elector().isLeader());
+  ASSERT_TRUE(clock_.waitForPendingTimers(2));  // the renew deadline and the retry period
+  clock_.advance(std::chrono::seconds(2));
+  renewing.get_future().wait();
+  clock_.advance(std::chrono::milliseconds(7999));
+  EXPECT_TRUE(elector().isLeader());
+  EXPECT_FALSE(leading_.stop_requested());
+  clock_.advance(std::chrono::milliseconds(1));
+  EXPECT_EQ(stopped_.get_future().wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_FALSE(elector().isLeader());
+  EXPECT_TRUE(leading_.stop_requested());
+  EXPECT_EQ(metrics_.gauge("leader_election_master_status", "").labels({"meshprobe"}).value(), 0.0);
+  unblock.set_value();
+  elector().stop();
+}
+
+TEST_F(LeaderElectionTest, StopReleasesTheLease) {
+  EXPECT_CALL(api_, get(_, _, _, _))
+      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)))
+      .WillOnce(Return(lease("pod-a", "2026-01-01T00:00:00.000000Z", 0, "7")));
+  EXPECT_CALL(api_, create(_, _, _, _)).WillOnce([](auto&, auto&, const json& object, auto&) {
+    return ApiResult<json>(object);
+  });
+  EXPECT_CALL(api_, update(_, _, LeaseHeldBy("", 0, "7"), _))
+      .WillOnce([](auto&, auto&, const json& object, auto&) {
+        EXPECT_EQ(object["spec"]["leaseDurationSeconds"], 1);
+        return ApiResult<json>(object);
+      });
+  elector().start();
+  started_.get_future().wait();
+  elector().stop();
+  EXPECT_EQ(stopped_.get_future().wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_TRUE(leading_.stop_requested());
+}
+
+TEST(LeaderElectionConfigTest, ValidatesTheTimingRules) {
+  EXPECT_TRUE(validate({"ns", "name", "id"}).ok());
+  LeaderElectionConfig config{"ns", "name", "id"};
+  config.renewDeadline = config.leaseDuration;
+  EXPECT_FALSE(validate(config).ok());
+  config = {"ns", "name", "id"};
+  config.retryPeriod = std::chrono::seconds(9);
+  EXPECT_FALSE(validate(config).ok());
+  EXPECT_FALSE(validate({"ns", "name", ""}).ok());
+}
+
+TEST(MicroTimeTest, FormatsWithMicroseconds) {
+  EXPECT_EQ(formatMicroTime(SystemTime{} + std::chrono::seconds(1767225600) +
+                            std::chrono::microseconds(42)),
+            "2026-01-01T00:00:00.000042Z");
+}
+
+}  // namespace
+}  // namespace meshprobe::kube

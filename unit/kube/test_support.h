@@ -1,0 +1,39 @@
+// Small real helpers shared by the kube unit tests (not mocks: they record, they do not
+// pretend).
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/api_error.h"
+#include "kube/logger.h"
+
+namespace meshprobe::kube {
+
+// Keeps every line, for tests that check what a person would be told.
+class RecordingLogger final : public Logger {
+ public:
+  void log(LogLevel, std::string_view message) override {
+    std::lock_guard lock(mutex_);
+    lines_.emplace_back(message);
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard lock(mutex_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::string> lines_;
+};
+
+inline ApiError apiError(ApiErrorKind kind, int httpStatus = 0) {
+  ApiError error;
+  error.kind = kind;
+  error.httpStatus = httpStatus;
+  return error;
+}
+
+}  // namespace meshprobe::kube

@@ -1,0 +1,164 @@
+#include "kube/work_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <thread>
+
+#include "kube/fake_clock.h"
+
+namespace meshprobe::kube {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+class WorkQueueTest : public ::testing::Test {
+ protected:
+  FakeClock clock_;
+  MetricsRegistry metrics_;
+  WorkQueue queue_{"test", clock_, makeDefaultControllerRateLimiter(clock_), metrics_};
+
+  double metric(const std::string& family, bool histogramCount = false) {
+    if (histogramCount) {
+      return static_cast<double>(
+          metrics_.histogram(family, "").labels({"test"}).snapshot().count);
+    }
+    if (family == "workqueue_depth") return metrics_.gauge(family, "").labels({"test"}).value();
+    return metrics_.counter(family, "").labels({"test"}).value();
+  }
+};
+
+TEST_F(WorkQueueTest, HandsItemsOutInTheOrderTheyWereFirstAdded) {
+  queue_.add("b");
+  queue_.add("a");
+  queue_.add("b");
+  queue_.add("c");
+  EXPECT_EQ(queue_.length(), 3u);
+  EXPECT_EQ(queue_.get(), "b");
+  EXPECT_EQ(queue_.get(), "a");
+  EXPECT_EQ(queue_.get(), "c");
+}
+
+TEST_F(WorkQueueTest, AnItemBeingProcessedIsNotHandedOutAgainUntilDone) {
+  queue_.add("a");
+  ASSERT_EQ(queue_.get(), "a");
+  queue_.add("a");
+  queue_.add("a");
+  EXPECT_EQ(queue_.length(), 0u) << "dirty while processing: held back";
+  queue_.done("a");
+  EXPECT_EQ(queue_.length(), 1u) << "re-added while processing: runs once more";
+  EXPECT_EQ(queue_.get(), "a");
+  queue_.done("a");
+  EXPECT_EQ(queue_.length(), 0u);
+}
+
+TEST_F(WorkQueueTest, DoneWithoutReAddDropsTheItem) {
+  queue_.add("a");
+  ASSERT_EQ(queue_.get(), "a");
+  queue_.done("a");
+  queue_.shutDown();
+  EXPECT_EQ(queue_.get(), std::nullopt);
+}
+
+TEST_F(WorkQueueTest, AddAfterWaitsOnTheClockAndKeepsTheEarlierDeadline) {
+  queue_.addAfter("a", seconds(10));
+  queue_.addAfter("a", seconds(3));
+  queue_.addAfter("a", seconds(20));
+  queue_.addAfter("b", seconds(5));
+  EXPECT_EQ(queue_.delayedLength(), 2u);
+  clock_.advance(milliseconds(2999));
+  EXPECT_EQ(queue_.length(), 0u);
+  clock_.advance(milliseconds(1));
+  EXPECT_EQ(queue_.length(), 1u);
+  EXPECT_EQ(queue_.get(), "a");
+  clock_.advance(seconds(2));
+  EXPECT_EQ(queue_.get(), "b");
+  clock_.advance(seconds(30));
+  EXPECT_EQ(queue_.length(), 0u) << "the later deadlines of a were dropped";
+  EXPECT_EQ(clock_.pendingTimers(), 0u);
+}
+
+TEST_F(WorkQueueTest, AddAfterZeroAddsNow) {
+  queue_.addAfter("a", Duration::zero());
+  EXPECT_EQ(queue_.length(), 1u);
+}
+
+TEST_F(WorkQueueTest, AddRateLimitedBacksOffPerItemAndForgetResets) {
+  queue_.addRateLimited("a");  // 5 ms
+  clock_.advance(milliseconds(5));
+  ASSERT_EQ(queue_.get(), "a");
+  queue_.done("a");
+  queue_.addRateLimited("a");  // 10 ms
+  clock_.advance(milliseconds(9));
+  EXPECT_EQ(queue_.length(), 0u);
+  clock_.advance(milliseconds(1));
+  EXPECT_EQ(queue_.length(), 1u);
+  EXPECT_EQ(queue_.numRequeues("a"), 2);
+  queue_.forget("a");
+  EXPECT_EQ(queue_.numRequeues("a"), 0);
+  EXPECT_EQ(metric("workqueue_retries_total"), 2.0);
+}
+
+TEST_F(WorkQueueTest, ShutDownHandsOutWhatIsQueuedThenStopsAndIgnoresAdds) {
+  queue_.add("a");
+  queue_.addAfter("b", seconds(1));
+  queue_.shutDown();
+  queue_.add("c");
+  EXPECT_TRUE(queue_.shuttingDown());
+  EXPECT_EQ(queue_.get(), "a");
+  EXPECT_EQ(queue_.get(), std::nullopt);
+  clock_.advance(seconds(2));
+  EXPECT_EQ(queue_.get(), std::nullopt) << "delayed items are dropped";
+}
+
+TEST_F(WorkQueueTest, GetBlocksUntilAnItemArrivesOrShutDown) {
+  std::atomic<int> got{0};
+  std::thread worker([&] {
+    while (auto item = queue_.get()) {
+      ++got;
+      queue_.done(*item);
+    }
+  });
+  queue_.add("a");
+  queue_.add("b");
+  queue_.shutDownWithDrain();
+  worker.join();
+  EXPECT_EQ(got.load(), 2);
+}
+
+TEST_F(WorkQueueTest, ShutDownWithDrainWaitsForInFlightItems) {
+  queue_.add("a");
+  ASSERT_EQ(queue_.get(), "a");
+  std::atomic<bool> drained{false};
+  std::thread stopper([&] {
+    queue_.shutDownWithDrain();
+    drained = true;
+  });
+  while (!queue_.shuttingDown()) std::this_thread::yield();
+  EXPECT_FALSE(drained.load());
+  queue_.done("a");
+  stopper.join();
+  EXPECT_TRUE(drained.load());
+}
+
+TEST_F(WorkQueueTest, MetricsCountAddsDepthAndDurations) {
+  queue_.add("a");
+  queue_.add("a");
+  queue_.add("b");
+  EXPECT_EQ(metric("workqueue_adds_total"), 3.0);
+  EXPECT_EQ(metric("workqueue_depth"), 2.0);
+  clock_.advance(seconds(2));
+  ASSERT_EQ(queue_.get(), "a");
+  clock_.advance(seconds(1));
+  queue_.done("a");
+  EXPECT_EQ(metric("workqueue_depth"), 1.0);
+  auto waited = metrics_.histogram("workqueue_queue_duration_seconds", "").labels({"test"}).snapshot();
+  EXPECT_EQ(waited.count, 1u);
+  EXPECT_DOUBLE_EQ(waited.sum, 2.0);
+  auto worked = metrics_.histogram("workqueue_work_duration_seconds", "").labels({"test"}).snapshot();
+  EXPECT_DOUBLE_EQ(worked.sum, 1.0);
+}
+
+}  // namespace
+}  // namespace meshprobe::kube
