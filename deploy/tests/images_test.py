@@ -677,7 +677,8 @@ class ContainerdTest(unittest.TestCase):
                          [f"{image.reference_name}:{VERSION}" for image in images.values()])
 
         reference = f"{images['controller'].reference_name}:{VERSION}"
-        run = self.ctr("run", "--rm", reference, "meshprobe-images-test", "/usr/local/bin/meshprobe", "version")
+        run = self.ctr("run", "--rm", reference, f"meshprobe-images-test-{os.getpid()}",
+                       "/usr/local/bin/meshprobe", "version")
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertIn(VERSION, run.stdout)
 
