@@ -41,7 +41,10 @@ meshprobe::Result<bool> validate(const LeaderElectionConfig& config);
 struct LeaderCallbacks {
   // Became leader: start the work and return. `leading` is stopped when leadership ends.
   std::function<void(std::stop_token leading)> onStartedLeading;
-  // No longer leader (lost, or stop()): everything started above must have stopped acting.
+  // No longer leader (lost, or stop()): everything started above must stop acting; the
+  // `leading` token is already stopped. When the renew deadline passes this runs on the
+  // Clock's timer thread, so keep it short (signal main() to exit, as controller-runtime does,
+  // or stop the workers from another thread).
   std::function<void()> onStoppedLeading;
   // Another (or this) identity was seen holding the Lease.
   std::function<void(const std::string& identity)> onNewLeader;

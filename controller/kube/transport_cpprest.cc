@@ -160,7 +160,7 @@ ApiError transportError(const std::exception& problem, const RestConfig& config)
 class CpprestBodyStream final : public BodyStream {
  public:
   CpprestBodyStream(http_response response, pplx::cancellation_token_source cancellation,
-                    RestConfig const& config)
+                    const RestConfig& config)
       : response_(std::move(response)),
         body_(response_.body()),
         cancellation_(std::move(cancellation)),
@@ -214,7 +214,7 @@ class CpprestBodyStream final : public BodyStream {
   http_response response_;
   concurrency::streams::istream body_;
   pplx::cancellation_token_source cancellation_;
-  const RestConfig& config_;
+  RestConfig config_;  // a copy: the stream may outlive the transport
   std::atomic<bool> cancelled_{false};
 };
 

@@ -19,10 +19,20 @@ constexpr std::array<std::string_view, 4> kProbeActions{"exec", "httpGet", "tcpS
 constexpr std::array<std::string_view, 4> kHandlerActions{"exec", "httpGet", "tcpSocket", "sleep"};
 constexpr std::array<std::string_view, 5> kAllActions{"exec", "httpGet", "tcpSocket", "grpc", "sleep"};
 
+constexpr const char* kUnknownOriginal =
+    "points at the agent, but meshprobe has no record of the original probe; restore it by hand";
+
 // Lifecycle hooks have no timeout of their own: the kubelet bounds them by the pod's grace
 // period, so the agent gets that (Kubernetes' default when unset).
 constexpr int kDefaultGracePeriodSeconds = 30;
 constexpr int kMaxTimeoutSeconds = 86400;  // the agent's limit (app_probers.h)
+
+// What the API server fills in when a probe leaves it out. A rewritten probe carries them
+// explicitly, so that the template the API server stores is the template rewrite() wrote
+// (rewrite of the stored template changes nothing); restore drops them again where the
+// original had left them out.
+const std::array<std::pair<std::string_view, int>, 4> kProbeDefaults{{
+    {"timeoutSeconds", 1}, {"periodSeconds", 10}, {"successThreshold", 1}, {"failureThreshold", 3}}};
 
 struct SlotField {
   ProbeSlot slot;
@@ -151,12 +161,16 @@ struct Record {
   int agent_port = 0;
   json probes = json::object();  // container -> slot name -> original
   std::optional<std::string> exclude_inbound_ports;
-  std::set<std::string> created;
+  // initContainers, metadata, annotations: those the original had present but empty.
+  // restore() removes what it empties unless it is listed here. (Recording what was empty,
+  // not what rewrite() created, keeps the record stable when others add to them later, as
+  // kubectl apply and kubectl rollout restart do to annotations.)
+  std::set<std::string> empty;
 
   json to_json() const {
     json out = {{"agentPort", agent_port}, {"probes", probes}};
     if (exclude_inbound_ports) out["excludeInboundPorts"] = *exclude_inbound_ports;
-    if (!created.empty()) out["created"] = created;
+    if (!empty.empty()) out["empty"] = empty;
     return out;
   }
 };
@@ -169,10 +183,10 @@ std::optional<Record> read_record(const json& pod_template, std::vector<std::str
   const json* agent_port = find_member(parsed, "agentPort");
   const json* probes = find_member(parsed, "probes");
   const json* exclude = find_member(parsed, "excludeInboundPorts");
-  const json* created = find_member(parsed, "created");
+  const json* empty = find_member(parsed, "empty");
   const bool well_formed = agent_port && agent_port->is_number_integer() && probes && probes->is_object() &&
                            std::all_of(probes->begin(), probes->end(), [](const json& p) { return p.is_object(); }) &&
-                           (!exclude || exclude->is_string()) && (!created || created->is_array());
+                           (!exclude || exclude->is_string()) && (!empty || empty->is_array());
   if (!well_formed) {
     notes.push_back("the annotation " + std::string(kOriginalProbesAnnotation) +
                     " is not a record meshprobe wrote; it was ignored");
@@ -182,9 +196,9 @@ std::optional<Record> read_record(const json& pod_template, std::vector<std::str
   record.agent_port = agent_port->get<int>();
   record.probes = *probes;
   if (exclude) record.exclude_inbound_ports = exclude->get<std::string>();
-  if (created) {
-    for (const auto& item : *created) {
-      if (item.is_string()) record.created.insert(item.get<std::string>());
+  if (empty) {
+    for (const auto& item : *empty) {
+      if (item.is_string()) record.empty.insert(item.get<std::string>());
     }
   }
   return record;
@@ -381,28 +395,38 @@ std::string describe_agent_probe(int agent_port, const std::string& path) {
   return "httpGet :" + std::to_string(agent_port) + path;
 }
 
-// The probe as rewritten: the action replaced by an httpGet on the agent; every other field,
-// and an httpGet's headers, kept.
-json rewritten_handler(const json& original, const std::string& path, int agent_port) {
+// The probe as rewritten: the action replaced by an httpGet on the agent (scheme HTTP); every
+// other field, and an httpGet's headers, kept; the API server's defaults written out.
+json rewritten_handler(const json& original, const std::string& path, int agent_port, bool lifecycle) {
   json out = original;
   out.erase("tcpSocket");
   out.erase("grpc");
-  json http = original.contains("httpGet") ? original["httpGet"] : json{{"scheme", "HTTP"}};
+  json http = original.contains("httpGet") ? original["httpGet"] : json::object();
   http.erase("host");
   http["path"] = path;
   http["port"] = agent_port;
-  if (http.contains("scheme") && http["scheme"] == "HTTPS") http["scheme"] = "HTTP";
+  http["scheme"] = "HTTP";
   out["httpGet"] = std::move(http);
+  if (!lifecycle) {
+    for (const auto& [field, value] : kProbeDefaults) {
+      if (!find_member(out, field)) out[std::string(field)] = value;
+    }
+  }
   return out;
 }
 
-// The current probe with its action replaced by `original`'s: exact when nobody touched the
-// rewritten probe, and keeps anybody's later edits to its timing and thresholds.
+// The current probe with its action replaced by `original`'s: exactly the original when nobody
+// touched the rewritten probe (defaults the original left out are left out again), and keeps
+// anybody's later edits to its timing and thresholds.
 json with_action_of(const json& current, const json& original) {
   json out = current;
   for (auto action : kAllActions) out.erase(action);
   for (auto action : kAllActions) {
     if (const json* value = find_member(original, action)) out[std::string(action)] = *value;
+  }
+  for (const auto& [field, value] : kProbeDefaults) {
+    const json* now = find_member(out, field);
+    if (now != nullptr && *now == value && !find_member(original, field)) out.erase(std::string(field));
   }
   return out;
 }
@@ -437,6 +461,18 @@ json agent_container(const AgentConfig& agent, const AppProbers& probers) {
   };
 }
 
+// `desired` over `existing`: objects merge member by member with desired's values winning;
+// anything else is desired's. Keeps what others (admission plugins, policy engines) added to
+// the agent container, so that meshprobe does not fight them.
+json merged_over(const json& existing, const json& desired) {
+  if (!existing.is_object() || !desired.is_object()) return desired;
+  json out = existing;
+  for (const auto& [key, value] : desired.items()) {
+    out[key] = out.contains(key) ? merged_over(out[key], value) : value;
+  }
+  return out;
+}
+
 // The container that declares `port` (other than the agent), if any: the agent could not bind it.
 std::optional<std::string> port_owner(const json& pod_template, const std::vector<ContainerRef>& refs, int port) {
   for (const auto& ref : refs) {
@@ -450,19 +486,21 @@ std::optional<std::string> port_owner(const json& pod_template, const std::vecto
   return std::nullopt;
 }
 
+// parent[key] as an object (created when absent); noted in the record when it was there but empty.
 json& ensure_object(json& parent, const std::string& key, Record& record) {
-  if (!parent.contains(key) || !parent[key].is_object()) {
-    parent[key] = json::object();
-    record.created.insert(key);
+  if (parent.contains(key) && parent[key].is_object()) {
+    if (parent[key].empty()) record.empty.insert(key);
+    return parent[key];
   }
+  parent[key] = json::object();
   return parent[key];
 }
 
-// Removes parent[key] when restore() emptied it and the rewrite had created it; without a
-// record, when restore() emptied it (`was_empty`: it was empty before restore() began).
+// Removes parent[key] when restore() emptied it (`was_empty`: it was empty before), unless
+// the original had it present and empty.
 void erase_if_emptied(json& parent, const std::string& key, const std::optional<Record>& record, bool was_empty) {
-  if (!parent.contains(key) || !parent[key].empty()) return;
-  if (record ? record->created.count(key) > 0 : !was_empty) parent.erase(key);
+  if (!parent.contains(key) || !parent[key].empty() || was_empty) return;
+  if (!record || !record->empty.count(key)) parent.erase(key);
 }
 
 // Puts excludeInboundPorts back as it was before the rewrite; when someone changed the list
@@ -483,6 +521,69 @@ void restore_excluded_ports(json& annotations, const std::optional<Record>& reco
   if (trim(without).empty() && !before) annotations.erase(key);
   else annotations[key] = without;
 }
+
+// What rewrite() decides about one probe or hook of the restored template.
+struct Verdict {
+  ProbeReport report;
+  std::optional<AppProber> prober;  // set: rewrite it, and the agent does this
+};
+
+// Decides, for one probe or hook, whether it is rewritten, and if not, why.
+struct Judge {
+  const AgentConfig& agent;
+  const RewriteScope& scope;
+  const json& metadata;  // of the pod template: which ports the sidecar captures
+  const json& spec;      // of the pod template: the hooks' grace period
+  std::optional<std::string> agent_port_owner;  // a container that declares the agent port
+
+  Verdict operator()(const json& handler, const json& container, const ContainerRef& ref, const SlotField& slot) const {
+    Verdict verdict{report_for(ref, slot), std::nullopt};
+    ProbeReport& report = verdict.report;
+    auto refuse = [&](const Problem& problem, std::string before) {
+      report.outcome = problem.outcome;
+      report.reason = problem.reason;
+      if (report.before.empty()) report.before = std::move(before);
+      return verdict;
+    };
+    auto action = action_of(handler, slot);
+    if (auto* problem = std::get_if<Problem>(&action)) return refuse(*problem, shorten(handler));
+    report.action = std::get<std::string>(action);
+    const json& action_value = handler[report.action];
+    const std::string described = report.action + " " + shorten(action_value);
+    if (report.action == "exec" || report.action == "sleep") {
+      return refuse({ProbeOutcome::kNotRewritable, ""}, report.action);
+    }
+    if (auto exclusion = scope.policy_exclusion(slot.slot, protocol_of(report.action))) {
+      return refuse({ProbeOutcome::kExcludedByPolicy, exclusion->reason}, described);
+    }
+    auto read = report.action == "httpGet"     ? read_http_get(action_value, container, ref.name)
+                : report.action == "tcpSocket" ? read_tcp_socket(action_value, container, ref.name)
+                                               : read_grpc(action_value, container, ref.name);
+    if (auto* problem = std::get_if<Problem>(&read)) return refuse(*problem, described);
+    auto& rewritable = std::get<Rewritable>(read);
+    report.before = rewritable.before;
+    auto timeout = agent_timeout(handler, slot, spec);
+    if (auto* problem = std::get_if<Problem>(&timeout)) return refuse(*problem, "");
+    if (points_at_agent(handler, ref.name, slot.slot, {agent.port})) {
+      return refuse({ProbeOutcome::kInvalid, kUnknownOriginal}, "");
+    }
+    if (rewritable.port == agent.port || agent_port_owner) {
+      return refuse({ProbeOutcome::kInvalid, "the agent port " + std::to_string(agent.port) + " is used by container \"" +
+                                                 agent_port_owner.value_or(ref.name) + "\"; configure another agent port"},
+                    "");
+    }
+    if (auto exclusion = scope.exclusion({ref.name, slot.slot, rewritable.protocol, rewritable.port,
+                                          inbound_port_captured(metadata, rewritable.port)})) {
+      const bool by_policy = exclusion->kind == ScopeExclusion::Kind::kByPolicy;
+      return refuse({by_policy ? ProbeOutcome::kExcludedByPolicy : ProbeOutcome::kNotRequired, exclusion->reason}, "");
+    }
+    rewritable.prober.timeout_seconds = std::get<int>(timeout);
+    verdict.prober = std::move(rewritable.prober);
+    report.outcome = ProbeOutcome::kRewritten;
+    report.after = describe_agent_probe(agent.port, prober_path(ref.name, slot.slot));
+    return verdict;
+  }
+};
 
 }  // namespace
 
@@ -560,7 +661,7 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
                           " (no recorded original; a named port comes back as its number)";
         } else {
           report.outcome = ProbeOutcome::kInvalid;
-          report.reason = "points at the agent, but meshprobe has no record of the original probe; restore it by hand";
+          report.reason = kUnknownOriginal;
         }
         auto action = action_of(*handler, slot);
         report.action = std::holds_alternative<std::string>(action) ? std::get<std::string>(action) : "";
@@ -588,7 +689,7 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
     json& list = out["spec"][ref->list];
     list.erase(list.begin() + static_cast<std::ptrdiff_t>(ref->index));
     removed_agent = true;
-    if (list.empty() && (!record || record->created.count(ref->list))) out["spec"].erase(ref->list);
+    erase_if_emptied(out["spec"], ref->list, record, /*was_empty=*/false);
   }
 
   if (json* metadata = find_member(out, "metadata"); metadata != nullptr && metadata->is_object()) {
@@ -608,6 +709,11 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
 Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent, const RewriteScope& scope) {
   auto restored = restore(pod_template, agent.port);
   if (!restored) return restored.error();
+  json existing_agent = json::object();
+  const auto input_refs = containers_of(pod_template);  // valid: restore() succeeded
+  for (const auto& ref : *input_refs) {
+    if (ref.agent) existing_agent = pod_template["spec"][ref.list][ref.index];
+  }
   RewriteResult result;
   result.notes = std::move(restored->notes);
   json out = std::move(restored->pod_template);
@@ -615,77 +721,23 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
   if (!refs) return refs.error();  // cannot happen: restore() only removes the agent
 
   const json metadata = find_member(out, "metadata") ? out["metadata"] : json::object();
-  const auto port_taken_by = port_owner(out, *refs, agent.port);
-  const std::set<int> agent_ports{agent.port};
+  const Judge judge{agent, scope, metadata, out["spec"], port_owner(out, *refs, agent.port)};
   Record record;
   record.agent_port = agent.port;
-
   for (const auto& ref : *refs) {
     if (!ref.in_scope) continue;
     json& container = container_at(out, ref);
     for (const auto& slot : kSlotFields) {
       json* handler = slot_value(container, slot);
       if (handler == nullptr) continue;
-      ProbeReport report = report_for(ref, slot);
-      auto action = action_of(*handler, slot);
-      if (auto* problem = std::get_if<Problem>(&action)) {
-        report.before = shorten(*handler);
-        report.outcome = problem->outcome;
-        report.reason = problem->reason;
-        result.probes.push_back(std::move(report));
-        continue;
-      }
-      report.action = std::get<std::string>(action);
-      const json& action_value = (*handler)[report.action];
-      const bool rewritable_kind = report.action != "exec" && report.action != "sleep";
-      if (auto exclusion = rewritable_kind ? scope.policy_exclusion(slot.slot, protocol_of(report.action))
-                                           : std::nullopt) {
-        report.before = report.action + " " + shorten(action_value);
-        report.outcome = ProbeOutcome::kExcludedByPolicy;
-        report.reason = exclusion->reason;
-        result.probes.push_back(std::move(report));
-        continue;
-      }
-      std::variant<Rewritable, Problem> read = Problem{ProbeOutcome::kNotRewritable, ""};
-      if (report.action == "httpGet") read = read_http_get(action_value, container, ref.name);
-      else if (report.action == "tcpSocket") read = read_tcp_socket(action_value, container, ref.name);
-      else if (report.action == "grpc") read = read_grpc(action_value, container, ref.name);
-      if (auto* problem = std::get_if<Problem>(&read)) {
-        report.before = problem->outcome == ProbeOutcome::kNotRewritable ? report.action
-                                                                          : report.action + " " + shorten(action_value);
-        report.outcome = problem->outcome;
-        report.reason = problem->reason;
-        result.probes.push_back(std::move(report));
-        continue;
-      }
-      auto& rewritable = std::get<Rewritable>(read);
-      report.before = rewritable.before;
-      const std::string path = prober_path(ref.name, slot.slot);
-      auto timeout = agent_timeout(*handler, slot, out["spec"]);
-      if (auto* problem = std::get_if<Problem>(&timeout)) {
-        report.outcome = problem->outcome;
-        report.reason = problem->reason;
-      } else if (points_at_agent(*handler, ref.name, slot.slot, agent_ports)) {
-        report.outcome = ProbeOutcome::kInvalid;
-        report.reason = "points at the agent, but meshprobe has no record of the original probe; restore it by hand";
-      } else if (rewritable.port == agent.port || port_taken_by) {
-        report.outcome = ProbeOutcome::kInvalid;
-        report.reason = "the agent port " + std::to_string(agent.port) + " is used by container \"" +
-                        port_taken_by.value_or(ref.name) + "\"; configure another agent port";
-      } else if (auto exclusion = scope.exclusion({ref.name, slot.slot, rewritable.protocol, rewritable.port,
-                                                   inbound_port_captured(metadata, rewritable.port)})) {
-        report.outcome = exclusion->kind == ScopeExclusion::Kind::kByPolicy ? ProbeOutcome::kExcludedByPolicy
-                                                                            : ProbeOutcome::kNotRequired;
-        report.reason = exclusion->reason;
-      } else {
-        rewritable.prober.timeout_seconds = std::get<int>(timeout);
-        result.app_probers.emplace(path, std::move(rewritable.prober));
+      auto verdict = judge(*handler, container, ref, slot);
+      if (verdict.prober) {
+        const std::string path = prober_path(ref.name, slot.slot);
+        result.app_probers.emplace(path, std::move(*verdict.prober));
         record.probes[ref.name][record_key(slot.slot)] = *handler;
-        *handler = rewritten_handler(*handler, path, agent.port);
-        report.outcome = ProbeOutcome::kRewritten;
-        report.after = describe_agent_probe(agent.port, path);
+        *handler = rewritten_handler(*handler, path, agent.port, slot.lifecycle);
       }
-      result.probes.push_back(std::move(report));
+      result.probes.push_back(std::move(verdict.report));
     }
   }
 
@@ -693,9 +745,11 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
     json& spec = out["spec"];
     if (!spec.contains("initContainers") || !spec["initContainers"].is_array()) {
       spec["initContainers"] = json::array();
-      record.created.insert("initContainers");
+    } else if (spec["initContainers"].empty()) {
+      record.empty.insert("initContainers");
     }
-    spec["initContainers"].insert(spec["initContainers"].begin(), agent_container(agent, result.app_probers));
+    spec["initContainers"].insert(spec["initContainers"].begin(),
+                                  merged_over(existing_agent, agent_container(agent, result.app_probers)));
     json& annotations = ensure_object(ensure_object(out, "metadata", record), "annotations", record);
     const std::string exclude_key(kExcludeInboundPortsAnnotation);
     record.exclude_inbound_ports = string_member(annotations, exclude_key);

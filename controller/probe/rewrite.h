@@ -5,8 +5,13 @@
 // handler of every container and native-sidecar init container (restartPolicy Always) at the
 // meshprobe agent, records the originals and adds the agent (see DESIGN.md "Rewrite"):
 //   - httpGet: port -> agent port, path -> /app-health/<c>/livez|readyz|startupz or
-//     /app-lifecycle/<c>/prestopz|poststartz, HTTPS -> HTTP, host dropped; everything else kept;
+//     /app-lifecycle/<c>/prestopz|poststartz, scheme -> HTTP, host dropped; everything else kept;
 //   - tcpSocket, grpc: replaced by httpGet {path, port: agent, scheme: HTTP}; timing kept;
+//   - the API server's defaults of a rewritten probe (scheme HTTP, timeoutSeconds 1,
+//     periodSeconds 10, successThreshold 1, failureThreshold 3) are written out, so that the
+//     template the API server stores is exactly the one rewrite() produced: rewrite() of a
+//     template read back from the API server is a fixed point (restore() leaves them out
+//     again where the original did);
 //   - exec, sleep: never touched;
 //   - the originals' actions go into the agent's ISTIO_KUBE_APP_PROBERS (named ports
 //     resolved; pod-local host kept), the complete originals into the annotation
@@ -15,7 +20,9 @@
 //     (restartPolicy Always, so it runs before and outlives the probes that need it), and the
 //     agent port is merged into traffic.sidecar.istio.io/excludeInboundPorts.
 //
-// Determinism: rewrite(t) == rewrite of restore(t).pod_template, always. rewrite() first
+// Determinism: rewrite(t) == rewrite of restore(t).pod_template, except that fields others
+// added to the agent container (admission plugins, policy engines) are kept where they do
+// not clash with meshprobe's (objects merge member by member). rewrite() first
 // restores whatever an earlier rewrite left (fully or partly rewritten templates, a changed
 // agent port or image, probes a user or GitOps tool changed after the rewrite) and then
 // rewrites that original view. Hence rewrite(rewrite(t)) == rewrite(t), and a converged
@@ -31,7 +38,9 @@
 //   {"agentPort": 15120,
 //    "probes": {"<container>": {"liveness"|"readiness"|"startup"|"preStop"|"postStart": {original}}},
 //    "excludeInboundPorts": "<the annotation before the rewrite>"   (absent: it was absent),
-//    "created": ["initContainers", "annotations", "metadata"]        (what rewrite() added)}
+//    "empty": ["initContainers", "metadata", "annotations"]}   (those the original had, empty)
+// restore() removes the agent, the annotations and whatever that leaves empty (an
+// initContainers list, annotations, metadata), unless "empty" says the original had it so.
 #pragma once
 
 #include <string>

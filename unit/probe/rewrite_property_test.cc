@@ -67,6 +67,18 @@ class TemplateGenerator {
     return scope;
   }
 
+  // What other writers do to a template without touching anything of meshprobe's: kubectl
+  // apply and rollout restart add annotations, the Job controller adds labels, CI bumps images.
+  json unrelated_edit(json pod_template) {
+    switch (number(0, 3)) {
+      case 0: pod_template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] = "2026-01-01T00:00:00Z"; break;
+      case 1: pod_template["metadata"]["labels"]["job-name"] = "web"; break;
+      case 2: pod_template["spec"]["containers"][0]["image"] = "example/app:2"; break;
+      case 3: pod_template["spec"]["terminationGracePeriodSeconds"] = number(1, 90); break;
+    }
+    return pod_template;
+  }
+
   // What users and GitOps tools do to a rewritten template.
   json edited(json pod_template) {
     json& spec = pod_template["spec"];
@@ -249,6 +261,49 @@ TEST(RewriteProperty, RewriteIsAFunctionOfTheRestoredViewEvenAfterEdits) {
     ASSERT_EQ(once, rewrite_of(restore_of(edited), scope));
     ASSERT_EQ(rewrite_of(once, scope), once);
     ASSERT_EQ(restore_of(restore_of(edited)), restore_of(edited));
+  }
+}
+
+// A rewritten template that someone else changes without touching meshprobe's fields stays a
+// fixed point: the controller does not write it again (terminationGracePeriodSeconds feeds
+// the hooks' timeout, so that one edit may change the agent's configuration, nothing else).
+// As the API server stores a template: empty maps and lists are left out (omitempty).
+json as_stored(json pod_template) {
+  if (pod_template.contains("metadata") && pod_template["metadata"].contains("annotations") &&
+      pod_template["metadata"]["annotations"].empty()) {
+    pod_template["metadata"].erase("annotations");
+  }
+  if (pod_template.contains("metadata") && pod_template["metadata"].empty()) pod_template.erase("metadata");
+  if (pod_template["spec"].contains("initContainers") && pod_template["spec"]["initContainers"].empty()) {
+    pod_template["spec"].erase("initContainers");
+  }
+  return pod_template;
+}
+
+// (For templates as the API server stores them: one that had an explicitly empty annotations
+// map, which only a manifest file can have, gets one more write when others add to it.)
+TEST(RewriteProperty, OthersEditsElsewhereKeepTheFixedPoint) {
+  TemplateGenerator generator(31);
+  for (int i = 0; i < kCases; ++i) {
+    const json original = as_stored(generator.pod_template());
+    const RewriteScope scope = generator.scope();
+    const json edited = generator.unrelated_edit(rewrite_of(original, scope));
+    SCOPED_TRACE("case " + std::to_string(i) + ": " + edited.dump());
+    const json again = rewrite_of(edited, scope);
+    json ignoring_agent = again;
+    json edited_ignoring_agent = edited;
+    for (json* pod_template : {&ignoring_agent, &edited_ignoring_agent}) {
+      if (pod_template->contains("spec") && (*pod_template)["spec"].contains("initContainers")) {
+        for (auto& container : (*pod_template)["spec"]["initContainers"]) {
+          if (container["name"] == kAgentContainerName) container.erase("env");
+        }
+      }
+    }
+    ASSERT_EQ(ignoring_agent, edited_ignoring_agent);
+    if (!edited["spec"].contains("terminationGracePeriodSeconds") ||
+        edited["spec"]["terminationGracePeriodSeconds"] == original["spec"].value("terminationGracePeriodSeconds", json())) {
+      ASSERT_EQ(again, edited);
+    }
   }
 }
 

@@ -59,7 +59,7 @@ TEST(Rewrite, EachKindInEachSlot) {
   auto with_timing = [&](json probe) { probe.update(timing); return probe; };
   const std::vector<SlotCase> cases = {
       {"/livenessProbe", "/app-health/web/livez", with_timing({{"httpGet", {{"path", "/foo"}, {"port", 8001}}}}),
-       with_timing({{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}}}}),
+       with_timing({{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
        {HttpGetAction{"", 8001, "/foo", "HTTP", {}}, 3}},
       {"/readinessProbe", "/app-health/web/readyz", with_timing({{"tcpSocket", {{"port", 8001}}}}),
        with_timing({{"httpGet", {{"path", "/app-health/web/readyz"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
@@ -68,10 +68,12 @@ TEST(Rewrite, EachKindInEachSlot) {
        with_timing({{"httpGet", {{"path", "/app-health/web/startupz"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
        {GrpcAction{9090, std::nullopt}, 3}},
       {"/livenessProbe", "/app-health/web/livez", {{"grpc", {{"port", 9090}, {"service", "health"}}}},
-       {{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}, {"scheme", "HTTP"}}}},
+       // The API server's defaults are written out.
+       {{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}, {"scheme", "HTTP"}}},
+        {"timeoutSeconds", 1}, {"periodSeconds", 10}, {"successThreshold", 1}, {"failureThreshold", 3}},
        {GrpcAction{9090, "health"}, 1}},
       {"/lifecycle/preStop", "/app-lifecycle/web/prestopz", {{"httpGet", {{"path", "/drain"}, {"port", 8080}}}},
-       {{"httpGet", {{"path", "/app-lifecycle/web/prestopz"}, {"port", 15120}}}},
+       {{"httpGet", {{"path", "/app-lifecycle/web/prestopz"}, {"port", 15120}, {"scheme", "HTTP"}}}},
        {HttpGetAction{"", 8080, "/drain", "HTTP", {}}, 30}},
       {"/lifecycle/postStart", "/app-lifecycle/web/poststartz", {{"tcpSocket", {{"port", "http"}}}},
        {{"httpGet", {{"path", "/app-lifecycle/web/poststartz"}, {"port", 15120}, {"scheme", "HTTP"}}}},
@@ -99,7 +101,8 @@ TEST(Rewrite, HttpsBecomesHttpAndHeadersTimingAndQueryAreKept) {
   auto result = rewritten(template_with({{"livenessProbe", probe}}));
   const json expected = {{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}, {"scheme", "HTTP"},
                                       {"httpHeaders", probe["httpGet"]["httpHeaders"]}}},
-                         {"periodSeconds", 2}, {"timeoutSeconds", 9}, {"terminationGracePeriodSeconds", 12}};
+                         {"periodSeconds", 2}, {"timeoutSeconds", 9}, {"terminationGracePeriodSeconds", 12},
+                         {"successThreshold", 1}, {"failureThreshold", 3}};
   EXPECT_EQ(web(result)["livenessProbe"], expected);
   const AppProber prober{HttpGetAction{"", 8443, "/health?verbose=1&x=%20", "HTTPS",
                                        {{"Host", "web.local"}, {"X-Probe", ""}}}, 9};
@@ -278,6 +281,45 @@ TEST(Rewrite, AlreadyRewrittenInputIsAFixedPoint) {
   EXPECT_EQ(twice.pod_template, once.pod_template);
   EXPECT_FALSE(twice.changed);
   EXPECT_EQ(twice.probes, once.probes);
+}
+
+// What the API server does to a rewritten template: fill in the probe defaults. Reading that
+// back must be a fixed point of rewrite(), and restore() must still give the original.
+TEST(Rewrite, TemplateWithTheApiServersDefaultsIsAFixedPoint) {
+  const json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}, {"path", "/l"}}}}},
+                                           {"readinessProbe", {{"tcpSocket", {{"port", 8080}}}, {"periodSeconds", 5}}},
+                                           {"lifecycle", {{"preStop", {{"httpGet", {{"port", 8080}}}}}}}});
+  auto once = rewritten(pod_template);
+  json stored = once.pod_template;
+  for (const char* slot : {"livenessProbe", "readinessProbe"}) {
+    json& probe = stored["spec"]["containers"][0][slot];
+    for (const auto& [field, value] : {std::pair{"timeoutSeconds", 1}, {"periodSeconds", 10}, {"successThreshold", 1},
+                                       {"failureThreshold", 3}}) {
+      if (!probe.contains(field)) probe[field] = value;
+    }
+    if (!probe["httpGet"].contains("scheme")) probe["httpGet"]["scheme"] = "HTTP";
+  }
+  EXPECT_EQ(stored, once.pod_template);  // nothing was missing
+  EXPECT_EQ(rewritten(stored).pod_template, stored);
+  EXPECT_EQ(restored(stored).pod_template, pod_template);
+  // A default the user set on purpose in the original survives the round trip.
+  json explicit_default = pod_template;
+  explicit_default["spec"]["containers"][0]["livenessProbe"]["periodSeconds"] = 10;
+  EXPECT_EQ(restored(rewritten(explicit_default).pod_template).pod_template, explicit_default);
+}
+
+TEST(Rewrite, FieldsOthersAddedToTheAgentAreKept) {
+  auto once = rewritten(template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}}));
+  json mutated = once.pod_template;
+  json& agent = mutated["spec"]["initContainers"][0];
+  agent["volumeMounts"] = {{{"name", "kube-api-access"}, {"mountPath", "/var/run/secrets"}}};
+  agent["securityContext"]["privileged"] = false;
+  agent["image"] = "someone-else/agent:1";  // meshprobe's field: put back
+  auto again = rewritten(mutated);
+  json expected = mutated;
+  expected["spec"]["initContainers"][0]["image"] = kAgent.image;
+  EXPECT_EQ(again.pod_template, expected);
+  EXPECT_EQ(restored(mutated).pod_template, restored(once.pod_template).pod_template);
 }
 
 TEST(Rewrite, NothingToRewriteAddsNothing) {

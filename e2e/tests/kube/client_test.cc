@@ -245,7 +245,10 @@ TEST_F(KubeClientTest, AWatchFromACompactedResourceVersionIsGone) {
                 {"message", "m"}};
   auto created = client->api->create(kube::resources::kEvents, testNamespace(), event);
   ASSERT_TRUE(created.ok()) << created.error().message();
+  // Two more writes: etcd refuses a watch only from before the compaction revision, and a
+  // watch from resourceVersion R starts at R + 1.
   ASSERT_TRUE(client->api->create(kConfigMaps, testNamespace(), configMap("later", {})).ok());
+  ASSERT_TRUE(client->api->create(kConfigMaps, testNamespace(), configMap("later-still", {})).ok());
   ASSERT_TRUE(commandSucceeded(runCommand(
       {"/bin/bash", std::string(MESHPROBE_SOURCE_DIR) + "/e2e/tests/kube/compact_etcd.sh",
        cluster().state_directory},

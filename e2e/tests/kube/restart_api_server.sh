@@ -12,7 +12,11 @@ read -r pid _ <"$pid_file"
 mapfile -d '' arguments <"/proc/$pid/cmdline"
 
 kill -KILL "$pid"
-wait_until "kube-apiserver to exit" 30 bash -c "! kill -0 $pid"
+for ((tries = 0; tries < 300; tries++)); do
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null && die "kube-apiserver (pid $pid) did not exit after SIGKILL"
 
 setsid "${arguments[@]}" </dev/null >>"$state_dir/logs/kube-apiserver.log" 2>&1 9>&- &
 new_pid=$!

@@ -426,6 +426,24 @@ TEST(AgentBinary, ABadConfigurationIsOneLineAndExitStatus2) {
   EXPECT_EQ(run_agent_binary("ISTIO_KUBE_APP_PROBERS='{}'", "--port 70000").exit_code, 2);
 }
 
+TEST(AgentBinary, NeedsOnlyGlibcAtRunTime) {
+#ifndef MESHPROBE_AGENT_LINKS_ONLY_GLIBC
+  GTEST_SKIP() << "this build links the agent dynamically (sanitizers, or MESHPROBE_AGENT_STATIC=OFF)";
+#endif
+  const auto result = run_command(std::string("readelf -d ") + MESHPROBE_AGENT_BINARY);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::istringstream lines(result.output);
+  std::vector<std::string> needed;
+  for (std::string line; std::getline(lines, line);) {
+    const auto open = line.find("Shared library: [");
+    if (open != std::string::npos) needed.push_back(line.substr(open + 17, line.find(']', open) - open - 17));
+  }
+  for (const auto& library : needed) {
+    EXPECT_TRUE(library == "libc.so.6" || library == "libm.so.6" || library.rfind("ld-linux", 0) == 0) << library;
+  }
+  EXPECT_FALSE(needed.empty());
+}
+
 TEST(AgentBinary, HelpNamesTheFlags) {
   const auto result = run_agent_binary("", "--help");
   EXPECT_EQ(result.exit_code, 0);
