@@ -67,11 +67,15 @@ process_start_time() {
   awk '{print $20}' <<<"${stat##*) }"
 }
 
-# True while the component recorded in PID_FILE is still the process that was started.
+# True while the component recorded in PID_FILE is still the process that was started. An
+# exited process that its parent has not reaped yet (a zombie, state Z) is not running: the
+# components' parent is PID 1, which may reap late.
 component_running() {
-  local pid_file=$1 pid start_time
+  local pid_file=$1 pid start_time stat
   read -r pid start_time <"$pid_file" || return 1
-  [[ -n $pid && -n $start_time && $(process_start_time "$pid") == "$start_time" ]]
+  [[ -n $pid && -n $start_time && $(process_start_time "$pid") == "$start_time" ]] || return 1
+  stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ ${stat##*) } != Z* ]]
 }
 
 # print_log_tails STATE_DIR [LINES]: the end of every component log, for a failure report.

@@ -29,7 +29,7 @@ e2e_setup() {
     "'source STATE_DIR/env' first."
   # "e2e-<script name>-<5 random characters>": reruns never meet a terminating namespace.
   local test_name suffix
-  test_name=$(basename "${BASH_SOURCE[1]}" .sh | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-' | cut -c1-50)
+  test_name=$(basename "${BASH_SOURCE[-1]}" .sh | tr 'A-Z' 'a-z' | tr -c 'a-z0-9\n' '-' | cut -c1-50)
   suffix=$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')
   E2E_NAMESPACE="e2e-${test_name%-}-${suffix:0:5}"
   export E2E_NAMESPACE
