@@ -18,23 +18,23 @@
 namespace meshprobe::kube {
 
 struct ListOptions {
-  std::string labelSelector;
-  std::string fieldSelector;
+  std::string label_selector;
+  std::string field_selector;
   std::int64_t limit = 0;        // page size; 0 = everything at once
-  std::string continueToken;     // from the previous page
-  std::string resourceVersion;   // "" = most recent (a quorum read)
+  std::string continue_token;     // from the previous page
+  std::string resource_version;   // "" = most recent (a quorum read)
 };
 
 struct ObjectList {
-  std::string resourceVersion;
-  std::string continueToken;     // empty on the last page
+  std::string resource_version;
+  std::string continue_token;     // empty on the last page
   std::vector<nlohmann::json> items;
 };
 
 struct WriteOptions {
-  std::string fieldManager;
+  std::string field_manager;
   std::string subresource;       // "status" for the status subresource
-  bool dryRun = false;
+  bool dry_run = false;
 };
 
 enum class PatchType {
@@ -45,24 +45,24 @@ enum class PatchType {
 };
 
 struct PatchOptions {
-  std::string fieldManager;
+  std::string field_manager;
   bool force = false;            // server-side apply: take over conflicting fields
   std::string subresource;
-  bool dryRun = false;
+  bool dry_run = false;
 };
 
 struct DeleteOptions {
-  std::string preconditionResourceVersion;
-  std::string preconditionUid;
-  std::string propagationPolicy;  // Foreground, Background, Orphan; "" = the kind's default
+  std::string precondition_resource_version;
+  std::string precondition_uid;
+  std::string propagation_policy;  // Foreground, Background, Orphan; "" = the kind's default
 };
 
 struct WatchOptions {
-  std::string resourceVersion;   // watch changes after this version
-  std::string labelSelector;
-  std::string fieldSelector;
-  bool allowBookmarks = true;
-  int timeoutSeconds = 0;        // the server ends the watch after this; 0 = its default
+  std::string resource_version;   // watch changes after this version
+  std::string label_selector;
+  std::string field_selector;
+  bool allow_bookmarks = true;
+  int timeout_seconds = 0;        // the server ends the watch after this; 0 = its default
 };
 
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark };
@@ -88,50 +88,50 @@ class KubernetesApi {
  public:
   virtual ~KubernetesApi() = default;
 
-  virtual ApiResult<nlohmann::json> get(const ResourceType& type, const std::string& namespaceName,
+  virtual ApiResult<nlohmann::json> get(const ResourceType& type, const std::string& namespace_name,
                                         const std::string& name,
                                         const std::string& subresource = "") = 0;
-  // One page; see listAllPages() for the loop.
-  virtual ApiResult<ObjectList> list(const ResourceType& type, const std::string& namespaceName,
+  // One page; see list_all_pages() for the loop.
+  virtual ApiResult<ObjectList> list(const ResourceType& type, const std::string& namespace_name,
                                      const ListOptions& options) = 0;
   virtual ApiResult<nlohmann::json> create(const ResourceType& type,
-                                           const std::string& namespaceName,
+                                           const std::string& namespace_name,
                                            const nlohmann::json& object,
                                            const WriteOptions& options = {}) = 0;
   // PUT of the whole object (metadata.resourceVersion makes it conditional).
   virtual ApiResult<nlohmann::json> update(const ResourceType& type,
-                                           const std::string& namespaceName,
+                                           const std::string& namespace_name,
                                            const nlohmann::json& object,
                                            const WriteOptions& options = {}) = 0;
   virtual ApiResult<nlohmann::json> patch(const ResourceType& type,
-                                          const std::string& namespaceName,
-                                          const std::string& name, PatchType patchType,
+                                          const std::string& namespace_name,
+                                          const std::string& name, PatchType patch_type,
                                           const std::string& body,
                                           const PatchOptions& options = {}) = 0;
-  virtual ApiStatus remove(const ResourceType& type, const std::string& namespaceName,
+  virtual ApiStatus remove(const ResourceType& type, const std::string& namespace_name,
                            const std::string& name, const DeleteOptions& options = {}) = 0;
   virtual ApiResult<WatchStreamPtr> watch(const ResourceType& type,
-                                          const std::string& namespaceName,
+                                          const std::string& namespace_name,
                                           const WatchOptions& options) = 0;
   // A GET of any path (discovery: /apis/security.istio.io).
-  virtual ApiResult<nlohmann::json> getPath(const std::string& path) = 0;
+  virtual ApiResult<nlohmann::json> get_path(const std::string& path) = 0;
 };
 using KubernetesApiPtr = std::unique_ptr<KubernetesApi>;
 
 // Server-side apply of `object` (its apiVersion, kind and metadata.name must be set) as
 // `fieldManager`; with `force`, conflicting fields owned by others are taken over.
 ApiResult<nlohmann::json> apply(KubernetesApi& api, const ResourceType& type,
-                                const std::string& namespaceName, const nlohmann::json& object,
-                                const std::string& fieldManager, bool force = false,
+                                const std::string& namespace_name, const nlohmann::json& object,
+                                const std::string& field_manager, bool force = false,
                                 const std::string& subresource = "");
 
 // Lists every page of `pageSize`, handing each item to `visit` (by value, so the caller may
 // keep or project it while the page is dropped). Returns the list's resourceVersion. When a
 // continue token expires (410) mid-way, starts over with a full, unpaginated list, as
 // client-go's pager does; `visit` then sees items again, so callers collect into a fresh set.
-ApiResult<std::string> listAllPages(KubernetesApi& api, const ResourceType& type,
-                                    const std::string& namespaceName, ListOptions options,
-                                    std::int64_t pageSize,
+ApiResult<std::string> list_all_pages(KubernetesApi& api, const ResourceType& type,
+                                    const std::string& namespace_name, ListOptions options,
+                                    std::int64_t page_size,
                                     const std::function<void(nlohmann::json item)>& visit,
                                     const std::function<void()>& restarted = {});
 

@@ -7,7 +7,7 @@
 namespace meshprobe::kube {
 namespace {
 
-ApiErrorKind kindFor(int status, const std::string& reason) {
+ApiErrorKind kind_for(int status, const std::string& reason) {
   switch (status) {
     case 400: case 405: case 406: case 415: return ApiErrorKind::kBadRequest;
     case 401: return ApiErrorKind::kUnauthorized;
@@ -26,7 +26,7 @@ ApiErrorKind kindFor(int status, const std::string& reason) {
   return ApiErrorKind::kBadRequest;
 }
 
-std::optional<std::chrono::seconds> parseSeconds(const std::string& text) {
+std::optional<std::chrono::seconds> parse_seconds(const std::string& text) {
   long long value = 0;
   auto [end, problem] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (problem != std::errc() || end != text.data() + text.size() || value < 0) return std::nullopt;
@@ -34,12 +34,12 @@ std::optional<std::chrono::seconds> parseSeconds(const std::string& text) {
 }
 
 // Fills reason, detail, causes and retryAfter from a Status object; false when it is none.
-bool readStatus(const nlohmann::json& status, ApiError& error) {
+bool read_status(const nlohmann::json& status, ApiError& error) {
   if (!status.is_object() || status.value("kind", "") != "Status") return false;
   error.reason = status.value("reason", "");
   error.detail = status.value("message", "");
-  if (error.httpStatus == 0 && status.contains("code") && status["code"].is_number_integer()) {
-    error.httpStatus = status["code"].get<int>();
+  if (error.http_status == 0 && status.contains("code") && status["code"].is_number_integer()) {
+    error.http_status = status["code"].get<int>();
   }
   const auto details = status.find("details");
   if (details != status.end() && details->is_object()) {
@@ -52,7 +52,7 @@ bool readStatus(const nlohmann::json& status, ApiError& error) {
     }
     if (auto seconds = details->find("retryAfterSeconds");
         seconds != details->end() && seconds->is_number_integer() && seconds->get<int>() > 0) {
-      error.retryAfter = std::chrono::seconds(seconds->get<int>());
+      error.retry_after = std::chrono::seconds(seconds->get<int>());
     }
   }
   return true;
@@ -60,7 +60,7 @@ bool readStatus(const nlohmann::json& status, ApiError& error) {
 
 }  // namespace
 
-const char* toString(ApiErrorKind kind) {
+const char* to_string(ApiErrorKind kind) {
   switch (kind) {
     case ApiErrorKind::kTransport: return "transport error";
     case ApiErrorKind::kTimeout: return "timeout";
@@ -82,15 +82,15 @@ const char* toString(ApiErrorKind kind) {
 
 std::string ApiError::message() const {
   std::string text = request.empty() ? "" : request + ": ";
-  text += toString(kind);
-  if (httpStatus != 0) text += " (" + std::to_string(httpStatus) + ")";
+  text += to_string(kind);
+  if (http_status != 0) text += " (" + std::to_string(http_status) + ")";
   if (!detail.empty()) text += ": " + detail;
   for (const auto& cause : causes) {
     // The API often repeats the causes in the message; add only what it left out.
     const std::string line = (cause.field.empty() ? "" : cause.field + ": ") + cause.message;
     if (detail.find(cause.message) == std::string::npos) text += "; " + line;
   }
-  if (retryAfter) text += " (retry after " + std::to_string(retryAfter->count()) + "s)";
+  if (retry_after) text += " (retry after " + std::to_string(retry_after->count()) + "s)";
   return text;
 }
 
@@ -106,34 +106,34 @@ bool ApiError::transient() const {
   }
 }
 
-ApiError errorFromResponse(int httpStatus, const std::string& body,
-                           const std::optional<std::string>& retryAfterHeader,
+ApiError error_from_response(int http_status, const std::string& body,
+                           const std::optional<std::string>& retry_after_header,
                            const std::string& request) {
   ApiError error;
-  error.httpStatus = httpStatus;
+  error.http_status = http_status;
   error.request = request;
   const nlohmann::json status = nlohmann::json::parse(body, nullptr, false);
-  if (!readStatus(status, error)) {
+  if (!read_status(status, error)) {
     // Not a Status (a proxy's or a load balancer's page): keep the start of it.
     error.detail = body.substr(0, 200);
   }
-  if (retryAfterHeader) {
-    if (auto seconds = parseSeconds(*retryAfterHeader)) error.retryAfter = seconds;
+  if (retry_after_header) {
+    if (auto seconds = parse_seconds(*retry_after_header)) error.retry_after = seconds;
   }
-  error.kind = kindFor(httpStatus, error.reason);
+  error.kind = kind_for(http_status, error.reason);
   return error;
 }
 
-ApiError errorFromStatusObject(const std::string& statusJson, const std::string& request) {
+ApiError error_from_status_object(const std::string& status_json, const std::string& request) {
   ApiError error;
   error.request = request;
-  const nlohmann::json status = nlohmann::json::parse(statusJson, nullptr, false);
-  if (!readStatus(status, error)) {
+  const nlohmann::json status = nlohmann::json::parse(status_json, nullptr, false);
+  if (!read_status(status, error)) {
     error.kind = ApiErrorKind::kDecode;
-    error.detail = "watch ERROR event without a Status: " + statusJson.substr(0, 200);
+    error.detail = "watch ERROR event without a Status: " + status_json.substr(0, 200);
     return error;
   }
-  error.kind = kindFor(error.httpStatus, error.reason);
+  error.kind = kind_for(error.http_status, error.reason);
   return error;
 }
 

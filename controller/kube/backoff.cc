@@ -9,9 +9,9 @@ Backoff::Backoff(BackoffOptions options, Clock& clock, Random& random)
 
 Duration Backoff::next() {
   const MonotonicTime now = clock_.now();
-  if (failedBefore_ && now - lastFailure_ > options_.resetAfter) current_ = options_.initial;
-  failedBefore_ = true;
-  lastFailure_ = now;
+  if (failed_before_ && now - last_failure_ > options_.reset_after) current_ = options_.initial;
+  failed_before_ = true;
+  last_failure_ = now;
   const Duration delay = jitter(current_, options_.jitter, random_);
   current_ = std::min(options_.maximum,
                       std::chrono::duration_cast<Duration>(current_ * options_.factor));
@@ -20,7 +20,7 @@ Duration Backoff::next() {
 
 void Backoff::reset() {
   current_ = options_.initial;
-  failedBefore_ = false;
+  failed_before_ = false;
 }
 
 }  // namespace meshprobe::kube

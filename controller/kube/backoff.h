@@ -15,7 +15,7 @@ struct BackoffOptions {
   Duration maximum = std::chrono::seconds(30);
   double factor = 2.0;
   double jitter = 1.0;                             // each delay is scaled by [1, 1 + jitter)
-  Duration resetAfter = std::chrono::minutes(2);   // no failure for this long: start over
+  Duration reset_after = std::chrono::minutes(2);   // no failure for this long: start over
 };
 
 class Backoff {
@@ -31,8 +31,8 @@ class Backoff {
   Clock& clock_;
   Random& random_;
   Duration current_;
-  MonotonicTime lastFailure_{};
-  bool failedBefore_ = false;
+  MonotonicTime last_failure_{};
+  bool failed_before_ = false;
 };
 
 }  // namespace meshprobe::kube

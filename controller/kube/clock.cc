@@ -8,7 +8,7 @@
 
 namespace meshprobe::kube {
 
-bool sleepUntil(Clock& clock, MonotonicTime deadline, std::stop_token stop) {
+bool sleep_until(Clock& clock, MonotonicTime deadline, std::stop_token stop) {
   std::mutex mutex;
   std::condition_variable_any wake;
   bool reached = false;
@@ -22,8 +22,8 @@ bool sleepUntil(Clock& clock, MonotonicTime deadline, std::stop_token stop) {
   return reached;
 }
 
-bool sleepFor(Clock& clock, Duration duration, std::stop_token stop) {
-  return sleepUntil(clock, clock.now() + duration, std::move(stop));
+bool sleep_for(Clock& clock, Duration duration, std::stop_token stop) {
+  return sleep_until(clock, clock.now() + duration, std::move(stop));
 }
 
 struct RealClock::State {
@@ -32,7 +32,7 @@ struct RealClock::State {
 };
 
 RealClock::RealClock() : state_(std::make_shared<State>()) {
-  state_->thread = std::thread([timers = state_->timers] { timers->serveRealTime(); });
+  state_->thread = std::thread([timers = state_->timers] { timers->serve_real_time(); });
 }
 
 RealClock::~RealClock() {
@@ -42,7 +42,7 @@ RealClock::~RealClock() {
 
 MonotonicTime RealClock::now() const { return std::chrono::steady_clock::now(); }
 
-SystemTime RealClock::systemNow() const { return std::chrono::system_clock::now(); }
+SystemTime RealClock::system_now() const { return std::chrono::system_clock::now(); }
 
 TimerPtr RealClock::schedule(MonotonicTime deadline, std::function<void()> callback) {
   return state_->timers->add(deadline, std::move(callback));

@@ -28,7 +28,7 @@ class Clock {
   // Monotonic time: for deadlines, intervals and rate limits.
   virtual MonotonicTime now() const = 0;
   // Wall-clock time: only for timestamps written to the API (Lease renewTime, conditions).
-  virtual SystemTime systemNow() const = 0;
+  virtual SystemTime system_now() const = 0;
   // Runs `callback` once at or after `deadline` on the clock's own thread. Callbacks must be
   // short: they share that thread with every other timer.
   virtual TimerPtr schedule(MonotonicTime deadline, std::function<void()> callback) = 0;
@@ -37,8 +37,8 @@ using ClockPtr = std::unique_ptr<Clock>;
 
 // Blocks until `deadline` on `clock` or until `stop` is requested. Returns true when the
 // deadline was reached, false when stopped first. The way background loops wait.
-bool sleepUntil(Clock& clock, MonotonicTime deadline, std::stop_token stop);
-bool sleepFor(Clock& clock, Duration duration, std::stop_token stop);
+bool sleep_until(Clock& clock, MonotonicTime deadline, std::stop_token stop);
+bool sleep_for(Clock& clock, Duration duration, std::stop_token stop);
 
 // The production clock: std::chrono clocks and one timer thread, stopped by the destructor.
 // It must outlive every Timer it returned.
@@ -50,7 +50,7 @@ class RealClock final : public Clock {
   RealClock& operator=(const RealClock&) = delete;
 
   MonotonicTime now() const override;
-  SystemTime systemNow() const override;
+  SystemTime system_now() const override;
   TimerPtr schedule(MonotonicTime deadline, std::function<void()> callback) override;
 
  private:

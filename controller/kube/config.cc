@@ -13,7 +13,7 @@ namespace {
 using meshprobe::Error;
 using meshprobe::Result;
 
-Result<std::string> readFile(const std::string& path, const std::string& what) {
+Result<std::string> read_file(const std::string& path, const std::string& what) {
   std::ifstream file(path, std::ios::binary);
   if (!file) return Error{"cannot read " + what + " " + path};
   std::ostringstream contents;
@@ -22,7 +22,7 @@ Result<std::string> readFile(const std::string& path, const std::string& what) {
 }
 
 // Finds the entry named `name` in a kubeconfig list (clusters, users, contexts).
-std::optional<YAML::Node> findNamed(const YAML::Node& list, const std::string& name,
+std::optional<YAML::Node> find_named(const YAML::Node& list, const std::string& name,
                                     const char* field) {
   if (!list || !list.IsSequence()) return std::nullopt;
   for (const auto& entry : list) {
@@ -39,19 +39,19 @@ std::string text(const YAML::Node& node, const char* key) {
 }
 
 // kubectl resolves relative file paths against the kubeconfig's own directory.
-std::string resolvePath(const std::string& path, const std::filesystem::path& base) {
+std::string resolve_path(const std::string& path, const std::filesystem::path& base) {
   if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
   return (base / path).string();
 }
 
-std::string trimTrailingSlash(std::string server) {
+std::string trim_trailing_slash(std::string server) {
   while (!server.empty() && server.back() == '/') server.pop_back();
   return server;
 }
 
 }  // namespace
 
-Result<std::string> decodeBase64(const std::string& input) {
+Result<std::string> decode_base64(const std::string& input) {
   static constexpr int kInvalid = -1;
   auto value = [](char character) -> int {
     if (character >= 'A' && character <= 'Z') return character - 'A';
@@ -87,7 +87,7 @@ Result<std::string> decodeBase64(const std::string& input) {
   return output;
 }
 
-EnvironmentLookup processEnvironment() {
+EnvironmentLookup process_environment() {
   return [](const std::string& name) -> std::optional<std::string> {
     const char* value = std::getenv(name.c_str());
     if (value == nullptr) return std::nullopt;
@@ -95,7 +95,7 @@ EnvironmentLookup processEnvironment() {
   };
 }
 
-Result<RestConfig> loadKubeconfig(const std::string& path, const std::string& contextName) {
+Result<RestConfig> load_kubeconfig(const std::string& path, const std::string& context_name) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -110,84 +110,84 @@ Result<RestConfig> loadKubeconfig(const std::string& path, const std::string& co
   };
   try {
     const std::string context =
-        contextName.empty() ? text(root, "current-context") : contextName;
+        context_name.empty() ? text(root, "current-context") : context_name;
     if (context.empty()) return fail("no current-context and no context given");
-    const auto contextNode = findNamed(root["contexts"], context, "context");
-    if (!contextNode) return fail("context \"" + context + "\" not found");
-    const std::string clusterName = text(*contextNode, "cluster");
-    const std::string userName = text(*contextNode, "user");
-    const auto clusterNode = findNamed(root["clusters"], clusterName, "cluster");
-    if (!clusterNode) {
-      return fail("cluster \"" + clusterName + "\" of context \"" + context + "\" not found");
+    const auto context_node = find_named(root["contexts"], context, "context");
+    if (!context_node) return fail("context \"" + context + "\" not found");
+    const std::string cluster_name = text(*context_node, "cluster");
+    const std::string user_name = text(*context_node, "user");
+    const auto cluster_node = find_named(root["clusters"], cluster_name, "cluster");
+    if (!cluster_node) {
+      return fail("cluster \"" + cluster_name + "\" of context \"" + context + "\" not found");
     }
-    const YAML::Node& cluster = *clusterNode;
-    const auto userNode = userName.empty() ? std::nullopt
-                                           : findNamed(root["users"], userName, "user");
-    if (!userName.empty() && !userNode) return fail("user \"" + userName + "\" not found");
-    const YAML::Node user = userNode.value_or(YAML::Node(YAML::NodeType::Undefined));
+    const YAML::Node& cluster = *cluster_node;
+    const auto user_node = user_name.empty() ? std::nullopt
+                                           : find_named(root["users"], user_name, "user");
+    if (!user_name.empty() && !user_node) return fail("user \"" + user_name + "\" not found");
+    const YAML::Node user = user_node.value_or(YAML::Node(YAML::NodeType::Undefined));
 
     RestConfig config;
     config.source = "kubeconfig " + path + " (context " + context + ")";
-    config.server = trimTrailingSlash(text(cluster, "server"));
+    config.server = trim_trailing_slash(text(cluster, "server"));
     if (config.server.rfind("https://", 0) != 0) {
-      return fail("cluster \"" + clusterName + "\" server \"" + config.server +
+      return fail("cluster \"" + cluster_name + "\" server \"" + config.server +
                   "\" is not an https:// URL (TLS is required)");
     }
     TlsConfig& tls = config.tls;
-    tls.serverName = text(cluster, "tls-server-name");
-    tls.insecureSkipVerify = cluster["insecure-skip-tls-verify"] &&
+    tls.server_name = text(cluster, "tls-server-name");
+    tls.insecure_skip_verify = cluster["insecure-skip-tls-verify"] &&
                              cluster["insecure-skip-tls-verify"].as<bool>();
     if (const std::string data = text(cluster, "certificate-authority-data"); !data.empty()) {
-      auto pem = decodeBase64(data);
-      if (!pem) return fail("certificate-authority-data of cluster \"" + clusterName + "\" is not base64");
-      tls.caPem = *pem;
-      tls.caDescription = "certificate-authority-data of cluster \"" + clusterName + "\" in " + path;
+      auto pem = decode_base64(data);
+      if (!pem) return fail("certificate-authority-data of cluster \"" + cluster_name + "\" is not base64");
+      tls.ca_pem = *pem;
+      tls.ca_description = "certificate-authority-data of cluster \"" + cluster_name + "\" in " + path;
     } else if (const std::string file = text(cluster, "certificate-authority"); !file.empty()) {
-      tls.caFile = resolvePath(file, base);
-      tls.caDescription = "CA file " + tls.caFile;
+      tls.ca_file = resolve_path(file, base);
+      tls.ca_description = "CA file " + tls.ca_file;
     } else {
-      tls.caDescription = "the system trust store";
+      tls.ca_description = "the system trust store";
     }
-    if (tls.insecureSkipVerify && (!tls.caPem.empty() || !tls.caFile.empty())) {
+    if (tls.insecure_skip_verify && (!tls.ca_pem.empty() || !tls.ca_file.empty())) {
       // kubectl refuses this combination too: it is almost certainly a mistake.
-      return fail("cluster \"" + clusterName +
+      return fail("cluster \"" + cluster_name +
                   "\" sets both a certificate authority and insecure-skip-tls-verify");
     }
 
-    if (userNode) {
+    if (user_node) {
       if (user["exec"] || user["auth-provider"]) {
-        return fail("user \"" + userName +
+        return fail("user \"" + user_name +
                     "\" uses an exec or auth-provider plugin, which meshprobe does not run; use "
                     "a client certificate or a token");
       }
-      auto pemOrFile = [&](const char* dataKey, const char* fileKey, std::string& pem,
+      auto pem_or_file = [&](const char* data_key, const char* file_key, std::string& pem,
                            std::string& file) -> std::optional<Error> {
-        if (const std::string data = text(user, dataKey); !data.empty()) {
-          auto decoded = decodeBase64(data);
-          if (!decoded) return fail(std::string(dataKey) + " of user \"" + userName + "\" is not base64");
+        if (const std::string data = text(user, data_key); !data.empty()) {
+          auto decoded = decode_base64(data);
+          if (!decoded) return fail(std::string(data_key) + " of user \"" + user_name + "\" is not base64");
           pem = *decoded;
         } else {
-          file = resolvePath(text(user, fileKey), base);
+          file = resolve_path(text(user, file_key), base);
         }
         return std::nullopt;
       };
-      if (auto problem = pemOrFile("client-certificate-data", "client-certificate",
-                                   tls.clientCertificatePem, tls.clientCertificateFile)) {
+      if (auto problem = pem_or_file("client-certificate-data", "client-certificate",
+                                   tls.client_certificate_pem, tls.client_certificate_file)) {
         return *problem;
       }
-      if (auto problem = pemOrFile("client-key-data", "client-key", tls.clientKeyPem,
-                                   tls.clientKeyFile)) {
+      if (auto problem = pem_or_file("client-key-data", "client-key", tls.client_key_pem,
+                                   tls.client_key_file)) {
         return *problem;
       }
-      const bool hasCertificate = !tls.clientCertificatePem.empty() || !tls.clientCertificateFile.empty();
-      const bool hasKey = !tls.clientKeyPem.empty() || !tls.clientKeyFile.empty();
-      if (hasCertificate != hasKey) {
-        return fail("user \"" + userName + "\" has a client certificate without its key, or a key without its certificate");
+      const bool has_certificate = !tls.client_certificate_pem.empty() || !tls.client_certificate_file.empty();
+      const bool has_key = !tls.client_key_pem.empty() || !tls.client_key_file.empty();
+      if (has_certificate != has_key) {
+        return fail("user \"" + user_name + "\" has a client certificate without its key, or a key without its certificate");
       }
-      config.bearerToken = text(user, "token");
-      config.bearerTokenFile = resolvePath(text(user, "tokenFile"), base);
+      config.bearer_token = text(user, "token");
+      config.bearer_token_file = resolve_path(text(user, "tokenFile"), base);
       if (user["username"] || user["password"]) {
-        return fail("user \"" + userName + "\" uses basic authentication, which Kubernetes no longer supports");
+        return fail("user \"" + user_name + "\" uses basic authentication, which Kubernetes no longer supports");
       }
     }
     return config;
@@ -196,7 +196,7 @@ Result<RestConfig> loadKubeconfig(const std::string& path, const std::string& co
   }
 }
 
-Result<RestConfig> loadInCluster(const EnvironmentLookup& environment, const std::string& directory) {
+Result<RestConfig> load_in_cluster(const EnvironmentLookup& environment, const std::string& directory) {
   const auto host = environment("KUBERNETES_SERVICE_HOST");
   const auto port = environment("KUBERNETES_SERVICE_PORT");
   if (!host || host->empty() || !port || port->empty()) {
@@ -207,27 +207,27 @@ Result<RestConfig> loadInCluster(const EnvironmentLookup& environment, const std
   // An IPv6 service address needs brackets in a URL.
   const bool ipv6 = host->find(':') != std::string::npos;
   config.server = "https://" + (ipv6 ? "[" + *host + "]" : *host) + ":" + *port;
-  config.bearerTokenFile = directory + "/token";
-  config.tls.caFile = directory + "/ca.crt";
-  config.tls.caDescription = "CA file " + config.tls.caFile;
+  config.bearer_token_file = directory + "/token";
+  config.tls.ca_file = directory + "/ca.crt";
+  config.tls.ca_description = "CA file " + config.tls.ca_file;
   // Fail now, with a clear message, rather than on the first request.
-  if (auto token = readFile(config.bearerTokenFile, "service account token"); !token) {
+  if (auto token = read_file(config.bearer_token_file, "service account token"); !token) {
     return token.error();
   }
-  if (auto ca = readFile(config.tls.caFile, "service account CA"); !ca) return ca.error();
+  if (auto ca = read_file(config.tls.ca_file, "service account CA"); !ca) return ca.error();
   return config;
 }
 
-Result<RestConfig> resolveRestConfig(const std::string& kubeconfigFlag, const std::string& context,
+Result<RestConfig> resolve_rest_config(const std::string& kubeconfig_flag, const std::string& context,
                                      const EnvironmentLookup& environment) {
-  if (!kubeconfigFlag.empty()) return loadKubeconfig(kubeconfigFlag, context);
+  if (!kubeconfig_flag.empty()) return load_kubeconfig(kubeconfig_flag, context);
   if (auto list = environment("KUBECONFIG"); list && !list->empty()) {
     const std::string first = list->substr(0, list->find(':'));
-    return loadKubeconfig(first, context);
+    return load_kubeconfig(first, context);
   }
-  if (environment("KUBERNETES_SERVICE_HOST")) return loadInCluster(environment);
+  if (environment("KUBERNETES_SERVICE_HOST")) return load_in_cluster(environment);
   if (auto home = environment("HOME"); home && std::filesystem::exists(*home + "/.kube/config")) {
-    return loadKubeconfig(*home + "/.kube/config", context);
+    return load_kubeconfig(*home + "/.kube/config", context);
   }
   return Error{"no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run in a pod"};
 }

@@ -15,56 +15,56 @@ namespace meshprobe::kube {
 
 struct TlsConfig {
   // The CA that signs the server's certificate: a file, or PEM bytes (kubeconfig *-data).
-  std::string caFile;
-  std::string caPem;
+  std::string ca_file;
+  std::string ca_pem;
   // Client certificate authentication: files or PEM bytes.
-  std::string clientCertificateFile;
-  std::string clientCertificatePem;
-  std::string clientKeyFile;
-  std::string clientKeyPem;
-  std::string serverName;  // tls-server-name: verify the certificate for this name instead
-  bool insecureSkipVerify = false;
+  std::string client_certificate_file;
+  std::string client_certificate_pem;
+  std::string client_key_file;
+  std::string client_key_pem;
+  std::string server_name;  // tls-server-name: verify the certificate for this name instead
+  bool insecure_skip_verify = false;
 
   // For error messages: "CA file /x", "CA data from kubeconfig /y", "system trust store".
-  std::string caDescription;
+  std::string ca_description;
 };
 
 struct RestConfig {
   std::string server;  // https://host:port, no trailing slash
   TlsConfig tls;
-  std::string bearerToken;
-  std::string bearerTokenFile;  // re-read as it rotates (in-cluster, kubeconfig tokenFile)
-  double queriesPerSecond = 20.0;
+  std::string bearer_token;
+  std::string bearer_token_file;  // re-read as it rotates (in-cluster, kubeconfig tokenFile)
+  double queries_per_second = 20.0;
   int burst = 30;
-  std::chrono::seconds requestTimeout{30};
-  std::string userAgent = "meshprobe";
+  std::chrono::seconds request_timeout{30};
+  std::string user_agent = "meshprobe";
   // Where this came from, for logs and errors: "kubeconfig /x (context y)" or "in-cluster".
   std::string source;
 };
 
 // Reads one environment variable; injected so tests do not touch the process environment.
 using EnvironmentLookup = std::function<std::optional<std::string>(const std::string& name)>;
-EnvironmentLookup processEnvironment();
+EnvironmentLookup process_environment();
 
 // The kubeconfig at `path`, using `context` or else its current-context.
-meshprobe::Result<RestConfig> loadKubeconfig(const std::string& path,
+meshprobe::Result<RestConfig> load_kubeconfig(const std::string& path,
                                              const std::string& context = "");
 
 inline constexpr const char* kServiceAccountDirectory =
     "/var/run/secrets/kubernetes.io/serviceaccount";
 
 // The pod's service account: KUBERNETES_SERVICE_HOST/PORT, token and ca.crt in `directory`.
-meshprobe::Result<RestConfig> loadInCluster(const EnvironmentLookup& environment,
+meshprobe::Result<RestConfig> load_in_cluster(const EnvironmentLookup& environment,
                                             const std::string& directory = kServiceAccountDirectory);
 
 // What the controller uses: --kubeconfig when given, else the first file of $KUBECONFIG
 // (a list of files is not merged, as kubectl would; the first one must be complete), else
 // in-cluster, else ~/.kube/config.
-meshprobe::Result<RestConfig> resolveRestConfig(const std::string& kubeconfigFlag,
+meshprobe::Result<RestConfig> resolve_rest_config(const std::string& kubeconfig_flag,
                                                 const std::string& context,
                                                 const EnvironmentLookup& environment);
 
 // Standard base64 (kubeconfig *-data fields); an error for anything that is not.
-meshprobe::Result<std::string> decodeBase64(const std::string& text);
+meshprobe::Result<std::string> decode_base64(const std::string& text);
 
 }  // namespace meshprobe::kube

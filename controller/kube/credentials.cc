@@ -10,27 +10,27 @@ constexpr std::chrono::minutes kTokenFileRefresh{1};
 
 }  // namespace
 
-BearerToken::BearerToken(std::string token, std::string tokenFile, Clock& clock)
-    : token_(std::move(token)), tokenFile_(std::move(tokenFile)), clock_(clock) {}
+BearerToken::BearerToken(std::string token, std::string token_file, Clock& clock)
+    : token_(std::move(token)), token_file_(std::move(token_file)), clock_(clock) {}
 
 meshprobe::Result<std::string> BearerToken::current() {
-  if (tokenFile_.empty()) return token_;
+  if (token_file_.empty()) return token_;
   std::lock_guard lock(mutex_);
   const MonotonicTime now = clock_.now();
-  if (fresh_ && now - readAt_ < kTokenFileRefresh) return cached_;
-  std::ifstream file(tokenFile_);
+  if (fresh_ && now - read_at_ < kTokenFileRefresh) return cached_;
+  std::ifstream file(token_file_);
   std::ostringstream contents;
   if (!file || !(contents << file.rdbuf())) {
     // Keep using the last good token while the file is being replaced.
     if (!cached_.empty()) return cached_;
-    return meshprobe::Error{"cannot read token file " + tokenFile_};
+    return meshprobe::Error{"cannot read token file " + token_file_};
   }
   std::string token = contents.str();
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) {
     token.pop_back();
   }
   cached_ = std::move(token);
-  readAt_ = now;
+  read_at_ = now;
   fresh_ = true;
   return cached_;
 }

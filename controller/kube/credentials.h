@@ -14,7 +14,7 @@ namespace meshprobe::kube {
 class BearerToken {
  public:
   // Either a fixed token or a file (the file wins when both are set, as in client-go).
-  BearerToken(std::string token, std::string tokenFile, Clock& clock);
+  BearerToken(std::string token, std::string token_file, Clock& clock);
 
   // The token to send now; empty when there is none. An error when the file is unreadable.
   meshprobe::Result<std::string> current();
@@ -23,11 +23,11 @@ class BearerToken {
 
  private:
   std::string token_;
-  std::string tokenFile_;
+  std::string token_file_;
   Clock& clock_;
   std::mutex mutex_;
   std::string cached_;
-  MonotonicTime readAt_{};
+  MonotonicTime read_at_{};
   bool fresh_ = false;
 };
 

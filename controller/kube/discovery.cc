@@ -4,28 +4,28 @@
 
 namespace meshprobe::kube {
 
-ResourceResolver fixedResource(ResourceType type) {
+ResourceResolver fixed_resource(ResourceType type) {
   return [type]() -> ApiResult<std::optional<ResourceType>> { return std::optional(type); };
 }
 
-ApiResult<std::optional<ResourceType>> discoverResource(KubernetesApi& api,
+ApiResult<std::optional<ResourceType>> discover_resource(KubernetesApi& api,
                                                         const std::string& group,
                                                         const std::string& plural,
                                                         const std::vector<std::string>& versions) {
-  auto groupInfo = api.getPath("/apis/" + group);
-  if (!groupInfo) {
-    if (groupInfo.error().is(ApiErrorKind::kNotFound)) return std::optional<ResourceType>();
-    return groupInfo.error();
+  auto group_info = api.get_path("/apis/" + group);
+  if (!group_info) {
+    if (group_info.error().is(ApiErrorKind::kNotFound)) return std::optional<ResourceType>();
+    return group_info.error();
   }
   std::vector<std::string> served;
-  if (auto list = groupInfo->find("versions"); list != groupInfo->end() && list->is_array()) {
+  if (auto list = group_info->find("versions"); list != group_info->end() && list->is_array()) {
     for (const auto& entry : *list) {
       if (entry.is_object()) served.push_back(entry.value("version", ""));
     }
   }
   for (const auto& version : versions) {
     if (std::find(served.begin(), served.end(), version) == served.end()) continue;
-    auto resources = api.getPath("/apis/" + group + "/" + version);
+    auto resources = api.get_path("/apis/" + group + "/" + version);
     if (!resources) {
       if (resources.error().is(ApiErrorKind::kNotFound)) continue;  // removed meanwhile
       return resources.error();
@@ -42,11 +42,11 @@ ApiResult<std::optional<ResourceType>> discoverResource(KubernetesApi& api,
   return std::optional<ResourceType>();
 }
 
-ResourceResolver discoveredResource(KubernetesApi& api, std::string group, std::string plural,
+ResourceResolver discovered_resource(KubernetesApi& api, std::string group, std::string plural,
                                     std::vector<std::string> versions) {
   return [&api, group = std::move(group), plural = std::move(plural),
           versions = std::move(versions)] {
-    return discoverResource(api, group, plural, versions);
+    return discover_resource(api, group, plural, versions);
   };
 }
 

@@ -20,7 +20,7 @@ MonotonicTime FakeClock::now() const {
   return kMonotonicStart + elapsed_;
 }
 
-SystemTime FakeClock::systemNow() const {
+SystemTime FakeClock::system_now() const {
   std::lock_guard lock(mutex_);
   return SystemTime{} + kSystemStart +
          std::chrono::duration_cast<SystemTime::duration>(elapsed_);
@@ -29,30 +29,30 @@ SystemTime FakeClock::systemNow() const {
 TimerPtr FakeClock::schedule(MonotonicTime deadline, std::function<void()> callback) {
   TimerPtr timer = timers_->add(deadline, std::move(callback));
   { std::lock_guard lock(mutex_); }
-  timersChanged_.notify_all();
+  timers_changed_.notify_all();
   return timer;
 }
 
 void FakeClock::advance(Duration duration) {
   const MonotonicTime target = now() + duration;
   while (true) {
-    std::optional<MonotonicTime> next = timers_->earliestDeadline();
+    std::optional<MonotonicTime> next = timers_->earliest_deadline();
     if (!next || *next > target) break;
     {
       std::lock_guard lock(mutex_);
       if (*next > kMonotonicStart + elapsed_) elapsed_ = *next - kMonotonicStart;
     }
-    timers_->runOneDue(*next);
+    timers_->run_one_due(*next);
   }
   std::lock_guard lock(mutex_);
   elapsed_ = target - kMonotonicStart;
 }
 
-std::size_t FakeClock::pendingTimers() const { return timers_->size(); }
+std::size_t FakeClock::pending_timers() const { return timers_->size(); }
 
-bool FakeClock::waitForPendingTimers(std::size_t count, std::chrono::milliseconds bound) const {
+bool FakeClock::wait_for_pending_timers(std::size_t count, std::chrono::milliseconds bound) const {
   std::unique_lock lock(mutex_);
-  return timersChanged_.wait_for(lock, bound, [&] { return timers_->size() >= count; });
+  return timers_changed_.wait_for(lock, bound, [&] { return timers_->size() >= count; });
 }
 
 }  // namespace meshprobe::kube

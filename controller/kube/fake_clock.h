@@ -21,22 +21,22 @@ class FakeClock final : public Clock {
   ~FakeClock() override;
 
   MonotonicTime now() const override;
-  SystemTime systemNow() const override;
+  SystemTime system_now() const override;
   TimerPtr schedule(MonotonicTime deadline, std::function<void()> callback) override;
 
   // Moves time forward by `duration`, running every timer that comes due on the way.
   void advance(Duration duration);
 
-  std::size_t pendingTimers() const;
+  std::size_t pending_timers() const;
   // For tests that drive a background thread: blocks until at least `count` timers are
   // pending (for example, a loop has gone to sleep). A real-time bound keeps a broken test
   // from hanging; returns false when it ran out.
-  bool waitForPendingTimers(std::size_t count,
+  bool wait_for_pending_timers(std::size_t count,
                             std::chrono::milliseconds bound = std::chrono::seconds(10)) const;
 
  private:
   mutable std::mutex mutex_;
-  mutable std::condition_variable timersChanged_;
+  mutable std::condition_variable timers_changed_;
   Duration elapsed_{0};
   std::shared_ptr<TimerQueue> timers_;
 };

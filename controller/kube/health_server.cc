@@ -14,17 +14,17 @@ namespace http = boost::beast::http;
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
-void HealthEndpoints::addLivenessCheck(const std::string& name, HealthCheck check) {
+void HealthEndpoints::add_liveness_check(const std::string& name, HealthCheck check) {
   std::lock_guard lock(mutex_);
   liveness_[name] = std::move(check);
 }
 
-void HealthEndpoints::addReadinessCheck(const std::string& name, HealthCheck check) {
+void HealthEndpoints::add_readiness_check(const std::string& name, HealthCheck check) {
   std::lock_guard lock(mutex_);
   readiness_[name] = std::move(check);
 }
 
-HealthResponse HealthEndpoints::runChecks(const std::map<std::string, HealthCheck>& checks,
+HealthResponse HealthEndpoints::run_checks(const std::map<std::string, HealthCheck>& checks,
                                           bool verbose) const {
   HealthResponse response;
   std::string details;
@@ -60,7 +60,7 @@ HealthResponse HealthEndpoints::respond(const std::string& method, const std::st
     else if (path == "/readyz") checks = readiness_;
     else return {404, "text/plain; charset=utf-8", "not found\n"};
   }
-  return runChecks(checks, verbose);
+  return run_checks(checks, verbose);
 }
 
 struct HealthServer::State {
@@ -89,12 +89,12 @@ class Session : public std::enable_shared_from_this<Session> {
     stream_.expires_after(timeout_);
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code error, std::size_t) {
-                       self->onRead(error);
+                       self->on_read(error);
                      });
   }
 
  private:
-  void onRead(beast::error_code error) {
+  void on_read(beast::error_code error) {
     if (error) return;  // closed, timed out or malformed: drop the connection
     const auto& request = parser_->get();
     const HealthResponse answer = endpoints_.respond(std::string(request.method_string()),
@@ -102,7 +102,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_ = {};
     response_.version(request.version());
     response_.result(static_cast<http::status>(answer.status));
-    response_.set(http::field::content_type, answer.contentType);
+    response_.set(http::field::content_type, answer.content_type);
     response_.keep_alive(request.keep_alive());
     response_.body() = request.method() == http::verb::head ? "" : answer.body;
     response_.prepare_payload();
@@ -111,8 +111,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     stream_.expires_after(timeout_);
     http::async_write(stream_, response_,
-                      [self = shared_from_this()](beast::error_code writeError, std::size_t) {
-                        if (writeError || !self->response_.keep_alive()) {
+                      [self = shared_from_this()](beast::error_code write_error, std::size_t) {
+                        if (write_error || !self->response_.keep_alive()) {
                           beast::error_code ignored;
                           self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
                           return;
@@ -154,13 +154,13 @@ void accept(const std::shared_ptr<HealthServer::State>& state, HealthEndpoints& 
         auto state = weak.lock();
         if (!state || error == asio::error::operation_aborted) return;  // stopping
         if (!error) {
-          if (state->connections.load() >= options.maximumConnections) {
+          if (state->connections.load() >= options.maximum_connections) {
             beast::error_code ignored;
             socket.close(ignored);  // over the cap: refuse rather than queue
           } else {
             ++state->connections;
             std::make_shared<Session>(std::move(socket), endpoints, state->connections,
-                                      options.requestTimeout)
+                                      options.request_timeout)
                 ->read();
           }
         }

@@ -26,28 +26,28 @@ using HealthCheck = std::function<std::optional<std::string>()>;
 struct HealthServerOptions {
   std::string address = "0.0.0.0";
   std::uint16_t port = 8081;  // 0: any free port (tests)
-  std::size_t maximumConnections = 32;
-  std::chrono::seconds requestTimeout{5};
+  std::size_t maximum_connections = 32;
+  std::chrono::seconds request_timeout{5};
 };
 
 // The pure part: which status and body a request gets.
 struct HealthResponse {
   int status = 200;
-  std::string contentType = "text/plain; charset=utf-8";
+  std::string content_type = "text/plain; charset=utf-8";
   std::string body;
 };
 
 class HealthEndpoints {
  public:
   explicit HealthEndpoints(MetricsRegistry& metrics) : metrics_(metrics) {}
-  void addLivenessCheck(const std::string& name, HealthCheck check);
-  void addReadinessCheck(const std::string& name, HealthCheck check);
+  void add_liveness_check(const std::string& name, HealthCheck check);
+  void add_readiness_check(const std::string& name, HealthCheck check);
   // GET or HEAD of /healthz, /readyz, /metrics; "?verbose" lists every check as Kubernetes'
   // own endpoints do.
   HealthResponse respond(const std::string& method, const std::string& target) const;
 
  private:
-  HealthResponse runChecks(const std::map<std::string, HealthCheck>& checks, bool verbose) const;
+  HealthResponse run_checks(const std::map<std::string, HealthCheck>& checks, bool verbose) const;
 
   MetricsRegistry& metrics_;
   mutable std::mutex mutex_;

@@ -4,25 +4,25 @@
 
 namespace meshprobe::kube {
 
-std::optional<std::string> ObjectMeta::label(const std::string& labelKey) const {
-  auto found = std::lower_bound(labels.begin(), labels.end(), labelKey,
+std::optional<std::string> ObjectMeta::label(const std::string& label_key) const {
+  auto found = std::lower_bound(labels.begin(), labels.end(), label_key,
                                 [](const auto& entry, const std::string& wanted) {
                                   return entry.first < wanted;
                                 });
-  if (found == labels.end() || found->first != labelKey) return std::nullopt;
+  if (found == labels.end() || found->first != label_key) return std::nullopt;
   return found->second;
 }
 
-ObjectMeta readObjectMeta(const nlohmann::json& object) {
+ObjectMeta read_object_meta(const nlohmann::json& object) {
   ObjectMeta meta;
   const auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return meta;
-  meta.namespaceName = metadata->value("namespace", "");
+  meta.namespace_name = metadata->value("namespace", "");
   meta.name = metadata->value("name", "");
-  meta.resourceVersion = metadata->value("resourceVersion", "");
+  meta.resource_version = metadata->value("resourceVersion", "");
   if (auto labels = metadata->find("labels"); labels != metadata->end() && labels->is_object()) {
-    for (const auto& [labelKey, value] : labels->items()) {
-      if (value.is_string()) meta.labels.emplace_back(labelKey, value.get<std::string>());
+    for (const auto& [label_key, value] : labels->items()) {
+      if (value.is_string()) meta.labels.emplace_back(label_key, value.get<std::string>());
     }
     std::sort(meta.labels.begin(), meta.labels.end());
     meta.labels.shrink_to_fit();
@@ -30,7 +30,7 @@ ObjectMeta readObjectMeta(const nlohmann::json& object) {
   return meta;
 }
 
-void dropManagedFields(nlohmann::json& object) {
+void drop_managed_fields(nlohmann::json& object) {
   if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
     metadata->erase("managedFields");
   }
@@ -45,6 +45,6 @@ CompactObject CompactObject::encode(const nlohmann::json& object) {
 
 nlohmann::json CompactObject::decode() const { return nlohmann::json::from_msgpack(bytes_); }
 
-CompactObject projectCompact(const nlohmann::json& object) { return CompactObject::encode(object); }
+CompactObject project_compact(const nlohmann::json& object) { return CompactObject::encode(object); }
 
 }  // namespace meshprobe::kube

@@ -6,11 +6,11 @@
 //   the whole object serialised compactly and decoded on demand);
 // - entries are immutable and shared (std::shared_ptr<const Cached<T>>): readers keep them as
 //   long as they like without copies or locks;
-// - indexes by namespace (built in) and by any function of the entry (labelIndexer() for one
+// - indexes by namespace (built in) and by any function of the entry (label_indexer() for one
 //   label key);
 // - event handlers, called on the reflector's thread after the cache changed, typically put
-//   keys on a WorkQueue (enqueueKeysOf());
-// - hasSynced() once the first list is in.
+//   keys on a WorkQueue (enqueue_keys_of());
+// - has_synced() once the first list is in.
 #pragma once
 
 #include <algorithm>
@@ -33,19 +33,19 @@ namespace meshprobe::kube {
 
 // The identity of a cached object; kept small (labels are there for label indexes).
 struct ObjectMeta {
-  std::string namespaceName;
+  std::string namespace_name;
   std::string name;
-  std::string resourceVersion;
+  std::string resource_version;
   std::vector<std::pair<std::string, std::string>> labels;  // sorted by key
 
-  std::string key() const { return objectKey(namespaceName, name); }
-  std::optional<std::string> label(const std::string& labelKey) const;
+  std::string key() const { return object_key(namespace_name, name); }
+  std::optional<std::string> label(const std::string& label_key) const;
 };
 
-ObjectMeta readObjectMeta(const nlohmann::json& object);
+ObjectMeta read_object_meta(const nlohmann::json& object);
 
 // The default transform: removes metadata.managedFields.
-void dropManagedFields(nlohmann::json& object);
+void drop_managed_fields(nlohmann::json& object);
 
 // A whole object kept as MessagePack (about half the size of its JSON text and far smaller
 // than a parsed nlohmann::json), decoded when a reader needs it.
@@ -58,7 +58,7 @@ class CompactObject {
  private:
   std::vector<std::uint8_t> bytes_;
 };
-CompactObject projectCompact(const nlohmann::json& object);
+CompactObject project_compact(const nlohmann::json& object);
 
 template <typename T>
 struct Cached {
@@ -75,16 +75,16 @@ class Informer final : public ReflectorSink {
   using Transform = std::function<void(nlohmann::json& object)>;
   using Indexer = std::function<std::vector<std::string>(const Object& object)>;
   struct Handlers {
-    std::function<void(const ObjectPtr& added)> onAdd;
-    std::function<void(const ObjectPtr& before, const ObjectPtr& after)> onUpdate;
-    std::function<void(const ObjectPtr& deleted)> onDelete;
+    std::function<void(const ObjectPtr& added)> on_add;
+    std::function<void(const ObjectPtr& before, const ObjectPtr& after)> on_update;
+    std::function<void(const ObjectPtr& deleted)> on_delete;
   };
 
   static constexpr const char* kNamespaceIndex = "namespace";
 
   Informer(std::string name, KubernetesApi& api, ResourceResolver resolve, Projection project,
            ReflectorOptions options, Clock& clock, Random& random, MetricsRegistry& metrics,
-           Logger& logger, Transform transform = dropManagedFields)
+           Logger& logger, Transform transform = drop_managed_fields)
       : name_(name),
         project_(std::move(project)),
         transform_(std::move(transform)),
@@ -93,40 +93,40 @@ class Informer final : public ReflectorSink {
         reflector_(std::move(name), api, std::move(resolve), *this, std::move(options), clock,
                    random, metrics, logger) {
     indexers_.emplace(kNamespaceIndex, [](const Object& object) {
-      return std::vector<std::string>{object.metadata.namespaceName};
+      return std::vector<std::string>{object.metadata.namespace_name};
     });
   }
   ~Informer() override { stop(); }
 
   // Call before start().
-  void addIndex(const std::string& indexName, Indexer indexer) {
+  void add_index(const std::string& index_name, Indexer indexer) {
     std::lock_guard lock(mutex_);
-    indexers_[indexName] = std::move(indexer);
+    indexers_[index_name] = std::move(indexer);
   }
   // Handlers added after the cache filled are told of the objects already there as adds.
-  void addHandlers(Handlers handlers) {
+  void add_handlers(Handlers handlers) {
     std::vector<ObjectPtr> existing;
     {
       std::lock_guard lock(mutex_);
       handlers_.push_back(handlers);
       for (const auto& [key, object] : store_) existing.push_back(object);
     }
-    if (handlers.onAdd) {
-      for (const auto& object : existing) handlers.onAdd(object);
+    if (handlers.on_add) {
+      for (const auto& object : existing) handlers.on_add(object);
     }
   }
 
   void start() { reflector_.start(); }
   void stop() { reflector_.stop(); }
 
-  bool hasSynced() const {
+  bool has_synced() const {
     std::lock_guard lock(mutex_);
     return synced_;
   }
-  // Blocks until synced or `stop`; returns hasSynced().
-  bool waitForSync(std::stop_token stop) {
+  // Blocks until synced or `stop`; returns has_synced().
+  bool wait_for_sync(std::stop_token stop) {
     std::unique_lock lock(mutex_);
-    syncedChanged_.wait(lock, stop, [&] { return synced_; });
+    synced_changed_.wait(lock, stop, [&] { return synced_; });
     return synced_;
   }
 
@@ -142,18 +142,18 @@ class Informer final : public ReflectorSink {
     for (const auto& [key, object] : store_) out.push_back(object);
     return out;
   }
-  std::vector<ObjectPtr> byIndex(const std::string& indexName, const std::string& value) const {
+  std::vector<ObjectPtr> by_index(const std::string& index_name, const std::string& value) const {
     std::lock_guard lock(mutex_);
     std::vector<ObjectPtr> out;
-    auto index = indexes_.find(indexName);
+    auto index = indexes_.find(index_name);
     if (index == indexes_.end()) return out;
     auto keys = index->second.find(value);
     if (keys == index->second.end()) return out;
     for (const auto& key : keys->second) out.push_back(store_.at(key));
     return out;
   }
-  std::vector<ObjectPtr> listNamespace(const std::string& namespaceName) const {
-    return byIndex(kNamespaceIndex, namespaceName);
+  std::vector<ObjectPtr> list_namespace(const std::string& namespace_name) const {
+    return by_index(kNamespaceIndex, namespace_name);
   }
   std::size_t size() const {
     std::lock_guard lock(mutex_);
@@ -162,13 +162,13 @@ class Informer final : public ReflectorSink {
   Reflector& reflector() { return reflector_; }
 
   // ReflectorSink: called on the reflector's thread.
-  void startReplace() override { pending_.clear(); }
-  void replaceItem(nlohmann::json object) override {
-    ObjectPtr entry = makeEntry(std::move(object));
+  void start_replace() override { pending_.clear(); }
+  void replace_item(nlohmann::json object) override {
+    ObjectPtr entry = make_entry(std::move(object));
     pending_[entry->metadata.key()] = std::move(entry);
   }
-  void abandonReplace() override { pending_.clear(); }
-  void finishReplace() override {
+  void abandon_replace() override { pending_.clear(); }
+  void finish_replace() override {
     std::vector<Change> changes;
     {
       std::lock_guard lock(mutex_);
@@ -183,15 +183,15 @@ class Informer final : public ReflectorSink {
         auto old = store_.find(key);
         if (old == store_.end()) {
           changes.push_back({object, nullptr});
-        } else if (old->second->metadata.resourceVersion != object->metadata.resourceVersion) {
+        } else if (old->second->metadata.resource_version != object->metadata.resource_version) {
           changes.push_back({object, old->second});
         }
       }
       for (const auto& change : changes) {
         if (change.after) {
-          putLocked(change.after);
+          put_locked(change.after);
         } else {
-          eraseLocked(change.before);
+          erase_locked(change.before);
         }
       }
       pending_.clear();
@@ -203,22 +203,22 @@ class Informer final : public ReflectorSink {
       std::lock_guard lock(mutex_);
       synced_ = true;
     }
-    syncedChanged_.notify_all();
+    synced_changed_.notify_all();
   }
   void apply(WatchEventType type, nlohmann::json object) override {
     std::vector<Change> changes;
     {
       std::lock_guard lock(mutex_);
       if (type == WatchEventType::kDeleted) {
-        auto old = store_.find(readObjectMeta(object).key());
+        auto old = store_.find(read_object_meta(object).key());
         if (old == store_.end()) return;
         changes.push_back({nullptr, old->second});
-        eraseLocked(old->second);
+        erase_locked(old->second);
       } else {
-        ObjectPtr entry = makeEntry(std::move(object));
+        ObjectPtr entry = make_entry(std::move(object));
         auto old = store_.find(entry->metadata.key());
         changes.push_back({entry, old == store_.end() ? nullptr : old->second});
-        putLocked(entry);
+        put_locked(entry);
       }
       objects_.set(static_cast<double>(store_.size()));
     }
@@ -231,25 +231,25 @@ class Informer final : public ReflectorSink {
     ObjectPtr before;  // null for an add
   };
 
-  ObjectPtr makeEntry(nlohmann::json object) {
+  ObjectPtr make_entry(nlohmann::json object) {
     if (transform_) transform_(object);
-    ObjectMeta metadata = readObjectMeta(object);
+    ObjectMeta metadata = read_object_meta(object);
     return std::make_shared<const Object>(Object{std::move(metadata), project_(object)});
   }
 
-  void putLocked(const ObjectPtr& object) {
+  void put_locked(const ObjectPtr& object) {
     const std::string key = object->metadata.key();
-    if (auto old = store_.find(key); old != store_.end()) eraseLocked(old->second);
+    if (auto old = store_.find(key); old != store_.end()) erase_locked(old->second);
     store_[key] = object;
-    for (const auto& [indexName, indexer] : indexers_) {
-      for (auto& value : indexer(*object)) indexes_[indexName][value].insert(key);
+    for (const auto& [index_name, indexer] : indexers_) {
+      for (auto& value : indexer(*object)) indexes_[index_name][value].insert(key);
     }
   }
 
-  void eraseLocked(const ObjectPtr& object) {
+  void erase_locked(const ObjectPtr& object) {
     const std::string key = object->metadata.key();
-    for (const auto& [indexName, indexer] : indexers_) {
-      auto& index = indexes_[indexName];
+    for (const auto& [index_name, indexer] : indexers_) {
+      auto& index = indexes_[index_name];
       for (auto& value : indexer(*object)) {
         auto keys = index.find(value);
         if (keys == index.end()) continue;
@@ -269,11 +269,11 @@ class Informer final : public ReflectorSink {
     for (const auto& change : changes) {
       for (const auto& handler : handlers) {
         if (!change.after) {
-          if (handler.onDelete) handler.onDelete(change.before);
+          if (handler.on_delete) handler.on_delete(change.before);
         } else if (!change.before) {
-          if (handler.onAdd) handler.onAdd(change.after);
-        } else if (handler.onUpdate) {
-          handler.onUpdate(change.before, change.after);
+          if (handler.on_add) handler.on_add(change.after);
+        } else if (handler.on_update) {
+          handler.on_update(change.before, change.after);
         }
       }
     }
@@ -284,7 +284,7 @@ class Informer final : public ReflectorSink {
   Transform transform_;
 
   mutable std::mutex mutex_;
-  std::condition_variable_any syncedChanged_;
+  std::condition_variable_any synced_changed_;
   bool synced_ = false;
   std::unordered_map<std::string, ObjectPtr> store_;
   std::map<std::string, Indexer> indexers_;
@@ -298,17 +298,17 @@ class Informer final : public ReflectorSink {
 
 // An indexer by the value of one label (objects without the label are not indexed).
 template <typename T>
-typename Informer<T>::Indexer labelIndexer(std::string labelKey) {
-  return [labelKey = std::move(labelKey)](const Cached<T>& object) {
+typename Informer<T>::Indexer label_indexer(std::string label_key) {
+  return [label_key = std::move(label_key)](const Cached<T>& object) {
     std::vector<std::string> values;
-    if (auto value = object.metadata.label(labelKey)) values.push_back(*value);
+    if (auto value = object.metadata.label(label_key)) values.push_back(*value);
     return values;
   };
 }
 
 // Handlers that put the key of every added, updated or deleted object on `queue`.
 template <typename T>
-typename Informer<T>::Handlers enqueueKeysOf(WorkQueue& queue) {
+typename Informer<T>::Handlers enqueue_keys_of(WorkQueue& queue) {
   using ObjectPtr = typename Informer<T>::ObjectPtr;
   return {[&queue](const ObjectPtr& object) { queue.add(object->metadata.key()); },
           [&queue](const ObjectPtr&, const ObjectPtr& object) { queue.add(object->metadata.key()); },

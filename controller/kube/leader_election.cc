@@ -8,23 +8,23 @@ namespace {
 
 constexpr double kRetryJitter = 1.2;  // client-go's JitterFactor
 
-LeaseRecord readRecord(const nlohmann::json& lease) {
+LeaseRecord read_record(const nlohmann::json& lease) {
   LeaseRecord record;
   const auto spec = lease.find("spec");
   if (spec == lease.end() || !spec->is_object()) return record;
-  record.holderIdentity = spec->value("holderIdentity", "");
-  record.leaseDurationSeconds = spec->value("leaseDurationSeconds", 0);
-  record.acquireTime = spec->value("acquireTime", "");
-  record.renewTime = spec->value("renewTime", "");
-  record.leaseTransitions = spec->value("leaseTransitions", 0);
+  record.holder_identity = spec->value("holderIdentity", "");
+  record.lease_duration_seconds = spec->value("leaseDurationSeconds", 0);
+  record.acquire_time = spec->value("acquireTime", "");
+  record.renew_time = spec->value("renewTime", "");
+  record.lease_transitions = spec->value("leaseTransitions", 0);
   return record;
 }
 
-bool sameRecord(const LeaseRecord& left, const LeaseRecord& right) {
-  return left.holderIdentity == right.holderIdentity &&
-         left.leaseDurationSeconds == right.leaseDurationSeconds &&
-         left.acquireTime == right.acquireTime && left.renewTime == right.renewTime &&
-         left.leaseTransitions == right.leaseTransitions;
+bool same_record(const LeaseRecord& left, const LeaseRecord& right) {
+  return left.holder_identity == right.holder_identity &&
+         left.lease_duration_seconds == right.lease_duration_seconds &&
+         left.acquire_time == right.acquire_time && left.renew_time == right.renew_time &&
+         left.lease_transitions == right.lease_transitions;
 }
 
 int seconds(Duration duration) {
@@ -33,7 +33,7 @@ int seconds(Duration duration) {
 
 }  // namespace
 
-std::string formatMicroTime(SystemTime time) {
+std::string format_micro_time(SystemTime time) {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch());
   const std::time_t whole = static_cast<std::time_t>(micros.count() / 1000000);
   std::tm utc{};
@@ -46,14 +46,14 @@ std::string formatMicroTime(SystemTime time) {
 }
 
 meshprobe::Result<bool> validate(const LeaderElectionConfig& config) {
-  if (config.name.empty() || config.namespaceName.empty()) {
+  if (config.name.empty() || config.namespace_name.empty()) {
     return meshprobe::Error{"leader election needs the Lease's namespace and name"};
   }
   if (config.identity.empty()) return meshprobe::Error{"leader election needs an identity"};
-  if (config.leaseDuration <= config.renewDeadline) {
+  if (config.lease_duration <= config.renew_deadline) {
     return meshprobe::Error{"the lease duration must be longer than the renew deadline"};
   }
-  if (config.renewDeadline <= std::chrono::duration_cast<Duration>(config.retryPeriod * kRetryJitter)) {
+  if (config.renew_deadline <= std::chrono::duration_cast<Duration>(config.retry_period * kRetryJitter)) {
     return meshprobe::Error{"the renew deadline must be longer than 1.2 times the retry period"};
   }
   return true;
@@ -68,7 +68,7 @@ LeaderElector::LeaderElector(KubernetesApi& api, LeaderElectionConfig config,
       clock_(clock),
       random_(random),
       logger_(logger),
-      leaderGauge_(metrics
+      leader_gauge_(metrics
                        .gauge("leader_election_master_status",
                               "1 while this process is the leader, else 0.", {"name"})
                        .labels({config_.name})),
@@ -89,54 +89,54 @@ void LeaderElector::stop() {
   thread_.join();
 }
 
-bool LeaderElector::isLeader() const {
+bool LeaderElector::is_leader() const {
   std::lock_guard lock(mutex_);
   return leading_;
 }
 
 void LeaderElector::observe(const LeaseRecord& record) {
-  std::string previousHolder;
+  std::string previous_holder;
   {
     std::lock_guard lock(mutex_);
-    if (observed_ && sameRecord(*observed_, record)) return;
-    previousHolder = observed_ ? observed_->holderIdentity : "";
+    if (observed_ && same_record(*observed_, record)) return;
+    previous_holder = observed_ ? observed_->holder_identity : "";
     observed_ = record;
-    observedAt_ = clock_.now();
+    observed_at_ = clock_.now();
   }
-  if (record.holderIdentity != previousHolder && !record.holderIdentity.empty() &&
-      callbacks_.onNewLeader) {
-    callbacks_.onNewLeader(record.holderIdentity);
+  if (record.holder_identity != previous_holder && !record.holder_identity.empty() &&
+      callbacks_.on_new_leader) {
+    callbacks_.on_new_leader(record.holder_identity);
   }
 }
 
-nlohmann::json LeaderElector::leaseObject(const LeaseRecord& record,
-                                          const std::string& resourceVersion) const {
-  nlohmann::json metadata = {{"name", config_.name}, {"namespace", config_.namespaceName}};
-  if (!resourceVersion.empty()) metadata["resourceVersion"] = resourceVersion;
-  nlohmann::json spec = {{"leaseDurationSeconds", record.leaseDurationSeconds},
-                         {"leaseTransitions", record.leaseTransitions}};
+nlohmann::json LeaderElector::lease_object(const LeaseRecord& record,
+                                          const std::string& resource_version) const {
+  nlohmann::json metadata = {{"name", config_.name}, {"namespace", config_.namespace_name}};
+  if (!resource_version.empty()) metadata["resourceVersion"] = resource_version;
+  nlohmann::json spec = {{"leaseDurationSeconds", record.lease_duration_seconds},
+                         {"leaseTransitions", record.lease_transitions}};
   // An empty holder (a released Lease) is written as absent, as client-go does.
-  if (!record.holderIdentity.empty()) spec["holderIdentity"] = record.holderIdentity;
-  if (!record.acquireTime.empty()) spec["acquireTime"] = record.acquireTime;
-  if (!record.renewTime.empty()) spec["renewTime"] = record.renewTime;
+  if (!record.holder_identity.empty()) spec["holderIdentity"] = record.holder_identity;
+  if (!record.acquire_time.empty()) spec["acquireTime"] = record.acquire_time;
+  if (!record.renew_time.empty()) spec["renewTime"] = record.renew_time;
   return {{"apiVersion", "coordination.k8s.io/v1"},
           {"kind", "Lease"},
           {"metadata", metadata},
           {"spec", spec}};
 }
 
-bool LeaderElector::tryAcquireOrRenew() {
-  const std::string now = formatMicroTime(clock_.systemNow());
-  LeaseRecord desired{config_.identity, seconds(config_.leaseDuration), now, now, 0};
+bool LeaderElector::try_acquire_or_renew() {
+  const std::string now = format_micro_time(clock_.system_now());
+  LeaseRecord desired{config_.identity, seconds(config_.lease_duration), now, now, 0};
 
-  auto current = api_.get(resources::kLeases, config_.namespaceName, config_.name);
+  auto current = api_.get(resources::kLeases, config_.namespace_name, config_.name);
   if (!current) {
     if (!current.error().is(ApiErrorKind::kNotFound)) {
-      logger_.warning("leader election: cannot read Lease " + config_.namespaceName + "/" +
+      logger_.warning("leader election: cannot read Lease " + config_.namespace_name + "/" +
                       config_.name + ": " + current.error().message());
       return false;
     }
-    auto created = api_.create(resources::kLeases, config_.namespaceName, leaseObject(desired, ""));
+    auto created = api_.create(resources::kLeases, config_.namespace_name, lease_object(desired, ""));
     if (!created) {
       logger_.warning("leader election: cannot create Lease: " + created.error().message());
       return false;
@@ -145,25 +145,25 @@ bool LeaderElector::tryAcquireOrRenew() {
     return true;
   }
 
-  const LeaseRecord existing = readRecord(*current);
+  const LeaseRecord existing = read_record(*current);
   observe(existing);
-  const std::string resourceVersion =
+  const std::string resource_version =
       (*current)["metadata"].is_object() ? (*current)["metadata"].value("resourceVersion", "") : "";
-  bool heldByUs = existing.holderIdentity == config_.identity;
+  bool held_by_us = existing.holder_identity == config_.identity;
   {
     std::lock_guard lock(mutex_);
-    const Duration duration = std::chrono::seconds(existing.leaseDurationSeconds);
-    const bool valid = observedAt_ + duration > clock_.now();
-    if (!existing.holderIdentity.empty() && valid && !heldByUs) return false;
+    const Duration duration = std::chrono::seconds(existing.lease_duration_seconds);
+    const bool valid = observed_at_ + duration > clock_.now();
+    if (!existing.holder_identity.empty() && valid && !held_by_us) return false;
   }
-  if (heldByUs) {
-    desired.acquireTime = existing.acquireTime;
-    desired.leaseTransitions = existing.leaseTransitions;
+  if (held_by_us) {
+    desired.acquire_time = existing.acquire_time;
+    desired.lease_transitions = existing.lease_transitions;
   } else {
-    desired.leaseTransitions = existing.leaseTransitions + 1;
+    desired.lease_transitions = existing.lease_transitions + 1;
   }
-  auto updated = api_.update(resources::kLeases, config_.namespaceName,
-                             leaseObject(desired, resourceVersion));
+  auto updated = api_.update(resources::kLeases, config_.namespace_name,
+                             lease_object(desired, resource_version));
   if (!updated) {
     // A conflict means another candidate wrote first: it wins this round.
     logger_.warning("leader election: cannot update Lease: " + updated.error().message());
@@ -174,92 +174,92 @@ bool LeaderElector::tryAcquireOrRenew() {
 }
 
 void LeaderElector::release() {
-  std::string resourceVersion;
+  std::string resource_version;
   LeaseRecord record;
   {
-    auto current = api_.get(resources::kLeases, config_.namespaceName, config_.name);
+    auto current = api_.get(resources::kLeases, config_.namespace_name, config_.name);
     if (!current) return;
-    record = readRecord(*current);
-    if (record.holderIdentity != config_.identity) return;
-    resourceVersion = (*current)["metadata"].value("resourceVersion", "");
+    record = read_record(*current);
+    if (record.holder_identity != config_.identity) return;
+    resource_version = (*current)["metadata"].value("resourceVersion", "");
   }
-  const std::string now = formatMicroTime(clock_.systemNow());
-  record.holderIdentity.clear();
-  record.leaseDurationSeconds = 1;
-  record.acquireTime = now;
-  record.renewTime = now;
-  auto updated = api_.update(resources::kLeases, config_.namespaceName,
-                             leaseObject(record, resourceVersion));
+  const std::string now = format_micro_time(clock_.system_now());
+  record.holder_identity.clear();
+  record.lease_duration_seconds = 1;
+  record.acquire_time = now;
+  record.renew_time = now;
+  auto updated = api_.update(resources::kLeases, config_.namespace_name,
+                             lease_object(record, resource_version));
   if (!updated) {
     logger_.warning("leader election: cannot release Lease: " + updated.error().message());
   } else {
-    logger_.info("leader election: released Lease " + config_.namespaceName + "/" + config_.name);
+    logger_.info("leader election: released Lease " + config_.namespace_name + "/" + config_.name);
   }
 }
 
-void LeaderElector::armDeadline(MonotonicTime lastRenewal) {
+void LeaderElector::arm_deadline(MonotonicTime last_renewal) {
   TimerPtr previous;
   {
     std::lock_guard lock(mutex_);
     if (!leading_) return;
-    previous = std::exchange(deadline_, clock_.schedule(lastRenewal + config_.renewDeadline, [this] {
-      loseLeadership("no renewal succeeded for the renew deadline");
+    previous = std::exchange(deadline_, clock_.schedule(last_renewal + config_.renew_deadline, [this] {
+      lose_leadership("no renewal succeeded for the renew deadline");
     }));
   }
 }
 
-void LeaderElector::becomeLeader() {
+void LeaderElector::become_leader() {
   std::stop_token leading;
   {
     std::lock_guard lock(mutex_);
     leading_ = true;
-    leadingStop_ = std::stop_source();
-    leading = leadingStop_.get_token();
+    leading_stop_ = std::stop_source();
+    leading = leading_stop_.get_token();
   }
-  leaderGauge_.set(1);
+  leader_gauge_.set(1);
   transitions_.increment();
   logger_.info("leader election: " + config_.identity + " is now the leader (Lease " +
-               config_.namespaceName + "/" + config_.name + ")");
-  armDeadline(clock_.now());
-  if (callbacks_.onStartedLeading) callbacks_.onStartedLeading(leading);
+               config_.namespace_name + "/" + config_.name + ")");
+  arm_deadline(clock_.now());
+  if (callbacks_.on_started_leading) callbacks_.on_started_leading(leading);
 }
 
-void LeaderElector::loseLeadership(const std::string& why) {
+void LeaderElector::lose_leadership(const std::string& why) {
   TimerPtr deadline;
   {
     std::lock_guard lock(mutex_);
     if (!leading_) return;
     leading_ = false;
-    leadingStop_.request_stop();
+    leading_stop_.request_stop();
     // Called from the deadline timer itself, too: destroying it from inside is safe.
     deadline = std::move(deadline_);
   }
-  leaderGauge_.set(0);
+  leader_gauge_.set(0);
   transitions_.increment();
   logger_.warning("leader election: " + config_.identity + " stopped leading: " + why);
-  if (callbacks_.onStoppedLeading) callbacks_.onStoppedLeading();
+  if (callbacks_.on_stopped_leading) callbacks_.on_stopped_leading();
 }
 
 void LeaderElector::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     // Candidate: try until the Lease is ours.
-    while (!tryAcquireOrRenew()) {
-      if (!sleepFor(clock_, jitter(config_.retryPeriod, kRetryJitter, random_), stop)) return;
+    while (!try_acquire_or_renew()) {
+      if (!sleep_for(clock_, jitter(config_.retry_period, kRetryJitter, random_), stop)) return;
     }
     if (stop.stop_requested()) {
       release();
       return;
     }
-    becomeLeader();
+    become_leader();
     // Leader: renew every retryPeriod; the deadline timer ends leadership if renewals fail.
-    while (isLeader()) {
-      if (!sleepFor(clock_, config_.retryPeriod, stop)) {
-        loseLeadership("stopping");
+    while (is_leader()) {
+      if (!sleep_for(clock_, config_.retry_period, stop)) {
+        lose_leadership("stopping");
         release();
         return;
       }
       const MonotonicTime attempt = clock_.now();
-      if (tryAcquireOrRenew()) armDeadline(attempt);
+      if (try_acquire_or_renew()) arm_deadline(attempt);
     }
     // Lost: candidate again (the callbacks decide whether the process carries on).
   }

@@ -27,12 +27,12 @@
 namespace meshprobe::kube {
 
 struct LeaderElectionConfig {
-  std::string namespaceName;
+  std::string namespace_name;
   std::string name;       // the Lease's name
   std::string identity;   // unique per replica: the pod name, or host name and a random part
-  Duration leaseDuration = std::chrono::seconds(15);
-  Duration renewDeadline = std::chrono::seconds(10);
-  Duration retryPeriod = std::chrono::seconds(2);
+  Duration lease_duration = std::chrono::seconds(15);
+  Duration renew_deadline = std::chrono::seconds(10);
+  Duration retry_period = std::chrono::seconds(2);
 };
 
 // client-go's rules: leaseDuration > renewDeadline > 1.2 * retryPeriod, and a name/identity.
@@ -40,23 +40,23 @@ meshprobe::Result<bool> validate(const LeaderElectionConfig& config);
 
 struct LeaderCallbacks {
   // Became leader: start the work and return. `leading` is stopped when leadership ends.
-  std::function<void(std::stop_token leading)> onStartedLeading;
+  std::function<void(std::stop_token leading)> on_started_leading;
   // No longer leader (lost, or stop()): everything started above must stop acting; the
   // `leading` token is already stopped. When the renew deadline passes this runs on the
   // Clock's timer thread, so keep it short (signal main() to exit, as controller-runtime does,
   // or stop the workers from another thread).
-  std::function<void()> onStoppedLeading;
+  std::function<void()> on_stopped_leading;
   // Another (or this) identity was seen holding the Lease.
-  std::function<void(const std::string& identity)> onNewLeader;
+  std::function<void(const std::string& identity)> on_new_leader;
 };
 
 // The Lease as this process last saw it.
 struct LeaseRecord {
-  std::string holderIdentity;
-  int leaseDurationSeconds = 0;
-  std::string acquireTime;  // RFC 3339 with microseconds (MicroTime)
-  std::string renewTime;
-  int leaseTransitions = 0;
+  std::string holder_identity;
+  int lease_duration_seconds = 0;
+  std::string acquire_time;  // RFC 3339 with microseconds (MicroTime)
+  std::string renew_time;
+  int lease_transitions = 0;
 };
 
 class LeaderElector {
@@ -68,20 +68,20 @@ class LeaderElector {
   void start();
   // Stops leading (releasing the Lease) or trying to, and joins the thread.
   void stop();
-  bool isLeader() const;
+  bool is_leader() const;
 
   // One attempt to acquire or renew; true when this process holds the Lease afterwards. The
   // thread loops on it; unit tests call it directly.
-  bool tryAcquireOrRenew();
+  bool try_acquire_or_renew();
   // Gives the Lease up if this process holds it.
   void release();
 
  private:
   void run(std::stop_token stop);
-  void becomeLeader();
-  void loseLeadership(const std::string& why);
-  void armDeadline(MonotonicTime lastRenewal);
-  nlohmann::json leaseObject(const LeaseRecord& record, const std::string& resourceVersion) const;
+  void become_leader();
+  void lose_leadership(const std::string& why);
+  void arm_deadline(MonotonicTime last_renewal);
+  nlohmann::json lease_object(const LeaseRecord& record, const std::string& resource_version) const;
   void observe(const LeaseRecord& record);
 
   KubernetesApi& api_;
@@ -90,19 +90,19 @@ class LeaderElector {
   Clock& clock_;
   Random& random_;
   Logger& logger_;
-  Gauge& leaderGauge_;
+  Gauge& leader_gauge_;
   Counter& transitions_;
 
   mutable std::mutex mutex_;
   std::optional<LeaseRecord> observed_;
-  MonotonicTime observedAt_{};
+  MonotonicTime observed_at_{};
   bool leading_ = false;
-  std::stop_source leadingStop_;
+  std::stop_source leading_stop_;
   TimerPtr deadline_;
   std::jthread thread_;
 };
 
 // MicroTime as the API writes it: 2026-01-01T00:00:00.000000Z.
-std::string formatMicroTime(SystemTime time);
+std::string format_micro_time(SystemTime time);
 
 }  // namespace meshprobe::kube

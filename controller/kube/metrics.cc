@@ -8,13 +8,13 @@
 namespace meshprobe::kube {
 namespace {
 
-void addAtomically(std::atomic<double>& target, double amount) {
+void add_atomically(std::atomic<double>& target, double amount) {
   double current = target.load();
   while (!target.compare_exchange_weak(current, current + amount)) {
   }
 }
 
-std::string escapeLabelValue(const std::string& value) {
+std::string escape_label_value(const std::string& value) {
   std::string escaped;
   for (char character : value) {
     if (character == '\\') escaped += "\\\\";
@@ -25,7 +25,7 @@ std::string escapeLabelValue(const std::string& value) {
   return escaped;
 }
 
-std::string formatNumber(double value) {
+std::string format_number(double value) {
   if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
   if (std::isnan(value)) return "NaN";
   std::ostringstream out;
@@ -35,22 +35,22 @@ std::string formatNumber(double value) {
 }
 
 // {a="1",b="2"} with an optional extra label (histogram buckets' "le").
-std::string formatLabels(const std::vector<std::string>& names, const std::vector<std::string>& values,
-                         const std::string& extraName = "", const std::string& extraValue = "") {
+std::string format_labels(const std::vector<std::string>& names, const std::vector<std::string>& values,
+                         const std::string& extra_name = "", const std::string& extra_value = "") {
   std::string out;
   for (std::size_t index = 0; index < names.size() && index < values.size(); ++index) {
     out += out.empty() ? "{" : ",";
-    out += names[index] + "=\"" + escapeLabelValue(values[index]) + "\"";
+    out += names[index] + "=\"" + escape_label_value(values[index]) + "\"";
   }
-  if (!extraName.empty()) {
+  if (!extra_name.empty()) {
     out += out.empty() ? "{" : ",";
-    out += extraName + "=\"" + extraValue + "\"";
+    out += extra_name + "=\"" + extra_value + "\"";
   }
   if (!out.empty()) out += "}";
   return out;
 }
 
-std::string escapeHelp(const std::string& help) {
+std::string escape_help(const std::string& help) {
   std::string escaped;
   for (char character : help) {
     if (character == '\\') escaped += "\\\\";
@@ -64,19 +64,19 @@ std::string escapeHelp(const std::string& help) {
 
 void Counter::increment(double amount) {
   assert(amount >= 0.0 && "counters only go up");
-  addAtomically(value_, amount);
+  add_atomically(value_, amount);
 }
 
-void Gauge::add(double amount) { addAtomically(value_, amount); }
+void Gauge::add(double amount) { add_atomically(value_, amount); }
 
-Histogram::Histogram(std::vector<double> upperBounds)
-    : upperBounds_(std::move(upperBounds)), counts_(upperBounds_.size() + 1, 0) {
-  assert(std::is_sorted(upperBounds_.begin(), upperBounds_.end()));
+Histogram::Histogram(std::vector<double> upper_bounds)
+    : upper_bounds_(std::move(upper_bounds)), counts_(upper_bounds_.size() + 1, 0) {
+  assert(std::is_sorted(upper_bounds_.begin(), upper_bounds_.end()));
 }
 
 void Histogram::observe(double value) {
-  const auto bucket = std::lower_bound(upperBounds_.begin(), upperBounds_.end(), value) -
-                      upperBounds_.begin();
+  const auto bucket = std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) -
+                      upper_bounds_.begin();
   std::lock_guard lock(mutex_);
   ++counts_[static_cast<std::size_t>(bucket)];
   sum_ += value;
@@ -85,95 +85,95 @@ void Histogram::observe(double value) {
 
 Histogram::Snapshot Histogram::snapshot() const {
   Snapshot snapshot;
-  snapshot.upperBounds = upperBounds_;
+  snapshot.upper_bounds = upper_bounds_;
   std::lock_guard lock(mutex_);
   std::uint64_t running = 0;
   for (std::uint64_t count : counts_) {
     running += count;
-    snapshot.cumulativeCounts.push_back(running);
+    snapshot.cumulative_counts.push_back(running);
   }
   snapshot.sum = sum_;
   snapshot.count = count_;
   return snapshot;
 }
 
-std::vector<double> latencyBuckets() {
+std::vector<double> latency_buckets() {
   return {0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0};
 }
 
 template <typename F>
-F& MetricsRegistry::registerFamily(std::map<std::string, std::unique_ptr<F>>& families,
+F& MetricsRegistry::register_family(std::map<std::string, std::unique_ptr<F>>& families,
                                    const std::string& name, const std::string& help,
-                                   std::vector<std::string> labelNames,
+                                   std::vector<std::string> label_names,
                                    std::vector<double> buckets) {
   std::lock_guard lock(mutex_);
   auto& family = families[name];
   if (!family) {
-    family = std::make_unique<F>(name, help, std::move(labelNames), std::move(buckets));
+    family = std::make_unique<F>(name, help, std::move(label_names), std::move(buckets));
   }
-  assert(family->labelNames() == labelNames || labelNames.empty());
+  assert(family->label_names() == label_names || label_names.empty());
   return *family;
 }
 
 CounterFamily& MetricsRegistry::counter(const std::string& name, const std::string& help,
-                                        std::vector<std::string> labelNames) {
-  return registerFamily(counters_, name, help, std::move(labelNames), {});
+                                        std::vector<std::string> label_names) {
+  return register_family(counters_, name, help, std::move(label_names), {});
 }
 
 GaugeFamily& MetricsRegistry::gauge(const std::string& name, const std::string& help,
-                                    std::vector<std::string> labelNames) {
-  return registerFamily(gauges_, name, help, std::move(labelNames), {});
+                                    std::vector<std::string> label_names) {
+  return register_family(gauges_, name, help, std::move(label_names), {});
 }
 
 HistogramFamily& MetricsRegistry::histogram(const std::string& name, const std::string& help,
-                                            std::vector<std::string> labelNames,
+                                            std::vector<std::string> label_names,
                                             std::vector<double> buckets) {
-  return registerFamily(histograms_, name, help, std::move(labelNames), std::move(buckets));
+  return register_family(histograms_, name, help, std::move(label_names), std::move(buckets));
 }
 
 std::string MetricsRegistry::render() const {
   // Collect every family's lines under its name so the output is sorted across kinds.
-  std::map<std::string, std::string> byName;
+  std::map<std::string, std::string> by_name;
   std::lock_guard lock(mutex_);
   auto header = [](const auto& family, const char* type) {
-    return "# HELP " + family.name() + " " + escapeHelp(family.help()) + "\n# TYPE " +
+    return "# HELP " + family.name() + " " + escape_help(family.help()) + "\n# TYPE " +
            family.name() + " " + type + "\n";
   };
   for (const auto& [name, family] : counters_) {
     std::string text = header(*family, "counter");
-    family->forEach([&](const std::vector<std::string>& values, const Counter& counter) {
-      text += name + formatLabels(family->labelNames(), values) + " " +
-              formatNumber(counter.value()) + "\n";
+    family->for_each([&](const std::vector<std::string>& values, const Counter& counter) {
+      text += name + format_labels(family->label_names(), values) + " " +
+              format_number(counter.value()) + "\n";
     });
-    byName[name] = std::move(text);
+    by_name[name] = std::move(text);
   }
   for (const auto& [name, family] : gauges_) {
     std::string text = header(*family, "gauge");
-    family->forEach([&](const std::vector<std::string>& values, const Gauge& gauge) {
-      text += name + formatLabels(family->labelNames(), values) + " " +
-              formatNumber(gauge.value()) + "\n";
+    family->for_each([&](const std::vector<std::string>& values, const Gauge& gauge) {
+      text += name + format_labels(family->label_names(), values) + " " +
+              format_number(gauge.value()) + "\n";
     });
-    byName[name] = std::move(text);
+    by_name[name] = std::move(text);
   }
   for (const auto& [name, family] : histograms_) {
     std::string text = header(*family, "histogram");
-    family->forEach([&](const std::vector<std::string>& values, const Histogram& histogram) {
+    family->for_each([&](const std::vector<std::string>& values, const Histogram& histogram) {
       const Histogram::Snapshot snapshot = histogram.snapshot();
-      for (std::size_t index = 0; index < snapshot.cumulativeCounts.size(); ++index) {
-        const std::string bound = index < snapshot.upperBounds.size()
-                                      ? formatNumber(snapshot.upperBounds[index])
+      for (std::size_t index = 0; index < snapshot.cumulative_counts.size(); ++index) {
+        const std::string bound = index < snapshot.upper_bounds.size()
+                                      ? format_number(snapshot.upper_bounds[index])
                                       : "+Inf";
-        text += name + "_bucket" + formatLabels(family->labelNames(), values, "le", bound) + " " +
-                std::to_string(snapshot.cumulativeCounts[index]) + "\n";
+        text += name + "_bucket" + format_labels(family->label_names(), values, "le", bound) + " " +
+                std::to_string(snapshot.cumulative_counts[index]) + "\n";
       }
-      const std::string labels = formatLabels(family->labelNames(), values);
-      text += name + "_sum" + labels + " " + formatNumber(snapshot.sum) + "\n";
+      const std::string labels = format_labels(family->label_names(), values);
+      text += name + "_sum" + labels + " " + format_number(snapshot.sum) + "\n";
       text += name + "_count" + labels + " " + std::to_string(snapshot.count) + "\n";
     });
-    byName[name] = std::move(text);
+    by_name[name] = std::move(text);
   }
   std::string out;
-  for (const auto& [name, text] : byName) out += text;
+  for (const auto& [name, text] : by_name) out += text;
   return out;
 }
 

@@ -34,19 +34,19 @@ class Gauge {
 
 class Histogram {
  public:
-  explicit Histogram(std::vector<double> upperBounds);
+  explicit Histogram(std::vector<double> upper_bounds);
   void observe(double value);
   // Cumulative counts per bucket (the last one is +Inf), the sum and the count.
   struct Snapshot {
-    std::vector<double> upperBounds;
-    std::vector<std::uint64_t> cumulativeCounts;
+    std::vector<double> upper_bounds;
+    std::vector<std::uint64_t> cumulative_counts;
     double sum = 0.0;
     std::uint64_t count = 0;
   };
   Snapshot snapshot() const;
 
  private:
-  std::vector<double> upperBounds_;
+  std::vector<double> upper_bounds_;
   mutable std::mutex mutex_;
   std::vector<std::uint64_t> counts_;  // per bucket, not cumulative; one more for +Inf
   double sum_ = 0.0;
@@ -57,9 +57,9 @@ class Histogram {
 template <typename Metric>
 class Family {
  public:
-  Family(std::string name, std::string help, std::vector<std::string> labelNames,
+  Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::vector<double> buckets = {})
-      : name_(std::move(name)), help_(std::move(help)), labelNames_(std::move(labelNames)),
+      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
         buckets_(std::move(buckets)) {}
 
   // The child for these label values, in the order of the label names.
@@ -70,9 +70,9 @@ class Family {
 
   const std::string& name() const { return name_; }
   const std::string& help() const { return help_; }
-  const std::vector<std::string>& labelNames() const { return labelNames_; }
+  const std::vector<std::string>& label_names() const { return label_names_; }
   template <typename Visitor>
-  void forEach(Visitor visit) const {
+  void for_each(Visitor visit) const {
     std::lock_guard lock(mutex_);
     for (const auto& [values, metric] : children_) visit(values, *metric);
   }
@@ -80,7 +80,7 @@ class Family {
  private:
   std::string name_;
   std::string help_;
-  std::vector<std::string> labelNames_;
+  std::vector<std::string> label_names_;
   std::vector<double> buckets_;
   mutable std::mutex mutex_;
   std::map<std::vector<std::string>, std::unique_ptr<Metric>> children_;
@@ -91,26 +91,26 @@ using GaugeFamily = Family<Gauge>;
 using HistogramFamily = Family<Histogram>;
 
 // Latency buckets in seconds, as client-go's rest_client_request_duration_seconds.
-std::vector<double> latencyBuckets();
+std::vector<double> latency_buckets();
 
 class MetricsRegistry {
  public:
   // Registering a name twice returns the family registered first (label names must match).
   CounterFamily& counter(const std::string& name, const std::string& help,
-                         std::vector<std::string> labelNames = {});
+                         std::vector<std::string> label_names = {});
   GaugeFamily& gauge(const std::string& name, const std::string& help,
-                     std::vector<std::string> labelNames = {});
+                     std::vector<std::string> label_names = {});
   HistogramFamily& histogram(const std::string& name, const std::string& help,
-                             std::vector<std::string> labelNames = {},
-                             std::vector<double> buckets = latencyBuckets());
+                             std::vector<std::string> label_names = {},
+                             std::vector<double> buckets = latency_buckets());
 
   // The whole registry in the Prometheus text format, families sorted by name.
   std::string render() const;
 
  private:
   template <typename F>
-  F& registerFamily(std::map<std::string, std::unique_ptr<F>>& families, const std::string& name,
-                    const std::string& help, std::vector<std::string> labelNames,
+  F& register_family(std::map<std::string, std::unique_ptr<F>>& families, const std::string& name,
+                    const std::string& help, std::vector<std::string> label_names,
                     std::vector<double> buckets);
 
   mutable std::mutex mutex_;

@@ -31,8 +31,8 @@ class RealRandom final : public Random {
 
 // Scales `duration` by a random factor in [1, 1 + maxFactor), as client-go's wait.Jitter.
 template <typename D>
-D jitter(D duration, double maxFactor, Random& random) {
-  return duration + std::chrono::duration_cast<D>(duration * (maxFactor * random.uniform()));
+D jitter(D duration, double max_factor, Random& random) {
+  return duration + std::chrono::duration_cast<D>(duration * (max_factor * random.uniform()));
 }
 
 }  // namespace meshprobe::kube

@@ -5,19 +5,19 @@
 
 namespace meshprobe::kube {
 
-TokenBucket::TokenBucket(double queriesPerSecond, int burst, MonotonicTime start)
-    : queriesPerSecond_(queriesPerSecond), burst_(burst), tokens_(burst), last_(start) {}
+TokenBucket::TokenBucket(double queries_per_second, int burst, MonotonicTime start)
+    : queries_per_second_(queries_per_second), burst_(burst), tokens_(burst), last_(start) {}
 
 Duration TokenBucket::reserve(MonotonicTime now) {
   if (now > last_) {
-    const double elapsedSeconds = std::chrono::duration<double>(now - last_).count();
-    tokens_ = std::min(burst_, tokens_ + elapsedSeconds * queriesPerSecond_);
+    const double elapsed_seconds = std::chrono::duration<double>(now - last_).count();
+    tokens_ = std::min(burst_, tokens_ + elapsed_seconds * queries_per_second_);
     last_ = now;
   }
   tokens_ -= 1.0;
   if (tokens_ >= 0.0) return Duration::zero();
   return std::chrono::duration_cast<Duration>(
-      std::chrono::duration<double>(-tokens_ / queriesPerSecond_));
+      std::chrono::duration<double>(-tokens_ / queries_per_second_));
 }
 
 ItemExponentialRateLimiter::ItemExponentialRateLimiter(Duration base, Duration maximum)
@@ -37,14 +37,14 @@ void ItemExponentialRateLimiter::forget(const std::string& item) {
   failures_.erase(item);
 }
 
-int ItemExponentialRateLimiter::numRequeues(const std::string& item) const {
+int ItemExponentialRateLimiter::num_requeues(const std::string& item) const {
   std::lock_guard lock(mutex_);
   auto found = failures_.find(item);
   return found == failures_.end() ? 0 : found->second;
 }
 
-BucketRateLimiter::BucketRateLimiter(double queriesPerSecond, int burst, Clock& clock)
-    : clock_(clock), bucket_(queriesPerSecond, burst, clock.now()) {}
+BucketRateLimiter::BucketRateLimiter(double queries_per_second, int burst, Clock& clock)
+    : clock_(clock), bucket_(queries_per_second, burst, clock.now()) {}
 
 Duration BucketRateLimiter::when(const std::string& item) {
   std::lock_guard lock(mutex_);
@@ -64,13 +64,13 @@ void MaxOfRateLimiter::forget(const std::string& item) {
   for (auto& limiter : limiters_) limiter->forget(item);
 }
 
-int MaxOfRateLimiter::numRequeues(const std::string& item) const {
+int MaxOfRateLimiter::num_requeues(const std::string& item) const {
   int most = 0;
-  for (const auto& limiter : limiters_) most = std::max(most, limiter->numRequeues(item));
+  for (const auto& limiter : limiters_) most = std::max(most, limiter->num_requeues(item));
   return most;
 }
 
-RateLimiterPtr makeDefaultControllerRateLimiter(Clock& clock) {
+RateLimiterPtr make_default_controller_rate_limiter(Clock& clock) {
   std::vector<RateLimiterPtr> limiters;
   limiters.push_back(std::make_unique<ItemExponentialRateLimiter>(std::chrono::milliseconds(5),
                                                                   std::chrono::seconds(1000)));
@@ -78,8 +78,8 @@ RateLimiterPtr makeDefaultControllerRateLimiter(Clock& clock) {
   return std::make_unique<MaxOfRateLimiter>(std::move(limiters));
 }
 
-ClientRateLimiter::ClientRateLimiter(double queriesPerSecond, int burst, Clock& clock)
-    : clock_(clock), bucket_(queriesPerSecond, burst, clock.now()) {}
+ClientRateLimiter::ClientRateLimiter(double queries_per_second, int burst, Clock& clock)
+    : clock_(clock), bucket_(queries_per_second, burst, clock.now()) {}
 
 bool ClientRateLimiter::wait(std::stop_token stop) {
   MonotonicTime now = clock_.now();
@@ -89,7 +89,7 @@ bool ClientRateLimiter::wait(std::stop_token stop) {
     delay = bucket_.reserve(now);
   }
   if (delay == Duration::zero()) return !stop.stop_requested();
-  return sleepUntil(clock_, now + delay, stop);
+  return sleep_until(clock_, now + delay, stop);
 }
 
 }  // namespace meshprobe::kube

@@ -18,13 +18,13 @@ namespace meshprobe::kube {
 
 class TokenBucket {
  public:
-  TokenBucket(double queriesPerSecond, int burst, MonotonicTime start);
+  TokenBucket(double queries_per_second, int burst, MonotonicTime start);
   // Takes one token and returns how long the caller must wait before using it (0 when a
   // token was available). Tokens may go negative: later callers queue behind earlier ones.
   Duration reserve(MonotonicTime now);
 
  private:
-  double queriesPerSecond_;
+  double queries_per_second_;
   double burst_;
   double tokens_;
   MonotonicTime last_;
@@ -37,7 +37,7 @@ class RateLimiter {
   virtual Duration when(const std::string& item) = 0;
   // The item succeeded: stop tracking it.
   virtual void forget(const std::string& item) = 0;
-  virtual int numRequeues(const std::string& item) const = 0;
+  virtual int num_requeues(const std::string& item) const = 0;
 };
 using RateLimiterPtr = std::unique_ptr<RateLimiter>;
 
@@ -47,7 +47,7 @@ class ItemExponentialRateLimiter final : public RateLimiter {
   ItemExponentialRateLimiter(Duration base, Duration maximum);
   Duration when(const std::string& item) override;
   void forget(const std::string& item) override;
-  int numRequeues(const std::string& item) const override;
+  int num_requeues(const std::string& item) const override;
 
  private:
   Duration base_;
@@ -59,10 +59,10 @@ class ItemExponentialRateLimiter final : public RateLimiter {
 // One token bucket for all items: bounds the overall retry rate.
 class BucketRateLimiter final : public RateLimiter {
  public:
-  BucketRateLimiter(double queriesPerSecond, int burst, Clock& clock);
+  BucketRateLimiter(double queries_per_second, int burst, Clock& clock);
   Duration when(const std::string& item) override;
   void forget(const std::string& item) override {}
-  int numRequeues(const std::string& item) const override { return 0; }
+  int num_requeues(const std::string& item) const override { return 0; }
 
  private:
   Clock& clock_;
@@ -76,7 +76,7 @@ class MaxOfRateLimiter final : public RateLimiter {
   explicit MaxOfRateLimiter(std::vector<RateLimiterPtr> limiters);
   Duration when(const std::string& item) override;
   void forget(const std::string& item) override;
-  int numRequeues(const std::string& item) const override;
+  int num_requeues(const std::string& item) const override;
 
  private:
   std::vector<RateLimiterPtr> limiters_;
@@ -84,12 +84,12 @@ class MaxOfRateLimiter final : public RateLimiter {
 
 // client-go's DefaultControllerRateLimiter: max(per item 5 ms doubling to 1000 s,
 // overall 10 qps with a burst of 100).
-RateLimiterPtr makeDefaultControllerRateLimiter(Clock& clock);
+RateLimiterPtr make_default_controller_rate_limiter(Clock& clock);
 
 // Blocks each API call until the client's QPS allows it (client-go's rest.Config QPS/Burst).
 class ClientRateLimiter {
  public:
-  ClientRateLimiter(double queriesPerSecond, int burst, Clock& clock);
+  ClientRateLimiter(double queries_per_second, int burst, Clock& clock);
   // Returns false when `stop` was requested while waiting.
   bool wait(std::stop_token stop);
 

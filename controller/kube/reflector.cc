@@ -9,7 +9,7 @@ namespace {
 // "very short watch"): back off instead of spinning.
 constexpr std::chrono::seconds kShortestHealthyWatch{1};
 
-std::string resourceVersionOf(const nlohmann::json& object) {
+std::string resource_version_of(const nlohmann::json& object) {
   const auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return "";
   return metadata->value("resourceVersion", "");
@@ -46,30 +46,30 @@ void Reflector::start() {
 
 void Reflector::stop() {
   if (!thread_.joinable()) return;
-  thread_.request_stop();  // the stop callback in watchOnce() cancels a blocked watch
+  thread_.request_stop();  // the stop callback in watch_once() cancels a blocked watch
   thread_.join();
 }
 
-std::string Reflector::lastResourceVersion() const {
+std::string Reflector::last_resource_version() const {
   std::lock_guard lock(mutex_);
-  return resourceVersion_;
+  return resource_version_;
 }
 
-void Reflector::setResourceVersion(const std::string& version) {
+void Reflector::set_resource_version(const std::string& version) {
   std::lock_guard lock(mutex_);
-  resourceVersion_ = version;
+  resource_version_ = version;
 }
 
 void Reflector::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
-    switch (listAndWatch(stop)) {
+    switch (list_and_watch(stop)) {
       case Outcome::kStopped:
         return;
       case Outcome::kFailed:
-        if (!sleepFor(clock_, backoff_.next(), stop)) return;
+        if (!sleep_for(clock_, backoff_.next(), stop)) return;
         break;
       case Outcome::kNotServed:
-        if (!sleepFor(clock_, options_.discoveryInterval, stop)) return;
+        if (!sleep_for(clock_, options_.discovery_interval, stop)) return;
         break;
       case Outcome::kRelist:
         break;
@@ -77,7 +77,7 @@ void Reflector::run(std::stop_token stop) {
   }
 }
 
-Reflector::Outcome Reflector::listAndWatch(std::stop_token stop) {
+Reflector::Outcome Reflector::list_and_watch(std::stop_token stop) {
   if (stop.stop_requested()) return Outcome::kStopped;
   auto resolved = resolve_();
   if (!resolved) {
@@ -89,28 +89,28 @@ Reflector::Outcome Reflector::listAndWatch(std::stop_token stop) {
       logger_.info(name_ + ": not served by the API server (CRD not installed?); the cache stays "
                            "empty and discovery is asked again every " +
                    std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                      options_.discoveryInterval)
+                                      options_.discovery_interval)
                                       .count()) +
                    "s");
     }
     served_ = false;
-    sink_.startReplace();
-    sink_.finishReplace();
-    setResourceVersion("");
+    sink_.start_replace();
+    sink_.finish_replace();
+    set_resource_version("");
     return Outcome::kNotServed;
   }
   const ResourceType type = **resolved;
-  if (!served_) logger_.info(name_ + ": now served as " + type.apiVersion());
+  if (!served_) logger_.info(name_ + ": now served as " + type.api_version());
   served_ = true;
   if (!list(type)) return Outcome::kFailed;
   while (true) {
-    switch (watchOnce(type, stop)) {
+    switch (watch_once(type, stop)) {
       case WatchOutcome::kStopped:
         return Outcome::kStopped;
       case WatchOutcome::kEnded:
         break;
       case WatchOutcome::kBrokenConnection:
-        if (!sleepFor(clock_, backoff_.next(), stop)) return Outcome::kStopped;
+        if (!sleep_for(clock_, backoff_.next(), stop)) return Outcome::kStopped;
         break;
       case WatchOutcome::kRelist:
         return Outcome::kRelist;
@@ -122,43 +122,43 @@ Reflector::Outcome Reflector::listAndWatch(std::stop_token stop) {
 
 bool Reflector::list(const ResourceType& type) {
   lists_.increment();
-  ListOptions listOptions;
-  listOptions.labelSelector = options_.labelSelector;
-  listOptions.fieldSelector = options_.fieldSelector;
-  sink_.startReplace();
-  auto version = listAllPages(
-      api_, type, options_.namespaceName, listOptions, options_.pageSize,
-      [this](nlohmann::json item) { sink_.replaceItem(std::move(item)); },
-      [this] { sink_.startReplace(); });
+  ListOptions list_options;
+  list_options.label_selector = options_.label_selector;
+  list_options.field_selector = options_.field_selector;
+  sink_.start_replace();
+  auto version = list_all_pages(
+      api_, type, options_.namespace_name, list_options, options_.page_size,
+      [this](nlohmann::json item) { sink_.replace_item(std::move(item)); },
+      [this] { sink_.start_replace(); });
   if (!version) {
-    sink_.abandonReplace();
+    sink_.abandon_replace();
     logger_.warning(name_ + ": list failed: " + version.error().message());
     return false;
   }
-  sink_.finishReplace();
-  setResourceVersion(*version);
+  sink_.finish_replace();
+  set_resource_version(*version);
   return true;
 }
 
-Reflector::WatchOutcome Reflector::watchOnce(const ResourceType& type, std::stop_token stop) {
-  WatchOptions watchOptions;
-  watchOptions.resourceVersion = lastResourceVersion();
-  watchOptions.labelSelector = options_.labelSelector;
-  watchOptions.fieldSelector = options_.fieldSelector;
-  watchOptions.allowBookmarks = true;
-  watchOptions.timeoutSeconds = static_cast<int>(
+Reflector::WatchOutcome Reflector::watch_once(const ResourceType& type, std::stop_token stop) {
+  WatchOptions watch_options;
+  watch_options.resource_version = last_resource_version();
+  watch_options.label_selector = options_.label_selector;
+  watch_options.field_selector = options_.field_selector;
+  watch_options.allow_bookmarks = true;
+  watch_options.timeout_seconds = static_cast<int>(
       std::chrono::duration_cast<std::chrono::seconds>(
-          jitter(options_.minimumWatchTimeout, 1.0, random_))
+          jitter(options_.minimum_watch_timeout, 1.0, random_))
           .count());
   const MonotonicTime started = clock_.now();
   watches_.increment();
-  auto stream = api_.watch(type, options_.namespaceName, watchOptions);
+  auto stream = api_.watch(type, options_.namespace_name, watch_options);
 
   auto classify = [&](const ApiError& error) {
     if (error.is(ApiErrorKind::kStopped) || stop.stop_requested()) return WatchOutcome::kStopped;
     if (error.is(ApiErrorKind::kGone)) {
       restarts_.labels({name_, "gone"}).increment();
-      logger_.info(name_ + ": resourceVersion " + watchOptions.resourceVersion +
+      logger_.info(name_ + ": resourceVersion " + watch_options.resource_version +
                    " is too old (410 Gone); relisting");
       return WatchOutcome::kRelist;
     }
@@ -169,24 +169,24 @@ Reflector::WatchOutcome Reflector::watchOnce(const ResourceType& type, std::stop
   if (!stream) return classify(stream.error());
 
   WatchStream& watch = *stream.value();
-  std::stop_callback cancelOnStop(stop, [&watch] { watch.cancel(); });
-  bool sawEvent = false;
+  std::stop_callback cancel_on_stop(stop, [&watch] { watch.cancel(); });
+  bool saw_event = false;
   while (true) {
     auto event = watch.next();
     if (!event) return classify(event.error());
     if (!event->has_value()) {
-      if (!sawEvent && clock_.now() - started < kShortestHealthyWatch) {
+      if (!saw_event && clock_.now() - started < kShortestHealthyWatch) {
         restarts_.labels({name_, "error"}).increment();
         logger_.warning(name_ + ": the watch closed at once without an event");
         return WatchOutcome::kBrokenConnection;
       }
       return WatchOutcome::kEnded;
     }
-    sawEvent = true;
+    saw_event = true;
     WatchEvent& change = **event;
-    const std::string version = resourceVersionOf(change.object);
+    const std::string version = resource_version_of(change.object);
     if (change.type != WatchEventType::kBookmark) sink_.apply(change.type, std::move(change.object));
-    if (!version.empty()) setResourceVersion(version);
+    if (!version.empty()) set_resource_version(version);
   }
 }
 

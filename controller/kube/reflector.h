@@ -31,26 +31,26 @@ namespace meshprobe::kube {
 class ReflectorSink {
  public:
   virtual ~ReflectorSink() = default;
-  // A full list begins; items follow, then finishReplace() (or startReplace() again, when the
+  // A full list begins; items follow, then finish_replace() (or start_replace() again, when the
   // list failed half way: drop what came so far).
-  virtual void startReplace() = 0;
-  virtual void replaceItem(nlohmann::json object) = 0;
+  virtual void start_replace() = 0;
+  virtual void replace_item(nlohmann::json object) = 0;
   // The list is complete: the sink now holds exactly the listed objects.
-  virtual void finishReplace() = 0;
+  virtual void finish_replace() = 0;
   // The list failed half way: drop what came so far; the sink keeps its previous contents.
-  virtual void abandonReplace() = 0;
+  virtual void abandon_replace() = 0;
   // One watch event (added, modified or deleted; never a bookmark).
   virtual void apply(WatchEventType type, nlohmann::json object) = 0;
 };
 
 struct ReflectorOptions {
-  std::string namespaceName;  // "" = all namespaces
-  std::string labelSelector;
-  std::string fieldSelector;
-  std::int64_t pageSize = 500;
-  Duration minimumWatchTimeout = std::chrono::minutes(5);  // each watch asks for [min, 2*min)
+  std::string namespace_name;  // "" = all namespaces
+  std::string label_selector;
+  std::string field_selector;
+  std::int64_t page_size = 500;
+  Duration minimum_watch_timeout = std::chrono::minutes(5);  // each watch asks for [min, 2*min)
   BackoffOptions backoff;
-  Duration discoveryInterval = std::chrono::seconds(30);
+  Duration discovery_interval = std::chrono::seconds(30);
 };
 
 class Reflector {
@@ -65,15 +65,15 @@ class Reflector {
   // Ends the current watch and joins the thread.
   void stop();
 
-  // Why listAndWatch() returned: the caller backs off (kFailed), polls discovery
+  // Why list_and_watch() returned: the caller backs off (kFailed), polls discovery
   // (kNotServed), relists at once (kRelist) or ends (kStopped).
   enum class Outcome { kStopped, kFailed, kNotServed, kRelist };
   // One resolve + list + watches until a relist is needed. The thread loops on it; unit tests
   // call it directly.
-  Outcome listAndWatch(std::stop_token stop);
+  Outcome list_and_watch(std::stop_token stop);
 
   // The resourceVersion the cache reflects (of the last list, event or bookmark).
-  std::string lastResourceVersion() const;
+  std::string last_resource_version() const;
 
  private:
   enum class WatchOutcome {
@@ -84,9 +84,9 @@ class Reflector {
     kFailed,            // anything else: list again after a backoff
   };
   bool list(const ResourceType& type);
-  WatchOutcome watchOnce(const ResourceType& type, std::stop_token stop);
+  WatchOutcome watch_once(const ResourceType& type, std::stop_token stop);
   void run(std::stop_token stop);
-  void setResourceVersion(const std::string& version);
+  void set_resource_version(const std::string& version);
 
   std::string name_;
   KubernetesApi& api_;
@@ -100,7 +100,7 @@ class Reflector {
   bool served_ = true;
 
   mutable std::mutex mutex_;
-  std::string resourceVersion_;
+  std::string resource_version_;
   std::jthread thread_;
 
   Counter& lists_;

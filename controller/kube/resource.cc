@@ -2,27 +2,27 @@
 
 namespace meshprobe::kube {
 
-std::string ResourceType::path(const std::string& namespaceName, const std::string& name,
+std::string ResourceType::path(const std::string& namespace_name, const std::string& name,
                                const std::string& subresource) const {
   std::string out = group.empty() ? "/api/" + version : "/apis/" + group + "/" + version;
-  if (namespaced && !namespaceName.empty()) out += "/namespaces/" + namespaceName;
+  if (namespaced && !namespace_name.empty()) out += "/namespaces/" + namespace_name;
   out += "/" + plural;
   if (!name.empty()) out += "/" + name;
   if (!subresource.empty()) out += "/" + subresource;
   return out;
 }
 
-std::string objectKey(const std::string& namespaceName, const std::string& name) {
-  return namespaceName.empty() ? name : namespaceName + "/" + name;
+std::string object_key(const std::string& namespace_name, const std::string& name) {
+  return namespace_name.empty() ? name : namespace_name + "/" + name;
 }
 
-std::string objectKey(const nlohmann::json& object) {
+std::string object_key(const nlohmann::json& object) {
   const auto metadata = object.find("metadata");
   if (metadata == object.end() || !metadata->is_object()) return "";
-  return objectKey(metadata->value("namespace", ""), metadata->value("name", ""));
+  return object_key(metadata->value("namespace", ""), metadata->value("name", ""));
 }
 
-std::string encodeQueryValue(const std::string& value) {
+std::string encode_query_value(const std::string& value) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char character : value) {

@@ -16,10 +16,10 @@ struct ResourceType {
   std::string kind;     // Deployment
   bool namespaced = true;
 
-  std::string apiVersion() const { return group.empty() ? version : group + "/" + version; }
+  std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // /apis/apps/v1/namespaces/ns/deployments/name/status; an empty namespace means all
   // namespaces (or a cluster-scoped kind), an empty name the collection.
-  std::string path(const std::string& namespaceName = "", const std::string& name = "",
+  std::string path(const std::string& namespace_name = "", const std::string& name = "",
                    const std::string& subresource = "") const;
   bool operator==(const ResourceType&) const = default;
 };
@@ -36,10 +36,10 @@ inline const ResourceType kCustomResourceDefinitions{"apiextensions.k8s.io", "v1
 }  // namespace resources
 
 // "namespace/name", or "name" for cluster-scoped objects: the work queue's keys.
-std::string objectKey(const std::string& namespaceName, const std::string& name);
-std::string objectKey(const nlohmann::json& object);
+std::string object_key(const std::string& namespace_name, const std::string& name);
+std::string object_key(const nlohmann::json& object);
 
 // Percent-encodes a query parameter value (label selectors contain '=', ',' and '!').
-std::string encodeQueryValue(const std::string& value);
+std::string encode_query_value(const std::string& value);
 
 }  // namespace meshprobe::kube

@@ -13,7 +13,7 @@ using nlohmann::json;
 class Query {
  public:
   Query& add(const std::string& name, const std::string& value) {
-    if (!value.empty()) text_ += (text_.empty() ? "?" : "&") + name + "=" + encodeQueryValue(value);
+    if (!value.empty()) text_ += (text_.empty() ? "?" : "&") + name + "=" + encode_query_value(value);
     return *this;
   }
   const std::string& text() const { return text_; }
@@ -24,7 +24,7 @@ class Query {
 
 std::string describe(const HttpRequest& request) { return request.method + " " + request.target; }
 
-ApiError stoppedError(const std::string& request) {
+ApiError stopped_error(const std::string& request) {
   ApiError error;
   error.kind = ApiErrorKind::kStopped;
   error.request = request;
@@ -32,12 +32,12 @@ ApiError stoppedError(const std::string& request) {
   return error;
 }
 
-ApiResult<json> parseObject(const HttpResponse& response, const std::string& request) {
+ApiResult<json> parse_object(const HttpResponse& response, const std::string& request) {
   json object = json::parse(response.body, nullptr, false);
   if (object.is_discarded() || !object.is_object()) {
     ApiError error;
     error.kind = ApiErrorKind::kDecode;
-    error.httpStatus = response.status;
+    error.http_status = response.status;
     error.request = request;
     error.detail = "the response is not a JSON object: " + response.body.substr(0, 200);
     return error;
@@ -45,7 +45,7 @@ ApiResult<json> parseObject(const HttpResponse& response, const std::string& req
   return object;
 }
 
-const char* contentTypeOf(PatchType type) {
+const char* content_type_of(PatchType type) {
   switch (type) {
     case PatchType::kMerge: return "application/merge-patch+json";
     case PatchType::kJson: return "application/json-patch+json";
@@ -62,7 +62,7 @@ RestClient::RestClient(Transport& transport, RestClientOptions options, Clock& c
     : transport_(transport),
       options_(options),
       clock_(clock),
-      limiter_(options.queriesPerSecond, options.burst, clock),
+      limiter_(options.queries_per_second, options.burst, clock),
       requests_(metrics.counter("rest_client_requests_total",
                                 "API server requests by verb and HTTP status code (\"<error>\" "
                                 "when no response arrived).",
@@ -80,7 +80,7 @@ void RestClient::record(const std::string& verb, const std::string& code, Monoto
 ApiResult<HttpResponse> RestClient::execute(const std::string& verb, const HttpRequest& request) {
   const std::string description = describe(request);
   for (int attempt = 0;; ++attempt) {
-    if (!limiter_.wait(stop_.get_token())) return stoppedError(description);
+    if (!limiter_.wait(stop_.get_token())) return stopped_error(description);
     const MonotonicTime started = clock_.now();
     auto response = transport_.send(request);
     if (!response) {
@@ -91,45 +91,45 @@ ApiResult<HttpResponse> RestClient::execute(const std::string& verb, const HttpR
     }
     record(verb, std::to_string(response->status), started);
     if (response->status >= 200 && response->status < 300) return response;
-    ApiError error = errorFromResponse(response->status, response->body,
+    ApiError error = error_from_response(response->status, response->body,
                                        response->header("retry-after"), description);
     // The server did not process a 429 at all: any verb may be sent again.
-    if (error.kind != ApiErrorKind::kTooManyRequests || attempt >= options_.maximumRetries) {
+    if (error.kind != ApiErrorKind::kTooManyRequests || attempt >= options_.maximum_retries) {
       return error;
     }
-    const Duration wait = std::min<Duration>(error.retryAfter.value_or(std::chrono::seconds(1)),
-                                             options_.longestRetryAfter);
-    if (!sleepFor(clock_, wait, stop_.get_token())) return stoppedError(description);
+    const Duration wait = std::min<Duration>(error.retry_after.value_or(std::chrono::seconds(1)),
+                                             options_.longest_retry_after);
+    if (!sleep_for(clock_, wait, stop_.get_token())) return stopped_error(description);
   }
 }
 
-ApiResult<json> RestClient::executeForObject(const std::string& verb, const HttpRequest& request) {
+ApiResult<json> RestClient::execute_for_object(const std::string& verb, const HttpRequest& request) {
   auto response = execute(verb, request);
   if (!response) return response.error();
-  return parseObject(*response, describe(request));
+  return parse_object(*response, describe(request));
 }
 
-ApiResult<json> RestClient::get(const ResourceType& type, const std::string& namespaceName,
+ApiResult<json> RestClient::get(const ResourceType& type, const std::string& namespace_name,
                                 const std::string& name, const std::string& subresource) {
-  return executeForObject("get", {"GET", type.path(namespaceName, name, subresource), "", ""});
+  return execute_for_object("get", {"GET", type.path(namespace_name, name, subresource), "", ""});
 }
 
-ApiResult<ObjectList> RestClient::list(const ResourceType& type, const std::string& namespaceName,
+ApiResult<ObjectList> RestClient::list(const ResourceType& type, const std::string& namespace_name,
                                        const ListOptions& options) {
   Query query;
-  query.add("labelSelector", options.labelSelector)
-      .add("fieldSelector", options.fieldSelector)
+  query.add("labelSelector", options.label_selector)
+      .add("fieldSelector", options.field_selector)
       .add("limit", options.limit > 0 ? std::to_string(options.limit) : "")
-      .add("continue", options.continueToken)
-      .add("resourceVersion", options.resourceVersion);
-  const HttpRequest request{"GET", type.path(namespaceName) + query.text(), "", ""};
-  auto body = executeForObject("list", request);
+      .add("continue", options.continue_token)
+      .add("resourceVersion", options.resource_version);
+  const HttpRequest request{"GET", type.path(namespace_name) + query.text(), "", ""};
+  auto body = execute_for_object("list", request);
   if (!body) return body.error();
   ObjectList list;
   const json& metadata = (*body)["metadata"];
   if (metadata.is_object()) {
-    list.resourceVersion = metadata.value("resourceVersion", "");
-    list.continueToken = metadata.value("continue", "");
+    list.resource_version = metadata.value("resourceVersion", "");
+    list.continue_token = metadata.value("continue", "");
   }
   json& items = body.value()["items"];
   if (!items.is_array() && !items.is_null()) {
@@ -146,15 +146,15 @@ ApiResult<ObjectList> RestClient::list(const ResourceType& type, const std::stri
   return list;
 }
 
-ApiResult<json> RestClient::create(const ResourceType& type, const std::string& namespaceName,
+ApiResult<json> RestClient::create(const ResourceType& type, const std::string& namespace_name,
                                    const json& object, const WriteOptions& options) {
   Query query;
-  query.add("fieldManager", options.fieldManager).add("dryRun", options.dryRun ? "All" : "");
-  return executeForObject("create", {"POST", type.path(namespaceName) + query.text(),
+  query.add("fieldManager", options.field_manager).add("dryRun", options.dry_run ? "All" : "");
+  return execute_for_object("create", {"POST", type.path(namespace_name) + query.text(),
                                      "application/json", object.dump()});
 }
 
-ApiResult<json> RestClient::update(const ResourceType& type, const std::string& namespaceName,
+ApiResult<json> RestClient::update(const ResourceType& type, const std::string& namespace_name,
                                    const json& object, const WriteOptions& options) {
   const std::string name = object.contains("metadata") && object["metadata"].is_object()
                                ? object["metadata"].value("name", "")
@@ -162,66 +162,66 @@ ApiResult<json> RestClient::update(const ResourceType& type, const std::string& 
   if (name.empty()) {
     ApiError error;
     error.kind = ApiErrorKind::kBadRequest;
-    error.request = "PUT " + type.path(namespaceName);
+    error.request = "PUT " + type.path(namespace_name);
     error.detail = "the object to update has no metadata.name";
     return error;
   }
   Query query;
-  query.add("fieldManager", options.fieldManager).add("dryRun", options.dryRun ? "All" : "");
-  return executeForObject(
-      "update", {"PUT", type.path(namespaceName, name, options.subresource) + query.text(),
+  query.add("fieldManager", options.field_manager).add("dryRun", options.dry_run ? "All" : "");
+  return execute_for_object(
+      "update", {"PUT", type.path(namespace_name, name, options.subresource) + query.text(),
                  "application/json", object.dump()});
 }
 
-ApiResult<json> RestClient::patch(const ResourceType& type, const std::string& namespaceName,
-                                  const std::string& name, PatchType patchType,
+ApiResult<json> RestClient::patch(const ResourceType& type, const std::string& namespace_name,
+                                  const std::string& name, PatchType patch_type,
                                   const std::string& body, const PatchOptions& options) {
   Query query;
-  query.add("fieldManager", options.fieldManager)
+  query.add("fieldManager", options.field_manager)
       .add("force", options.force ? "true" : "")
-      .add("dryRun", options.dryRun ? "All" : "");
+      .add("dryRun", options.dry_run ? "All" : "");
   const HttpRequest request{"PATCH",
-                            type.path(namespaceName, name, options.subresource) + query.text(),
-                            contentTypeOf(patchType), body};
-  if (patchType == PatchType::kApply && options.fieldManager.empty()) {
+                            type.path(namespace_name, name, options.subresource) + query.text(),
+                            content_type_of(patch_type), body};
+  if (patch_type == PatchType::kApply && options.field_manager.empty()) {
     ApiError error;
     error.kind = ApiErrorKind::kBadRequest;
     error.request = describe(request);
     error.detail = "server-side apply needs a field manager";
     return error;
   }
-  return executeForObject(patchType == PatchType::kApply ? "apply" : "patch", request);
+  return execute_for_object(patch_type == PatchType::kApply ? "apply" : "patch", request);
 }
 
-ApiStatus RestClient::remove(const ResourceType& type, const std::string& namespaceName,
+ApiStatus RestClient::remove(const ResourceType& type, const std::string& namespace_name,
                              const std::string& name, const DeleteOptions& options) {
   json body = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}};
-  if (!options.preconditionResourceVersion.empty()) {
-    body["preconditions"]["resourceVersion"] = options.preconditionResourceVersion;
+  if (!options.precondition_resource_version.empty()) {
+    body["preconditions"]["resourceVersion"] = options.precondition_resource_version;
   }
-  if (!options.preconditionUid.empty()) body["preconditions"]["uid"] = options.preconditionUid;
-  if (!options.propagationPolicy.empty()) body["propagationPolicy"] = options.propagationPolicy;
-  auto response = execute("delete", {"DELETE", type.path(namespaceName, name),
+  if (!options.precondition_uid.empty()) body["preconditions"]["uid"] = options.precondition_uid;
+  if (!options.propagation_policy.empty()) body["propagationPolicy"] = options.propagation_policy;
+  auto response = execute("delete", {"DELETE", type.path(namespace_name, name),
                                      "application/json", body.dump()});
   if (!response) return response.error();
   return Success{};
 }
 
 ApiResult<WatchStreamPtr> RestClient::watch(const ResourceType& type,
-                                            const std::string& namespaceName,
+                                            const std::string& namespace_name,
                                             const WatchOptions& options) {
   Query query;
   query.add("watch", "1")
-      .add("resourceVersion", options.resourceVersion)
-      .add("allowWatchBookmarks", options.allowBookmarks ? "true" : "")
-      .add("timeoutSeconds", options.timeoutSeconds > 0 ? std::to_string(options.timeoutSeconds) : "")
-      .add("labelSelector", options.labelSelector)
-      .add("fieldSelector", options.fieldSelector);
-  const HttpRequest request{"GET", type.path(namespaceName) + query.text(), "", ""};
+      .add("resourceVersion", options.resource_version)
+      .add("allowWatchBookmarks", options.allow_bookmarks ? "true" : "")
+      .add("timeoutSeconds", options.timeout_seconds > 0 ? std::to_string(options.timeout_seconds) : "")
+      .add("labelSelector", options.label_selector)
+      .add("fieldSelector", options.field_selector);
+  const HttpRequest request{"GET", type.path(namespace_name) + query.text(), "", ""};
   const std::string description = describe(request);
-  if (!limiter_.wait(stop_.get_token())) return stoppedError(description);
+  if (!limiter_.wait(stop_.get_token())) return stopped_error(description);
   const MonotonicTime started = clock_.now();
-  auto response = transport_.openStream(request);
+  auto response = transport_.open_stream(request);
   if (!response) {
     record("watch", "<error>", started);
     ApiError error = response.error();
@@ -230,49 +230,49 @@ ApiResult<WatchStreamPtr> RestClient::watch(const ResourceType& type,
   }
   record("watch", std::to_string(response->status), started);
   if (response->status < 200 || response->status >= 300 || !response->body) {
-    auto retryAfter = response->headers.find("retry-after");
-    return errorFromResponse(response->status, response->errorBody,
-                             retryAfter == response->headers.end()
+    auto retry_after = response->headers.find("retry-after");
+    return error_from_response(response->status, response->error_body,
+                             retry_after == response->headers.end()
                                  ? std::nullopt
-                                 : std::optional<std::string>(retryAfter->second),
+                                 : std::optional<std::string>(retry_after->second),
                              description);
   }
   return WatchStreamPtr(
       std::make_unique<DecodingWatchStream>(std::move(response.value().body), description));
 }
 
-ApiResult<json> RestClient::getPath(const std::string& path) {
-  return executeForObject("get", {"GET", path, "", ""});
+ApiResult<json> RestClient::get_path(const std::string& path) {
+  return execute_for_object("get", {"GET", path, "", ""});
 }
 
 ApiResult<json> apply(KubernetesApi& api, const ResourceType& type,
-                      const std::string& namespaceName, const json& object,
-                      const std::string& fieldManager, bool force,
+                      const std::string& namespace_name, const json& object,
+                      const std::string& field_manager, bool force,
                       const std::string& subresource) {
   const std::string name = object.contains("metadata") && object["metadata"].is_object()
                                ? object["metadata"].value("name", "")
                                : "";
   PatchOptions options;
-  options.fieldManager = fieldManager;
+  options.field_manager = field_manager;
   options.force = force;
   options.subresource = subresource;
   // JSON is YAML: the apply content type takes it as it is.
-  return api.patch(type, namespaceName, name, PatchType::kApply, object.dump(), options);
+  return api.patch(type, namespace_name, name, PatchType::kApply, object.dump(), options);
 }
 
-ApiResult<std::string> listAllPages(KubernetesApi& api, const ResourceType& type,
-                                    const std::string& namespaceName, ListOptions options,
-                                    std::int64_t pageSize,
+ApiResult<std::string> list_all_pages(KubernetesApi& api, const ResourceType& type,
+                                    const std::string& namespace_name, ListOptions options,
+                                    std::int64_t page_size,
                                     const std::function<void(json item)>& visit,
                                     const std::function<void()>& restarted) {
-  options.limit = pageSize;
-  options.continueToken.clear();
+  options.limit = page_size;
+  options.continue_token.clear();
   while (true) {
-    auto page = api.list(type, namespaceName, options);
+    auto page = api.list(type, namespace_name, options);
     if (!page) {
       // The continue token expired (etcd compacted past it): start over without pages.
-      if (page.error().is(ApiErrorKind::kGone) && !options.continueToken.empty()) {
-        options.continueToken.clear();
+      if (page.error().is(ApiErrorKind::kGone) && !options.continue_token.empty()) {
+        options.continue_token.clear();
         options.limit = 0;
         if (restarted) restarted();
         continue;
@@ -280,8 +280,8 @@ ApiResult<std::string> listAllPages(KubernetesApi& api, const ResourceType& type
       return page.error();
     }
     for (auto& item : page->items) visit(std::move(item));
-    if (page->continueToken.empty()) return page->resourceVersion;
-    options.continueToken = page->continueToken;
+    if (page->continue_token.empty()) return page->resource_version;
+    options.continue_token = page->continue_token;
   }
 }
 

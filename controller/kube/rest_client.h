@@ -15,11 +15,11 @@
 namespace meshprobe::kube {
 
 struct RestClientOptions {
-  double queriesPerSecond = 20.0;
+  double queries_per_second = 20.0;
   int burst = 30;
   // A 429 is retried this many times, each after its Retry-After (or 1 s), then returned.
-  int maximumRetries = 3;
-  Duration longestRetryAfter = std::chrono::seconds(30);
+  int maximum_retries = 3;
+  Duration longest_retry_after = std::chrono::seconds(30);
 };
 
 class RestClient final : public KubernetesApi {
@@ -27,31 +27,31 @@ class RestClient final : public KubernetesApi {
   RestClient(Transport& transport, RestClientOptions options, Clock& clock,
              MetricsRegistry& metrics);
 
-  ApiResult<nlohmann::json> get(const ResourceType& type, const std::string& namespaceName,
+  ApiResult<nlohmann::json> get(const ResourceType& type, const std::string& namespace_name,
                                 const std::string& name, const std::string& subresource) override;
-  ApiResult<ObjectList> list(const ResourceType& type, const std::string& namespaceName,
+  ApiResult<ObjectList> list(const ResourceType& type, const std::string& namespace_name,
                              const ListOptions& options) override;
-  ApiResult<nlohmann::json> create(const ResourceType& type, const std::string& namespaceName,
+  ApiResult<nlohmann::json> create(const ResourceType& type, const std::string& namespace_name,
                                    const nlohmann::json& object,
                                    const WriteOptions& options) override;
-  ApiResult<nlohmann::json> update(const ResourceType& type, const std::string& namespaceName,
+  ApiResult<nlohmann::json> update(const ResourceType& type, const std::string& namespace_name,
                                    const nlohmann::json& object,
                                    const WriteOptions& options) override;
-  ApiResult<nlohmann::json> patch(const ResourceType& type, const std::string& namespaceName,
-                                  const std::string& name, PatchType patchType,
+  ApiResult<nlohmann::json> patch(const ResourceType& type, const std::string& namespace_name,
+                                  const std::string& name, PatchType patch_type,
                                   const std::string& body, const PatchOptions& options) override;
-  ApiStatus remove(const ResourceType& type, const std::string& namespaceName,
+  ApiStatus remove(const ResourceType& type, const std::string& namespace_name,
                    const std::string& name, const DeleteOptions& options) override;
-  ApiResult<WatchStreamPtr> watch(const ResourceType& type, const std::string& namespaceName,
+  ApiResult<WatchStreamPtr> watch(const ResourceType& type, const std::string& namespace_name,
                                   const WatchOptions& options) override;
-  ApiResult<nlohmann::json> getPath(const std::string& path) override;
+  ApiResult<nlohmann::json> get_path(const std::string& path) override;
 
   // Interrupts waits for the rate limiter or a Retry-After; later calls fail with kStopped.
   void stop() { stop_.request_stop(); }
 
  private:
   ApiResult<HttpResponse> execute(const std::string& verb, const HttpRequest& request);
-  ApiResult<nlohmann::json> executeForObject(const std::string& verb, const HttpRequest& request);
+  ApiResult<nlohmann::json> execute_for_object(const std::string& verb, const HttpRequest& request);
   void record(const std::string& verb, const std::string& code, MonotonicTime started);
 
   Transport& transport_;

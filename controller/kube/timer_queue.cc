@@ -18,34 +18,34 @@ TimerPtr TimerQueue::add(MonotonicTime deadline, std::function<void()> callback)
   std::uint64_t id;
   {
     std::lock_guard lock(mutex_);
-    id = nextId_++;
+    id = next_id_++;
     pending_.emplace(deadline, std::make_pair(id, std::move(callback)));
   }
   changed_.notify_all();
   return std::make_unique<Handle>(weak_from_this(), id);
 }
 
-bool TimerQueue::runOneDue(MonotonicTime now) {
+bool TimerQueue::run_one_due(MonotonicTime now) {
   std::function<void()> callback;
   {
     std::lock_guard lock(mutex_);
     auto earliest = pending_.begin();
     if (earliest == pending_.end() || earliest->first > now) return false;
-    runningId_ = earliest->second.first;
-    runningThread_ = std::this_thread::get_id();
+    running_id_ = earliest->second.first;
+    running_thread_ = std::this_thread::get_id();
     callback = std::move(earliest->second.second);
     pending_.erase(earliest);
   }
   callback();
   {
     std::lock_guard lock(mutex_);
-    runningId_ = 0;
+    running_id_ = 0;
   }
   finished_.notify_all();
   return true;
 }
 
-std::optional<MonotonicTime> TimerQueue::earliestDeadline() const {
+std::optional<MonotonicTime> TimerQueue::earliest_deadline() const {
   std::lock_guard lock(mutex_);
   if (pending_.empty()) return std::nullopt;
   return pending_.begin()->first;
@@ -56,13 +56,13 @@ std::size_t TimerQueue::size() const {
   return pending_.size();
 }
 
-void TimerQueue::serveRealTime() {
+void TimerQueue::serve_real_time() {
   std::unique_lock lock(mutex_);
   while (!stopped_) {
     MonotonicTime now = std::chrono::steady_clock::now();
     if (!pending_.empty() && pending_.begin()->first <= now) {
       lock.unlock();
-      runOneDue(now);
+      run_one_due(now);
       lock.lock();
     } else if (pending_.empty()) {
       changed_.wait(lock);
@@ -90,8 +90,8 @@ void TimerQueue::cancel(std::uint64_t id) {
   }
   // Running now on another thread: wait, so the callback's captures stay alive until it ends.
   // From inside the callback itself there is nothing to wait for.
-  if (runningId_ == id && runningThread_ != std::this_thread::get_id()) {
-    finished_.wait(lock, [&] { return runningId_ != id; });
+  if (running_id_ == id && running_thread_ != std::this_thread::get_id()) {
+    finished_.wait(lock, [&] { return running_id_ != id; });
   }
 }
 

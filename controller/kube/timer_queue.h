@@ -23,14 +23,14 @@ class TimerQueue : public std::enable_shared_from_this<TimerQueue> {
 
   // Runs the earliest timer whose deadline is at or before `now`, outside the lock. Returns
   // false when there is none.
-  bool runOneDue(MonotonicTime now);
+  bool run_one_due(MonotonicTime now);
 
-  std::optional<MonotonicTime> earliestDeadline() const;
+  std::optional<MonotonicTime> earliest_deadline() const;
   std::size_t size() const;
 
   // RealClock's thread: runs timers as their deadlines pass on the real steady clock until
   // stop() is called.
-  void serveRealTime();
+  void serve_real_time();
   void stop();
 
  private:
@@ -41,10 +41,10 @@ class TimerQueue : public std::enable_shared_from_this<TimerQueue> {
   std::condition_variable changed_;
   std::condition_variable finished_;
   std::multimap<MonotonicTime, std::pair<std::uint64_t, std::function<void()>>> pending_;
-  std::uint64_t nextId_ = 1;
+  std::uint64_t next_id_ = 1;
   bool stopped_ = false;
-  std::uint64_t runningId_ = 0;
-  std::thread::id runningThread_;
+  std::uint64_t running_id_ = 0;
+  std::thread::id running_thread_;
 };
 
 }  // namespace meshprobe::kube

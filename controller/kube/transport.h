@@ -15,7 +15,7 @@ namespace meshprobe::kube {
 struct HttpRequest {
   std::string method;       // GET, POST, PUT, PATCH, DELETE
   std::string target;       // path and query, e.g. /api/v1/namespaces?limit=500
-  std::string contentType;  // for a body
+  std::string content_type;  // for a body
   std::string body;
 };
 
@@ -24,8 +24,8 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // names in lower case
   std::string body;
 
-  std::optional<std::string> header(const std::string& lowerCaseName) const {
-    auto found = headers.find(lowerCaseName);
+  std::optional<std::string> header(const std::string& lower_case_name) const {
+    auto found = headers.find(lower_case_name);
     if (found == headers.end()) return std::nullopt;
     return found->second;
   }
@@ -49,7 +49,7 @@ struct StreamingResponse {
   std::map<std::string, std::string> headers;
   // For a 2xx status, the body to read; otherwise the whole body is in errorBody.
   BodyStreamPtr body;
-  std::string errorBody;
+  std::string error_body;
 };
 
 class Transport {
@@ -58,7 +58,7 @@ class Transport {
   // One request and its whole response; an error only when no response arrived.
   virtual ApiResult<HttpResponse> send(const HttpRequest& request) = 0;
   // A request whose response body is read incrementally (watches).
-  virtual ApiResult<StreamingResponse> openStream(const HttpRequest& request) = 0;
+  virtual ApiResult<StreamingResponse> open_stream(const HttpRequest& request) = 0;
 };
 using TransportPtr = std::unique_ptr<Transport>;
 

@@ -18,39 +18,39 @@ using web::http::client::http_client;
 using web::http::client::http_client_config;
 
 // Loads the CA and client credentials into an OpenSSL context; throws boost::system errors.
-void configureTls(const TlsConfig& tls, boost::asio::ssl::context& context) {
-  if (!tls.caPem.empty() || !tls.caFile.empty()) {
+void configure_tls(const TlsConfig& tls, boost::asio::ssl::context& context) {
+  if (!tls.ca_pem.empty() || !tls.ca_file.empty()) {
     // Trust the configured CA only: drop the default store cpprestsdk loaded.
     SSL_CTX_set_cert_store(context.native_handle(), X509_STORE_new());
-    if (!tls.caPem.empty()) {
-      context.add_certificate_authority(boost::asio::buffer(tls.caPem));
+    if (!tls.ca_pem.empty()) {
+      context.add_certificate_authority(boost::asio::buffer(tls.ca_pem));
     } else {
-      context.load_verify_file(tls.caFile);
+      context.load_verify_file(tls.ca_file);
     }
   }
-  if (!tls.clientCertificatePem.empty()) {
-    context.use_certificate_chain(boost::asio::buffer(tls.clientCertificatePem));
-  } else if (!tls.clientCertificateFile.empty()) {
-    context.use_certificate_chain_file(tls.clientCertificateFile);
+  if (!tls.client_certificate_pem.empty()) {
+    context.use_certificate_chain(boost::asio::buffer(tls.client_certificate_pem));
+  } else if (!tls.client_certificate_file.empty()) {
+    context.use_certificate_chain_file(tls.client_certificate_file);
   }
-  if (!tls.clientKeyPem.empty()) {
-    context.use_private_key(boost::asio::buffer(tls.clientKeyPem), boost::asio::ssl::context::pem);
-  } else if (!tls.clientKeyFile.empty()) {
-    context.use_private_key_file(tls.clientKeyFile, boost::asio::ssl::context::pem);
+  if (!tls.client_key_pem.empty()) {
+    context.use_private_key(boost::asio::buffer(tls.client_key_pem), boost::asio::ssl::context::pem);
+  } else if (!tls.client_key_file.empty()) {
+    context.use_private_key_file(tls.client_key_file, boost::asio::ssl::context::pem);
   }
 }
 
-http_client_config clientConfig(const RestConfig& config, std::chrono::seconds timeout) {
+http_client_config client_config(const RestConfig& config, std::chrono::seconds timeout) {
   http_client_config settings;
   settings.set_timeout(timeout);
-  settings.set_validate_certificates(!config.tls.insecureSkipVerify);
+  settings.set_validate_certificates(!config.tls.insecure_skip_verify);
   const TlsConfig tls = config.tls;
   settings.set_ssl_context_callback(
-      [tls](boost::asio::ssl::context& context) { configureTls(tls, context); });
+      [tls](boost::asio::ssl::context& context) { configure_tls(tls, context); });
   return settings;
 }
 
-std::map<std::string, std::string> lowerCaseHeaders(const web::http::http_headers& headers) {
+std::map<std::string, std::string> lower_case_headers(const web::http::http_headers& headers) {
   std::map<std::string, std::string> out;
   for (const auto& [name, value] : headers) {
     std::string lower = name;
@@ -67,7 +67,7 @@ struct CpprestTransport::Clients {
   http_client streams;
 };
 
-bool initializeCpprestThreads(std::size_t threads) {
+bool initialize_cpprest_threads(std::size_t threads) {
   try {
     crossplat::threadpool::initialize_with_threads(threads);
     return true;
@@ -78,16 +78,16 @@ bool initializeCpprestThreads(std::size_t threads) {
 
 meshprobe::Result<std::unique_ptr<CpprestTransport>> CpprestTransport::create(
     const RestConfig& config, Clock& clock, CpprestTransportOptions options) {
-  if (!config.tls.serverName.empty()) {
+  if (!config.tls.server_name.empty()) {
     return meshprobe::Error{config.source + ": tls-server-name is not supported; connect to a "
                                             "name the server's certificate carries"};
   }
   try {
     boost::asio::ssl::context probe(boost::asio::ssl::context::tls_client);
-    configureTls(config.tls, probe);
+    configure_tls(config.tls, probe);
   } catch (const std::exception& problem) {
     return meshprobe::Error{config.source + ": cannot load the TLS files (" +
-                            config.tls.caDescription + ", client certificate and key): " +
+                            config.tls.ca_description + ", client certificate and key): " +
                             problem.what()};
   }
   try {
@@ -100,22 +100,22 @@ meshprobe::Result<std::unique_ptr<CpprestTransport>> CpprestTransport::create(
 CpprestTransport::CpprestTransport(const RestConfig& config, Clock& clock,
                                    CpprestTransportOptions options)
     : config_(config),
-      token_(config.bearerToken, config.bearerTokenFile, clock),
-      clients_(new Clients{http_client(config.server, clientConfig(config, config.requestTimeout)),
+      token_(config.bearer_token, config.bearer_token_file, clock),
+      clients_(new Clients{http_client(config.server, client_config(config, config.request_timeout)),
                            http_client(config.server,
-                                       clientConfig(config, options.streamInactivityTimeout))}) {}
+                                       client_config(config, options.stream_inactivity_timeout))}) {}
 
 CpprestTransport::~CpprestTransport() = default;
 
 namespace {
 
 // Builds cpprestsdk's request; an error when the token file cannot be read.
-ApiResult<http_request> buildRequest(const HttpRequest& request, const RestConfig& config,
+ApiResult<http_request> build_request(const HttpRequest& request, const RestConfig& config,
                                      BearerToken& token) {
   http_request out(request.method);
   out.set_request_uri(request.target);
   out.headers().add("Accept", "application/json");
-  out.headers().add("User-Agent", config.userAgent);
+  out.headers().add("User-Agent", config.user_agent);
   auto bearer = token.current();
   if (!bearer) {
     ApiError error;
@@ -124,13 +124,13 @@ ApiResult<http_request> buildRequest(const HttpRequest& request, const RestConfi
     return error;
   }
   if (!bearer->empty()) out.headers().add("Authorization", "Bearer " + *bearer);
-  if (!request.contentType.empty()) out.set_body(request.body, request.contentType);
+  if (!request.content_type.empty()) out.set_body(request.body, request.content_type);
   return out;
 }
 
 // cpprestsdk says only "Error in SSL handshake"; its error code carries OpenSSL's reason.
 // A failed verification names the server and the CA that was used.
-ApiError transportError(const std::exception& problem, const RestConfig& config) {
+ApiError transport_error(const std::exception& problem, const RestConfig& config) {
   ApiError error;
   error.kind = ApiErrorKind::kTransport;
   const std::string what = problem.what();
@@ -144,14 +144,14 @@ ApiError transportError(const std::exception& problem, const RestConfig& config)
   } else if (code > 0 && ERR_GET_LIB(static_cast<unsigned long>(code)) == ERR_LIB_SSL) {
     const unsigned long reason = ERR_GET_REASON(static_cast<unsigned long>(code));
     const char* text = ERR_reason_error_string(static_cast<unsigned long>(code));
-    const std::string reasonText = text != nullptr ? text : std::to_string(reason);
+    const std::string reason_text = text != nullptr ? text : std::to_string(reason);
     if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED) {
       error.detail = "TLS handshake with " + config.server +
                      " failed: its certificate could not be verified with " +
-                     config.tls.caDescription + " (" + reasonText +
+                     config.tls.ca_description + " (" + reason_text +
                      "; is that the CA that signed it, and is it issued for this address?)";
     } else {
-      error.detail = "TLS handshake with " + config.server + " failed: " + reasonText;
+      error.detail = "TLS handshake with " + config.server + " failed: " + reason_text;
     }
   }
   return error;
@@ -189,7 +189,7 @@ class CpprestBodyStream final : public BodyStream {
       return bytes;
     } catch (const std::exception& problem) {
       if (cancelled_) return stopped();
-      return transportError(problem, config_);
+      return transport_error(problem, config_);
     }
   }
 
@@ -225,34 +225,34 @@ ApiResult<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
   // net/http, send again on another connection when that is safe: when the request never
   // reached the server (each stale connection fails this way once), or once for a GET.
   constexpr int kMostStaleConnections = 8;
-  bool retriedRead = false;
+  bool retried_read = false;
   for (int attempt = 0;; ++attempt) {
-    auto built = buildRequest(request, config_, token_);
+    auto built = build_request(request, config_, token_);
     if (!built) return built.error();
     try {
       http_response response = clients_->requests.request(built.value()).get();
       HttpResponse out;
       out.status = response.status_code();
-      out.headers = lowerCaseHeaders(response.headers());
+      out.headers = lower_case_headers(response.headers());
       out.body = response.extract_utf8string(true).get();
       if (out.status == 401) token_.invalidate();
       return out;
     } catch (const web::http::http_exception& problem) {
-      const bool notSent = std::string(problem.what()).find("Failed to write") != std::string::npos;
-      if (notSent && attempt < kMostStaleConnections) continue;
-      if (!notSent && request.method == "GET" && !retriedRead) {
-        retriedRead = true;
+      const bool not_sent = std::string(problem.what()).find("Failed to write") != std::string::npos;
+      if (not_sent && attempt < kMostStaleConnections) continue;
+      if (!not_sent && request.method == "GET" && !retried_read) {
+        retried_read = true;
         continue;
       }
-      return transportError(problem, config_);
+      return transport_error(problem, config_);
     } catch (const std::exception& problem) {
-      return transportError(problem, config_);
+      return transport_error(problem, config_);
     }
   }
 }
 
-ApiResult<StreamingResponse> CpprestTransport::openStream(const HttpRequest& request) {
-  auto built = buildRequest(request, config_, token_);
+ApiResult<StreamingResponse> CpprestTransport::open_stream(const HttpRequest& request) {
+  auto built = build_request(request, config_, token_);
   if (!built) return built.error();
   try {
     pplx::cancellation_token_source cancellation;
@@ -260,9 +260,9 @@ ApiResult<StreamingResponse> CpprestTransport::openStream(const HttpRequest& req
         clients_->streams.request(built.value(), cancellation.get_token()).get();
     StreamingResponse out;
     out.status = response.status_code();
-    out.headers = lowerCaseHeaders(response.headers());
+    out.headers = lower_case_headers(response.headers());
     if (out.status < 200 || out.status >= 300) {
-      out.errorBody = response.extract_utf8string(true).get();
+      out.error_body = response.extract_utf8string(true).get();
       if (out.status == 401) token_.invalidate();
       return out;
     }
@@ -270,7 +270,7 @@ ApiResult<StreamingResponse> CpprestTransport::openStream(const HttpRequest& req
                                                    config_);
     return out;
   } catch (const std::exception& problem) {
-    return transportError(problem, config_);
+    return transport_error(problem, config_);
   }
 }
 

@@ -16,12 +16,12 @@
 namespace meshprobe::kube {
 
 struct CpprestTransportOptions {
-  std::chrono::seconds streamInactivityTimeout{11 * 60};
+  std::chrono::seconds stream_inactivity_timeout{11 * 60};
 };
 
 // Sizes cpprestsdk's shared thread pool (40 threads by default). Only main() calls it, once,
 // before the first request; a second call changes nothing and returns false.
-bool initializeCpprestThreads(std::size_t threads);
+bool initialize_cpprest_threads(std::size_t threads);
 
 class CpprestTransport final : public Transport {
  public:
@@ -32,7 +32,7 @@ class CpprestTransport final : public Transport {
   ~CpprestTransport() override;
 
   ApiResult<HttpResponse> send(const HttpRequest& request) override;
-  ApiResult<StreamingResponse> openStream(const HttpRequest& request) override;
+  ApiResult<StreamingResponse> open_stream(const HttpRequest& request) override;
 
  private:
   struct Clients;

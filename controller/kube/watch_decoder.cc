@@ -17,15 +17,15 @@ bool LineFramer::append(const std::string& bytes) {
   return partial_.size() <= kMaximumLine;
 }
 
-std::optional<std::string> LineFramer::nextLine() {
+std::optional<std::string> LineFramer::next_line() {
   if (lines_.empty()) return std::nullopt;
   std::string line = std::move(lines_.front());
   lines_.pop_front();
   return line;
 }
 
-ApiResult<WatchEvent> decodeWatchEvent(const std::string& line, const std::string& request) {
-  auto decodeError = [&](const std::string& problem) {
+ApiResult<WatchEvent> decode_watch_event(const std::string& line, const std::string& request) {
+  auto decode_error = [&](const std::string& problem) {
     ApiError error;
     error.kind = ApiErrorKind::kDecode;
     error.request = request;
@@ -35,16 +35,16 @@ ApiResult<WatchEvent> decodeWatchEvent(const std::string& line, const std::strin
   nlohmann::json event = nlohmann::json::parse(line, nullptr, false);
   if (!event.is_object() || !event.contains("type") || !event["type"].is_string() ||
       !event.contains("object") || !event["object"].is_object()) {
-    return decodeError("not a watch event");
+    return decode_error("not a watch event");
   }
   const std::string type = event["type"].get<std::string>();
-  if (type == "ERROR") return errorFromStatusObject(event["object"].dump(), request);
+  if (type == "ERROR") return error_from_status_object(event["object"].dump(), request);
   WatchEvent decoded{WatchEventType::kAdded, std::move(event["object"])};
   if (type == "ADDED") decoded.type = WatchEventType::kAdded;
   else if (type == "MODIFIED") decoded.type = WatchEventType::kModified;
   else if (type == "DELETED") decoded.type = WatchEventType::kDeleted;
   else if (type == "BOOKMARK") decoded.type = WatchEventType::kBookmark;
-  else return decodeError("unknown watch event type \"" + type + "\"");
+  else return decode_error("unknown watch event type \"" + type + "\"");
   return decoded;
 }
 
@@ -53,8 +53,8 @@ DecodingWatchStream::DecodingWatchStream(BodyStreamPtr body, std::string request
 
 ApiResult<std::optional<WatchEvent>> DecodingWatchStream::next() {
   while (true) {
-    if (auto line = framer_.nextLine()) {
-      auto event = decodeWatchEvent(*line, request_);
+    if (auto line = framer_.next_line()) {
+      auto event = decode_watch_event(*line, request_);
       if (!event) return event.error();
       return std::optional<WatchEvent>(std::move(event).value());
     }

@@ -21,7 +21,7 @@ class LineFramer {
   // Adds bytes; false when a line grew beyond kMaximumLine.
   bool append(const std::string& bytes);
   // The next complete line without its newline, or nothing.
-  std::optional<std::string> nextLine();
+  std::optional<std::string> next_line();
   // Bytes of an unfinished line.
   std::size_t pending() const { return partial_.size(); }
 
@@ -31,7 +31,7 @@ class LineFramer {
 };
 
 // Decodes one watch event line ({"type": ..., "object": ...}). ERROR events become errors.
-ApiResult<WatchEvent> decodeWatchEvent(const std::string& line, const std::string& request);
+ApiResult<WatchEvent> decode_watch_event(const std::string& line, const std::string& request);
 
 class DecodingWatchStream final : public WatchStream {
  public:

@@ -9,11 +9,11 @@ double seconds(Duration duration) { return std::chrono::duration<double>(duratio
 
 }  // namespace
 
-WorkQueue::WorkQueue(std::string name, Clock& clock, RateLimiterPtr rateLimiter,
+WorkQueue::WorkQueue(std::string name, Clock& clock, RateLimiterPtr rate_limiter,
                      MetricsRegistry& metrics)
     : name_(std::move(name)),
       clock_(clock),
-      rateLimiter_(std::move(rateLimiter)),
+      rate_limiter_(std::move(rate_limiter)),
       depth_(metrics.gauge("workqueue_depth", "Current depth of the work queue.", {"name"})
                  .labels({name_})),
       adds_(metrics.counter("workqueue_adds_total", "Items added to the work queue.", {"name"})
@@ -21,12 +21,12 @@ WorkQueue::WorkQueue(std::string name, Clock& clock, RateLimiterPtr rateLimiter,
       retries_(metrics.counter("workqueue_retries_total", "Rate-limited retries of the work queue.",
                                {"name"})
                    .labels({name_})),
-      queueDuration_(metrics
+      queue_duration_(metrics
                          .histogram("workqueue_queue_duration_seconds",
                                     "Seconds an item waits in the queue before it is handed out.",
                                     {"name"})
                          .labels({name_})),
-      workDuration_(metrics
+      work_duration_(metrics
                         .histogram("workqueue_work_duration_seconds",
                                    "Seconds a worker spends on an item.", {"name"})
                         .labels({name_})) {}
@@ -42,36 +42,36 @@ WorkQueue::~WorkQueue() {
 
 void WorkQueue::add(const std::string& item) {
   std::unique_lock lock(mutex_);
-  addLocked(item, lock);
+  add_locked(item, lock);
 }
 
-void WorkQueue::addLocked(const std::string& item, std::unique_lock<std::mutex>& lock) {
-  if (shuttingDown_) return;
+void WorkQueue::add_locked(const std::string& item, std::unique_lock<std::mutex>& lock) {
+  if (shutting_down_) return;
   adds_.increment();
   if (!dirty_.insert(item).second) return;  // already waiting to be handed out
   if (processing_.contains(item)) return;   // queued again by done()
   queue_.push_back(item);
-  addedAt_.emplace(item, clock_.now());
+  added_at_.emplace(item, clock_.now());
   depth_.set(static_cast<double>(queue_.size()));
   ready_.notify_one();
 }
 
-void WorkQueue::addAfter(const std::string& item, Duration delay) {
+void WorkQueue::add_after(const std::string& item, Duration delay) {
   TimerPtr replaced;  // destroyed after the lock is released: its callback takes the lock
   std::unique_lock lock(mutex_);
-  if (shuttingDown_) return;
+  if (shutting_down_) return;
   if (delay <= Duration::zero()) {
-    addLocked(item, lock);
+    add_locked(item, lock);
     return;
   }
   const MonotonicTime deadline = clock_.now() + delay;
   auto existing = waiting_.find(item);
   if (existing != waiting_.end()) {
     if (existing->second <= deadline) return;  // the earlier deadline wins
-    auto range = waitingByDeadline_.equal_range(existing->second);
+    auto range = waiting_by_deadline_.equal_range(existing->second);
     for (auto it = range.first; it != range.second; ++it) {
       if (it->second == item) {
-        waitingByDeadline_.erase(it);
+        waiting_by_deadline_.erase(it);
         break;
       }
     }
@@ -79,58 +79,58 @@ void WorkQueue::addAfter(const std::string& item, Duration delay) {
   } else {
     waiting_.emplace(item, deadline);
   }
-  waitingByDeadline_.emplace(deadline, item);
-  replaced = rescheduleLocked();
+  waiting_by_deadline_.emplace(deadline, item);
+  replaced = reschedule_locked();
 }
 
-TimerPtr WorkQueue::rescheduleLocked() {
-  if (waitingByDeadline_.empty() || shuttingDown_) return nullptr;
-  const MonotonicTime earliest = waitingByDeadline_.begin()->first;
-  if (timerDeadline_ && *timerDeadline_ <= earliest) return nullptr;
-  timerDeadline_ = earliest;
-  return std::exchange(timer_, clock_.schedule(earliest, [this] { onTimer(); }));
+TimerPtr WorkQueue::reschedule_locked() {
+  if (waiting_by_deadline_.empty() || shutting_down_) return nullptr;
+  const MonotonicTime earliest = waiting_by_deadline_.begin()->first;
+  if (timer_deadline_ && *timer_deadline_ <= earliest) return nullptr;
+  timer_deadline_ = earliest;
+  return std::exchange(timer_, clock_.schedule(earliest, [this] { on_timer(); }));
 }
 
-void WorkQueue::onTimer() {
+void WorkQueue::on_timer() {
   TimerPtr replaced;  // this very timer, when rescheduled: destroying it from inside is safe
   std::unique_lock lock(mutex_);
-  timerDeadline_.reset();
+  timer_deadline_.reset();
   const MonotonicTime now = clock_.now();
-  while (!waitingByDeadline_.empty() && waitingByDeadline_.begin()->first <= now) {
-    std::string item = waitingByDeadline_.begin()->second;
-    waitingByDeadline_.erase(waitingByDeadline_.begin());
+  while (!waiting_by_deadline_.empty() && waiting_by_deadline_.begin()->first <= now) {
+    std::string item = waiting_by_deadline_.begin()->second;
+    waiting_by_deadline_.erase(waiting_by_deadline_.begin());
     waiting_.erase(item);
-    addLocked(item, lock);
+    add_locked(item, lock);
   }
-  replaced = rescheduleLocked();
+  replaced = reschedule_locked();
 }
 
-void WorkQueue::addRateLimited(const std::string& item) {
+void WorkQueue::add_rate_limited(const std::string& item) {
   {
     std::lock_guard lock(mutex_);
-    if (shuttingDown_) return;
+    if (shutting_down_) return;
   }
   retries_.increment();
-  addAfter(item, rateLimiter_->when(item));
+  add_after(item, rate_limiter_->when(item));
 }
 
-void WorkQueue::forget(const std::string& item) { rateLimiter_->forget(item); }
+void WorkQueue::forget(const std::string& item) { rate_limiter_->forget(item); }
 
-int WorkQueue::numRequeues(const std::string& item) const {
-  return rateLimiter_->numRequeues(item);
+int WorkQueue::num_requeues(const std::string& item) const {
+  return rate_limiter_->num_requeues(item);
 }
 
 std::optional<std::string> WorkQueue::get() {
   std::unique_lock lock(mutex_);
-  ready_.wait(lock, [&] { return !queue_.empty() || shuttingDown_; });
+  ready_.wait(lock, [&] { return !queue_.empty() || shutting_down_; });
   if (queue_.empty()) return std::nullopt;
   std::string item = std::move(queue_.front());
   queue_.pop_front();
   depth_.set(static_cast<double>(queue_.size()));
   const MonotonicTime now = clock_.now();
-  if (auto added = addedAt_.find(item); added != addedAt_.end()) {
-    queueDuration_.observe(seconds(now - added->second));
-    addedAt_.erase(added);
+  if (auto added = added_at_.find(item); added != added_at_.end()) {
+    queue_duration_.observe(seconds(now - added->second));
+    added_at_.erase(added);
   }
   processing_.emplace(item, now);
   dirty_.erase(item);
@@ -141,14 +141,14 @@ void WorkQueue::done(const std::string& item) {
   std::lock_guard lock(mutex_);
   auto processing = processing_.find(item);
   if (processing == processing_.end()) return;
-  workDuration_.observe(seconds(clock_.now() - processing->second));
+  work_duration_.observe(seconds(clock_.now() - processing->second));
   processing_.erase(processing);
   if (dirty_.contains(item)) {
     queue_.push_back(item);
-    addedAt_.emplace(item, clock_.now());
+    added_at_.emplace(item, clock_.now());
     depth_.set(static_cast<double>(queue_.size()));
     ready_.notify_one();
-  } else if (shuttingDown_ && processing_.empty() && queue_.empty()) {
+  } else if (shutting_down_ && processing_.empty() && queue_.empty()) {
     drained_.notify_all();
   }
 }
@@ -158,34 +158,34 @@ std::size_t WorkQueue::length() const {
   return queue_.size();
 }
 
-std::size_t WorkQueue::delayedLength() const {
+std::size_t WorkQueue::delayed_length() const {
   std::lock_guard lock(mutex_);
   return waiting_.size();
 }
 
-void WorkQueue::shutDown() {
+void WorkQueue::shut_down() {
   TimerPtr timer;
   {
     std::lock_guard lock(mutex_);
-    shuttingDown_ = true;
+    shutting_down_ = true;
     waiting_.clear();
-    waitingByDeadline_.clear();
-    timerDeadline_.reset();
+    waiting_by_deadline_.clear();
+    timer_deadline_.reset();
     timer = std::move(timer_);
   }
   ready_.notify_all();
   drained_.notify_all();
 }
 
-void WorkQueue::shutDownWithDrain() {
-  shutDown();
+void WorkQueue::shut_down_with_drain() {
+  shut_down();
   std::unique_lock lock(mutex_);
   drained_.wait(lock, [&] { return processing_.empty() && queue_.empty(); });
 }
 
-bool WorkQueue::shuttingDown() const {
+bool WorkQueue::shutting_down() const {
   std::lock_guard lock(mutex_);
-  return shuttingDown_;
+  return shutting_down_;
 }
 
 }  // namespace meshprobe::kube

@@ -5,7 +5,7 @@
 //   while it is processed is queued again when the worker calls done().
 // - Delays (addAfter, addRateLimited) run on the injected Clock; an item already waiting
 //   keeps the earlier of its two deadlines.
-// Workers: get() -> reconcile -> forget() on success or addRateLimited() on failure -> done().
+// Workers: get() -> reconcile -> forget() on success or add_rate_limited() on failure -> done().
 #pragma once
 
 #include <condition_variable>
@@ -26,16 +26,16 @@ namespace meshprobe::kube {
 class WorkQueue {
  public:
   // `name` labels the queue's metrics (workqueue_* as client-go names them).
-  WorkQueue(std::string name, Clock& clock, RateLimiterPtr rateLimiter, MetricsRegistry& metrics);
+  WorkQueue(std::string name, Clock& clock, RateLimiterPtr rate_limiter, MetricsRegistry& metrics);
   ~WorkQueue();
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
 
   void add(const std::string& item);
-  void addAfter(const std::string& item, Duration delay);
-  void addRateLimited(const std::string& item);
+  void add_after(const std::string& item, Duration delay);
+  void add_rate_limited(const std::string& item);
   void forget(const std::string& item);
-  int numRequeues(const std::string& item) const;
+  int num_requeues(const std::string& item) const;
 
   // Blocks until an item is ready; nullopt once the queue is shut down and empty.
   std::optional<std::string> get();
@@ -44,25 +44,25 @@ class WorkQueue {
 
   // Items ready to be handed out (not the delayed ones, not those being processed).
   std::size_t length() const;
-  std::size_t delayedLength() const;
+  std::size_t delayed_length() const;
 
   // Stops accepting items and drops delayed ones; items already queued are still handed out,
   // then get() returns nullopt.
-  void shutDown();
-  // shutDown(), then waits until every queued and in-flight item is done.
-  void shutDownWithDrain();
-  bool shuttingDown() const;
+  void shut_down();
+  // shut_down(), then waits until every queued and in-flight item is done.
+  void shut_down_with_drain();
+  bool shutting_down() const;
 
  private:
-  void addLocked(const std::string& item, std::unique_lock<std::mutex>& lock);
+  void add_locked(const std::string& item, std::unique_lock<std::mutex>& lock);
   // Makes timer_ fire at the earliest deadline; returns the timer it replaced, for the caller
   // to destroy after unlocking.
-  TimerPtr rescheduleLocked();
-  void onTimer();
+  TimerPtr reschedule_locked();
+  void on_timer();
 
   std::string name_;
   Clock& clock_;
-  RateLimiterPtr rateLimiter_;
+  RateLimiterPtr rate_limiter_;
 
   mutable std::mutex mutex_;
   std::condition_variable ready_;
@@ -70,18 +70,18 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::unordered_set<std::string> dirty_;
   std::unordered_map<std::string, MonotonicTime> processing_;  // item -> when it was handed out
-  std::unordered_map<std::string, MonotonicTime> addedAt_;     // for the queue-latency metric
+  std::unordered_map<std::string, MonotonicTime> added_at_;     // for the queue-latency metric
   std::unordered_map<std::string, MonotonicTime> waiting_;     // delayed item -> deadline
-  std::multimap<MonotonicTime, std::string> waitingByDeadline_;
+  std::multimap<MonotonicTime, std::string> waiting_by_deadline_;
   TimerPtr timer_;
-  std::optional<MonotonicTime> timerDeadline_;
-  bool shuttingDown_ = false;
+  std::optional<MonotonicTime> timer_deadline_;
+  bool shutting_down_ = false;
 
   Gauge& depth_;
   Counter& adds_;
   Counter& retries_;
-  Histogram& queueDuration_;
-  Histogram& workDuration_;
+  Histogram& queue_duration_;
+  Histogram& work_duration_;
 };
 
 }  // namespace meshprobe::kube

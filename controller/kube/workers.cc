@@ -30,21 +30,21 @@ Workers::~Workers() { stop(); }
 void Workers::start(int count) {
   for (int index = 0; index < count; ++index) {
     threads_.emplace_back([this] {
-      while (processNextItem()) {
+      while (process_next_item()) {
       }
     });
   }
 }
 
 void Workers::stop() {
-  queue_.shutDown();
+  queue_.shut_down();
   for (auto& thread : threads_) {
     if (thread.joinable()) thread.join();
   }
   threads_.clear();
 }
 
-bool Workers::processNextItem() {
+bool Workers::process_next_item() {
   std::optional<std::string> key = queue_.get();
   if (!key) return false;
   active_.add(1);
@@ -60,14 +60,14 @@ bool Workers::processNextItem() {
     case ReconcileResult::Kind::kRequeueAfter:
       results_.labels({name_, "requeue_after"}).increment();
       queue_.forget(*key);
-      queue_.addAfter(*key, result.after);
+      queue_.add_after(*key, result.after);
       break;
     case ReconcileResult::Kind::kRetry:
       results_.labels({name_, "error"}).increment();
       errors_.increment();
       logger_.warning(name_ + ": " + *key + ": " + result.error + " (retry " +
-                      std::to_string(queue_.numRequeues(*key) + 1) + ")");
-      queue_.addRateLimited(*key);
+                      std::to_string(queue_.num_requeues(*key) + 1) + ")");
+      queue_.add_rate_limited(*key);
       break;
     case ReconcileResult::Kind::kTerminal:
       results_.labels({name_, "terminal_error"}).increment();

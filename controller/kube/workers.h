@@ -25,7 +25,7 @@ struct ReconcileResult {
   std::string error;
 
   static ReconcileResult done() { return {}; }
-  static ReconcileResult requeueAfter(Duration delay) { return {Kind::kRequeueAfter, delay, {}}; }
+  static ReconcileResult requeue_after(Duration delay) { return {Kind::kRequeueAfter, delay, {}}; }
   static ReconcileResult retry(std::string error) { return {Kind::kRetry, {}, std::move(error)}; }
   static ReconcileResult terminal(std::string error) {
     return {Kind::kTerminal, {}, std::move(error)};
@@ -47,7 +47,7 @@ class Workers {
 
   // One get/reconcile/done round on the calling thread; false when the queue is shut down.
   // What each worker thread loops on; unit tests call it directly.
-  bool processNextItem();
+  bool process_next_item();
 
  private:
   std::string name_;

@@ -5,7 +5,7 @@
 
 namespace meshprobe::e2e {
 
-Result<Cluster> Cluster::fromEnvironment() {
+Result<Cluster> Cluster::from_environment() {
   Cluster cluster;
   std::string missing;
   auto read = [&missing](const char* name, std::string& field) {
@@ -38,10 +38,10 @@ Kubectl::Kubectl(std::string binary, std::string kubeconfig, std::chrono::millis
 CommandResult Kubectl::run(const std::vector<std::string>& arguments, std::string_view input) const {
   std::vector<std::string> command{binary_, "--kubeconfig=" + kubeconfig_};
   command.insert(command.end(), arguments.begin(), arguments.end());
-  return runCommand(command, input, timeout_);
+  return run_command(command, input, timeout_);
 }
 
-Result<nlohmann::json> Kubectl::getJson(const std::vector<std::string>& arguments) const {
+Result<nlohmann::json> Kubectl::get_json(const std::vector<std::string>& arguments) const {
   std::vector<std::string> command{"get"};
   command.insert(command.end(), arguments.begin(), arguments.end());
   command.push_back("--output=json");

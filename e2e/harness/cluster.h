@@ -26,7 +26,7 @@ struct Cluster {
   std::string istio_crds_file;             // MESHPROBE_E2E_ISTIO_CRDS, the applied Istio CRDs
 
   // Reads the MESHPROBE_E2E_* variables; the error names the missing ones and how to run.
-  static Result<Cluster> fromEnvironment();
+  static Result<Cluster> from_environment();
 };
 
 // kubectl with one kubeconfig; every call is bounded by `timeout`.
@@ -39,7 +39,7 @@ class Kubectl {
 
   CommandResult run(const std::vector<std::string>& arguments, std::string_view input = {}) const;
   // `kubectl get ARGUMENTS -o json`, parsed; the error carries kubectl's message.
-  Result<nlohmann::json> getJson(const std::vector<std::string>& arguments) const;
+  Result<nlohmann::json> get_json(const std::vector<std::string>& arguments) const;
 
   const std::string& kubeconfig() const { return kubeconfig_; }
 

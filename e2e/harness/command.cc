@@ -37,7 +37,7 @@ class FileDescriptor {
   int descriptor_ = -1;
 };
 
-std::string commandLine(const std::vector<std::string>& arguments) {
+std::string command_line(const std::vector<std::string>& arguments) {
   std::string line;
   for (const auto& argument : arguments) {
     if (!line.empty()) line += ' ';
@@ -52,7 +52,7 @@ std::string commandLine(const std::vector<std::string>& arguments) {
   return line;
 }
 
-std::string systemError(const std::string& what) { return what + ": " + std::strerror(errno); }
+std::string system_error(const std::string& what) { return what + ": " + std::strerror(errno); }
 
 // Reads what is available on `descriptor` into `sink`; closes it at end of file.
 void drain(FileDescriptor& descriptor, std::string& sink) {
@@ -65,7 +65,7 @@ void drain(FileDescriptor& descriptor, std::string& sink) {
   }
 }
 
-int decodeWaitStatus(int status) {
+int decode_wait_status(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return -1;
@@ -73,10 +73,10 @@ int decodeWaitStatus(int status) {
 
 }  // namespace
 
-CommandResult runCommand(const std::vector<std::string>& arguments, std::string_view input,
+CommandResult run_command(const std::vector<std::string>& arguments, std::string_view input,
                          std::chrono::milliseconds timeout) {
   CommandResult result;
-  result.command_line = commandLine(arguments);
+  result.command_line = command_line(arguments);
   if (arguments.empty()) {
     result.standard_error = "runCommand: no program given";
     return result;
@@ -86,17 +86,17 @@ CommandResult runCommand(const std::vector<std::string>& arguments, std::string_
   // fails with EPIPE (send with MSG_NOSIGNAL) instead of killing the test with SIGPIPE.
   int input_pair[2], output_pipe[2], error_pipe[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, input_pair) != 0) {
-    result.standard_error = systemError("socketpair");
+    result.standard_error = system_error("socketpair");
     return result;
   }
   FileDescriptor input_ours(input_pair[0]), input_theirs(input_pair[1]);
   if (::pipe2(output_pipe, O_CLOEXEC) != 0) {
-    result.standard_error = systemError("pipe2");
+    result.standard_error = system_error("pipe2");
     return result;
   }
   FileDescriptor output_ours(output_pipe[0]), output_theirs(output_pipe[1]);
   if (::pipe2(error_pipe, O_CLOEXEC) != 0) {
-    result.standard_error = systemError("pipe2");
+    result.standard_error = system_error("pipe2");
     return result;
   }
   FileDescriptor error_ours(error_pipe[0]), error_theirs(error_pipe[1]);
@@ -142,7 +142,7 @@ CommandResult runCommand(const std::vector<std::string>& arguments, std::string_
                              {input_ours.get(), POLLOUT, 0}};  // negative descriptors are ignored
     if (::poll(descriptors, 3, static_cast<int>(remaining.count())) < 0) {
       if (errno == EINTR) continue;
-      result.standard_error += systemError("poll");
+      result.standard_error += system_error("poll");
       timed_out = true;  // cannot watch it any more: stop it
       break;
     }
@@ -167,12 +167,12 @@ CommandResult runCommand(const std::vector<std::string>& arguments, std::string_
     result.exit_status = -1;
     result.standard_error += "\n[killed after " + std::to_string(timeout.count()) + " ms]";
   } else {
-    result.exit_status = decodeWaitStatus(status);
+    result.exit_status = decode_wait_status(status);
   }
   return result;
 }
 
-::testing::AssertionResult commandSucceeded(const CommandResult& result) {
+::testing::AssertionResult command_succeeded(const CommandResult& result) {
   if (result.succeeded()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "`" << result.command_line << "` exited with "
                                        << result.exit_status << "\nstandard output:\n"

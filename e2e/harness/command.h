@@ -24,10 +24,10 @@ struct CommandResult {
 
 // Runs `arguments` (arguments[0] is the program's path) with `input` on its standard input
 // and the test's environment; kills it, and every process it started, after `timeout`.
-CommandResult runCommand(const std::vector<std::string>& arguments, std::string_view input,
+CommandResult run_command(const std::vector<std::string>& arguments, std::string_view input,
                          std::chrono::milliseconds timeout);
 
 // For ASSERT_TRUE/EXPECT_TRUE: success, or the command line, exit status and both outputs.
-::testing::AssertionResult commandSucceeded(const CommandResult& result);
+::testing::AssertionResult command_succeeded(const CommandResult& result);
 
 }  // namespace meshprobe::e2e

@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 CommandResult shell(const std::string& script, std::string_view input = {},
                     std::chrono::milliseconds timeout = 10s) {
-  return runCommand({"/bin/sh", "-c", script}, input, timeout);
+  return run_command({"/bin/sh", "-c", script}, input, timeout);
 }
 
 TEST(RunCommandTest, SeparatesStandardOutputFromStandardErrorAndReportsTheExitCode) {
@@ -29,15 +29,15 @@ TEST(RunCommandTest, SeparatesStandardOutputFromStandardErrorAndReportsTheExitCo
 
 TEST(RunCommandTest, FeedsInputLargerThanAPipeBufferWhileReadingOutput) {
   std::string input(4 * 1024 * 1024, 'x');
-  CommandResult result = runCommand({"/bin/cat"}, input, 30s);
-  ASSERT_TRUE(commandSucceeded(result));
+  CommandResult result = run_command({"/bin/cat"}, input, 30s);
+  ASSERT_TRUE(command_succeeded(result));
   EXPECT_EQ(result.standard_output.size(), input.size());
   EXPECT_EQ(result.standard_output, input);
 }
 
 TEST(RunCommandTest, SurvivesAProgramThatExitsWithoutReadingItsInput) {
   CommandResult result = shell("exit 0", std::string(4 * 1024 * 1024, 'x'));
-  EXPECT_TRUE(commandSucceeded(result));
+  EXPECT_TRUE(command_succeeded(result));
 }
 
 TEST(RunCommandTest, KillsAProgramThatRunsPastItsTimeout) {
@@ -45,7 +45,7 @@ TEST(RunCommandTest, KillsAProgramThatRunsPastItsTimeout) {
   // The shell's child holds standard output open too: it must be killed with the shell.
   CommandResult result = shell("sleep 30; echo done", {}, 300ms);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
-  EXPECT_EQ(runCommand({"/usr/bin/pgrep", "-f", "^sleep 30$"}, {}, 10s).exit_status, 1)
+  EXPECT_EQ(run_command({"/usr/bin/pgrep", "-f", "^sleep 30$"}, {}, 10s).exit_status, 1)
       << "the shell's child outlived the timeout";
   EXPECT_EQ(result.exit_status, -1);
   EXPECT_THAT(result.standard_error, HasSubstr("killed after 300 ms"));
@@ -56,7 +56,7 @@ TEST(RunCommandTest, ReportsAKillingSignalAs128PlusItsNumber) {
 }
 
 TEST(RunCommandTest, ExplainsAProgramThatCannotBeStarted) {
-  CommandResult result = runCommand({"/nonexistent/kubectl", "version"}, {}, 10s);
+  CommandResult result = run_command({"/nonexistent/kubectl", "version"}, {}, 10s);
   EXPECT_EQ(result.exit_status, -1);
   EXPECT_THAT(result.standard_error, HasSubstr("cannot start /nonexistent/kubectl"));
 }
@@ -64,7 +64,7 @@ TEST(RunCommandTest, ExplainsAProgramThatCannotBeStarted) {
 TEST(RunCommandTest, QuotesTheCommandLineForFailureMessages) {
   CommandResult result = shell("echo 'it''s'; exit 1");
   EXPECT_EQ(result.command_line, R"(/bin/sh -c 'echo '\''it'\'''\''s'\''; exit 1')");
-  EXPECT_THAT(std::string(commandSucceeded(result).message()), HasSubstr("exited with 1"));
+  EXPECT_THAT(std::string(command_succeeded(result).message()), HasSubstr("exited with 1"));
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ constexpr const char* kFieldManager = "meshprobe-e2e";
 
 // A DNS label from the test's name and a random suffix, so reruns never meet a namespace that
 // is still terminating: "e2e-<suite>-<test>-<5 random characters>", at most 63 characters.
-std::string namespaceFor(const ::testing::TestInfo& test) {
+std::string namespace_for(const ::testing::TestInfo& test) {
   std::string readable;
   for (char character : std::string(test.test_suite_name()) + "-" + test.name()) {
     char lower = static_cast<char>(std::tolower(static_cast<unsigned char>(character)));
@@ -42,13 +42,13 @@ std::string trimmed(std::string text) {
 }  // namespace
 
 void EndToEndTest::SetUp() {
-  auto cluster = Cluster::fromEnvironment();
+  auto cluster = Cluster::from_environment();
   ASSERT_TRUE(cluster.ok()) << cluster.error().message;
   cluster_ = std::move(cluster).value();
   kubectl_.emplace(cluster_->kubectl, cluster_->admin_kubeconfig);
 
-  std::string name = namespaceFor(*::testing::UnitTest::GetInstance()->current_test_info());
-  ASSERT_TRUE(commandSucceeded(kubectl_->run({"create", "namespace", name})));
+  std::string name = namespace_for(*::testing::UnitTest::GetInstance()->current_test_info());
+  ASSERT_TRUE(command_succeeded(kubectl_->run({"create", "namespace", name})));
   namespace_ = name;
   // Pods cannot be created before the service-account controller made "default".
   ASSERT_TRUE(eventually("ServiceAccount default in namespace " + namespace_, kNamespaceReadyTimeout,
@@ -66,16 +66,16 @@ void EndToEndTest::TearDown() {
     std::cerr << "Events in " << namespace_ << ":\n" << events.standard_output << events.standard_error
               << "Component logs: " << cluster_->log_directory << "\n";
   }
-  EXPECT_TRUE(commandSucceeded(kubectl_->run({"delete", "namespace", namespace_, "--wait=false"})));
+  EXPECT_TRUE(command_succeeded(kubectl_->run({"delete", "namespace", namespace_, "--wait=false"})));
 }
 
 ::testing::AssertionResult EndToEndTest::apply(std::string_view yaml) const {
-  return commandSucceeded(kubectl_->run({"apply", "--server-side", "--field-manager", kFieldManager,
+  return command_succeeded(kubectl_->run({"apply", "--server-side", "--field-manager", kFieldManager,
                                          "--namespace", namespace_, "--filename", "-"},
                                         yaml));
 }
 
-Result<std::string> EndToEndTest::serviceAccountKubeconfig(const std::string& name,
+Result<std::string> EndToEndTest::service_account_kubeconfig(const std::string& name,
                                                            const std::vector<PolicyRule>& rules) const {
   nlohmann::json role_rules = nlohmann::json::array();
   for (const auto& rule : rules) {
@@ -96,14 +96,14 @@ Result<std::string> EndToEndTest::serviceAccountKubeconfig(const std::string& na
          {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", name}}},
          {"subjects", {{{"kind", "ServiceAccount"}, {"name", name}, {"namespace", namespace_}}}}}}}};
   if (auto applied = apply(objects.dump()); !applied) return Error{applied.message()};
-  return tokenKubeconfig(namespace_, name);
+  return token_kubeconfig(namespace_, name);
 }
 
-Result<std::string> EndToEndTest::tokenKubeconfig(const std::string& service_account_namespace,
+Result<std::string> EndToEndTest::token_kubeconfig(const std::string& service_account_namespace,
                                                   const std::string& service_account) const {
   CommandResult token = kubectl_->run({"create", "token", service_account, "--namespace",
                                        service_account_namespace, "--duration=1h"});
-  if (!token.succeeded()) return Error{commandSucceeded(token).message()};
+  if (!token.succeeded()) return Error{command_succeeded(token).message()};
 
   namespace filesystem = std::filesystem;
   filesystem::path directory = filesystem::path(cluster_->state_directory) / "kubeconfigs";

@@ -9,7 +9,7 @@
 //   )"));
 //     EXPECT_TRUE(eventually("settings to exist", std::chrono::seconds(30),
 //                            [&] { return kubectl().run({"get", "configmap", "settings",
-//                                                        "-n", testNamespace()}).succeeded(); }));
+//                                                        "-n", test_namespace()}).succeeded(); }));
 //   }
 //
 // Without a cluster (MESHPROBE_E2E_* unset) every test fails with a message that says how to
@@ -46,7 +46,7 @@ class EndToEndTest : public ::testing::Test {
   // kubectl as the cluster's administrator (system:masters).
   const Kubectl& kubectl() const { return *kubectl_; }
   // This test's own namespace, e.g. "e2e-controlplanetest-appliesit-x7k2q".
-  const std::string& testNamespace() const { return namespace_; }
+  const std::string& test_namespace() const { return namespace_; }
 
   // `kubectl apply --server-side` of `yaml` (one or more documents) into the test namespace.
   ::testing::AssertionResult apply(std::string_view yaml) const;
@@ -54,11 +54,11 @@ class EndToEndTest : public ::testing::Test {
   // Creates ServiceAccount `name` in the test namespace, a Role of the same name with `rules`
   // and a RoleBinding between them; returns the path of a kubeconfig that authenticates as
   // that ServiceAccount with a token (TokenRequest, valid for an hour).
-  Result<std::string> serviceAccountKubeconfig(const std::string& name,
+  Result<std::string> service_account_kubeconfig(const std::string& name,
                                                const std::vector<PolicyRule>& rules) const;
   // The path of a kubeconfig with a token of an existing ServiceAccount (bound by the test,
   // e.g. to a ClusterRole); its context's namespace is the ServiceAccount's.
-  Result<std::string> tokenKubeconfig(const std::string& service_account_namespace,
+  Result<std::string> token_kubeconfig(const std::string& service_account_namespace,
                                       const std::string& service_account) const;
 
  private:

@@ -9,7 +9,7 @@
 namespace meshprobe::e2e {
 
 // Parses argv into the variables DESCRIPTION points to; returns the error, if any, as text.
-inline std::optional<std::string> parseCommandLine(const boost::program_options::options_description& description,
+inline std::optional<std::string> parse_command_line(const boost::program_options::options_description& description,
                                                    int argc, char** argv) {
   namespace po = boost::program_options;
   try {

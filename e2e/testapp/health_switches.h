@@ -17,21 +17,21 @@ enum class HealthCheck { kHttp, kTcp, kGrpc };
 inline constexpr std::array<HealthCheck, 3> kHealthChecks = {HealthCheck::kHttp, HealthCheck::kTcp,
                                                              HealthCheck::kGrpc};
 
-std::string_view healthCheckName(HealthCheck check);
-std::optional<HealthCheck> parseHealthCheck(std::string_view name);
+std::string_view health_check_name(HealthCheck check);
+std::optional<HealthCheck> parse_health_check(std::string_view name);
 
 // "failing" or "passing" (the words the control endpoint takes and reports).
-Result<bool> parseFailing(std::string_view word);
+Result<bool> parse_failing(std::string_view word);
 
 // A comma-separated list of check names ("http,grpc"; empty: none).
-Result<std::vector<HealthCheck>> parseHealthCheckList(std::string_view list);
+Result<std::vector<HealthCheck>> parse_health_check_list(std::string_view list);
 
 // What a control request asks: PUT /health/<check> with the body "failing" or "passing".
 struct HealthChange {
   HealthCheck check;
   bool failing;
 };
-Result<HealthChange> parseHealthChange(std::string_view target, std::string_view body);
+Result<HealthChange> parse_health_change(std::string_view target, std::string_view body);
 
 // Thread-safe: the gRPC server reads them from its own threads.
 class HealthSwitches {

@@ -5,7 +5,7 @@
 
 namespace meshprobe::e2e {
 
-HttpResponse textResponse(const HttpRequest& request, http::status status, std::string body) {
+HttpResponse text_response(const HttpRequest& request, http::status status, std::string body) {
   HttpResponse response{status, request.version()};
   response.set(http::field::content_type, "text/plain");
   response.keep_alive(false);
@@ -14,7 +14,7 @@ HttpResponse textResponse(const HttpRequest& request, http::status status, std::
   return response;
 }
 
-Result<int> openAcceptor(asio::ip::tcp::acceptor& acceptor, int port) {
+Result<int> open_acceptor(asio::ip::tcp::acceptor& acceptor, int port) {
   const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::any(), static_cast<unsigned short>(port));
   boost::system::error_code error;
   acceptor.open(endpoint.protocol(), error);
@@ -29,16 +29,16 @@ Result<int> openAcceptor(asio::ip::tcp::acceptor& acceptor, int port) {
   return static_cast<int>(acceptor.local_endpoint().port());
 }
 
-Result<int> HttpServer::listen(int port) { return openAcceptor(acceptor_, port); }
+Result<int> HttpServer::listen(int port) { return open_acceptor(acceptor_, port); }
 
-void HttpServer::start() { asio::co_spawn(acceptor_.get_executor(), acceptLoop(), asio::detached); }
+void HttpServer::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
 
 void HttpServer::stop() {
   boost::system::error_code ignored;
   acceptor_.close(ignored);
 }
 
-asio::awaitable<void> HttpServer::acceptLoop() {
+asio::awaitable<void> HttpServer::accept_loop() {
   while (acceptor_.is_open()) {
     boost::system::error_code error;
     auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, error));

@@ -25,7 +25,7 @@ using HttpResponse = http::response<http::string_body>;
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
 // A plain-text response with the request's HTTP version.
-HttpResponse textResponse(const HttpRequest& request, http::status status, std::string body);
+HttpResponse text_response(const HttpRequest& request, http::status status, std::string body);
 
 class HttpServer {
  public:
@@ -37,7 +37,7 @@ class HttpServer {
   void stop();
 
  private:
-  asio::awaitable<void> acceptLoop();
+  asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(beast::tcp_stream stream);
 
   static constexpr std::size_t kMaximumConnections = 64;
@@ -47,6 +47,6 @@ class HttpServer {
 };
 
 // Listens on address:port with SO_REUSEADDR (a test program restarts on its own port).
-Result<int> openAcceptor(asio::ip::tcp::acceptor& acceptor, int port);
+Result<int> open_acceptor(asio::ip::tcp::acceptor& acceptor, int port);
 
 }  // namespace meshprobe::e2e

@@ -13,7 +13,7 @@ std::string_view trim(std::string_view text) {
 
 }  // namespace
 
-Result<std::vector<int>> parsePortList(std::string_view text) {
+Result<std::vector<int>> parse_port_list(std::string_view text) {
   std::vector<int> ports;
   const std::string_view whole = text;
   if (trim(text).empty()) return ports;
@@ -31,7 +31,7 @@ Result<std::vector<int>> parsePortList(std::string_view text) {
   }
 }
 
-std::string redirectRuleset(const RedirectConfig& config) {
+std::string redirect_ruleset(const RedirectConfig& config) {
   const std::string table = "inet " + std::string(kRedirectTable);
   std::string script = "add table " + table + "\n";
   script += "add chain " + table + " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n";

@@ -26,9 +26,9 @@ struct RedirectConfig {
 };
 
 // "15120, 9090" -> {15120, 9090}; empty or blank -> {}. Istio's annotation syntax.
-Result<std::vector<int>> parsePortList(std::string_view text);
+Result<std::vector<int>> parse_port_list(std::string_view text);
 
 // The nft script (libnftables' input) that creates the table, for a fresh network namespace.
-std::string redirectRuleset(const RedirectConfig& config);
+std::string redirect_ruleset(const RedirectConfig& config);
 
 }  // namespace meshprobe::e2e

@@ -40,8 +40,8 @@ using tcp = asio::ip::tcp;
 
 // --- redirect ---------------------------------------------------------------------------------
 
-int installRedirect(const RedirectConfig& config) {
-  const std::string script = redirectRuleset(config);
+int install_redirect(const RedirectConfig& config) {
+  const std::string script = redirect_ruleset(config);
   std::unique_ptr<nft_ctx, decltype(&nft_ctx_free)> context(nft_ctx_new(NFT_CTX_DEFAULT), nft_ctx_free);
   if (!context) {
     std::cerr << "mesh-sidecar redirect: cannot create an nftables context" << std::endl;
@@ -57,7 +57,7 @@ int installRedirect(const RedirectConfig& config) {
   return 0;
 }
 
-int redirectMain(int argc, char** argv) {
+int redirect_main(int argc, char** argv) {
   RedirectConfig config;
   std::string excluded;
   if (const char* from_environment = std::getenv("EXCLUDE_INBOUND_PORTS")) excluded = from_environment;
@@ -65,17 +65,17 @@ int redirectMain(int argc, char** argv) {
   description.add_options()
       ("proxy-port", po::value(&config.proxy_port)->default_value(config.proxy_port), "where inbound TCP goes")
       ("exclude-inbound-ports", po::value(&excluded), "ports not redirected (default $EXCLUDE_INBOUND_PORTS)");
-  if (auto error = parseCommandLine(description, argc, argv)) {
+  if (auto error = parse_command_line(description, argc, argv)) {
     std::cerr << "mesh-sidecar redirect: " << *error << std::endl;
     return 2;
   }
-  auto ports = parsePortList(excluded);
+  auto ports = parse_port_list(excluded);
   if (!ports) {
     std::cerr << "mesh-sidecar redirect: --exclude-inbound-ports: " << ports.error().message << std::endl;
     return 2;
   }
   config.excluded_inbound_ports = *ports;
-  return installRedirect(config);
+  return install_redirect(config);
 }
 
 // --- proxy ------------------------------------------------------------------------------------
@@ -85,7 +85,7 @@ std::string describe(const tcp::endpoint& endpoint) {
 }
 
 // Where a redirected connection was going (netfilter keeps it for the redirecting socket).
-Result<tcp::endpoint> originalDestination(tcp::socket& socket) {
+Result<tcp::endpoint> original_destination(tcp::socket& socket) {
   sockaddr_in address{};
   socklen_t length = sizeof(address);
   if (getsockopt(socket.native_handle(), SOL_IP, SO_ORIGINAL_DST, &address, &length) != 0) {
@@ -113,8 +113,8 @@ class MutualTlsProxy {
  public:
   MutualTlsProxy(asio::io_context& context, ssl::context& tls) : context_(context), tls_(tls), acceptor_(context) {}
 
-  Result<int> listen(int port) { return openAcceptor(acceptor_, port); }
-  void start() { asio::co_spawn(context_, acceptLoop(), asio::detached); }
+  Result<int> listen(int port) { return open_acceptor(acceptor_, port); }
+  void start() { asio::co_spawn(context_, accept_loop(), asio::detached); }
   void stop() {
     error_code ignored;
     acceptor_.close(ignored);
@@ -128,7 +128,7 @@ class MutualTlsProxy {
     tcp::socket upstream;
   };
 
-  asio::awaitable<void> acceptLoop() {
+  asio::awaitable<void> accept_loop() {
     while (acceptor_.is_open()) {
       error_code error;
       auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, error));
@@ -143,7 +143,7 @@ class MutualTlsProxy {
     ++connections_;
     error_code error;
     const auto peer = socket.remote_endpoint(error);
-    auto destination = originalDestination(socket);
+    auto destination = original_destination(socket);
     // A connection made to the proxy's own port was not redirected: forwarding it would loop.
     if (destination && destination->port() == acceptor_.local_endpoint(error).port()) {
       destination = Error{"connected to the proxy's port itself, not redirected to it"};
@@ -160,7 +160,7 @@ class MutualTlsProxy {
     co_await connection->downstream.async_handshake(ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, error));
     deadline.cancel();
     if (error) {
-      std::cout << "rejected " << route << ": " << describeHandshakeError(error) << std::endl;
+      std::cout << "rejected " << route << ": " << describe_handshake_error(error) << std::endl;
     } else if (!destination) {
       std::cout << "rejected " << route << ": " << destination.error().message << std::endl;
     } else {
@@ -177,7 +177,7 @@ class MutualTlsProxy {
     --connections_;
   }
 
-  static std::string describeHandshakeError(const error_code& error) {
+  static std::string describe_handshake_error(const error_code& error) {
     if (error == asio::error::eof) return "closed before the TLS handshake (a TCP check)";
     return "TLS handshake failed: " + error.message();
   }
@@ -189,14 +189,14 @@ class MutualTlsProxy {
   std::size_t connections_ = 0;
 };
 
-int proxyMain(int argc, char** argv) {
+int proxy_main(int argc, char** argv) {
   int port = 15006;
   std::string identity_dir = "/etc/mesh-identity";
   po::options_description description("mesh-sidecar proxy options");
   description.add_options()
       ("port", po::value(&port)->default_value(port), "the port inbound TCP is redirected to")
       ("identity-dir", po::value(&identity_dir)->default_value(identity_dir), "ca.crt, tls.crt, tls.key");
-  if (auto error = parseCommandLine(description, argc, argv)) {
+  if (auto error = parse_command_line(description, argc, argv)) {
     std::cerr << "mesh-sidecar proxy: " << *error << std::endl;
     return 2;
   }
@@ -237,8 +237,8 @@ int proxyMain(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
-  if (command == "redirect") return meshprobe::e2e::redirectMain(argc - 1, argv + 1);
-  if (command == "proxy") return meshprobe::e2e::proxyMain(argc - 1, argv + 1);
+  if (command == "redirect") return meshprobe::e2e::redirect_main(argc - 1, argv + 1);
+  if (command == "proxy") return meshprobe::e2e::proxy_main(argc - 1, argv + 1);
   std::cerr << "usage: meshprobe-e2e-mesh-sidecar redirect|proxy [options]" << std::endl;
   return 2;
 }

@@ -31,20 +31,20 @@ class TcpHealthListener {
  public:
   TcpHealthListener(asio::io_context& context, int port) : context_(context), acceptor_(context), port_(port) {}
 
-  Result<int> setListening(bool listening) {
+  Result<int> set_listening(bool listening) {
     if (!listening) {
       boost::system::error_code ignored;
       acceptor_.close(ignored);
       return port_;
     }
     if (acceptor_.is_open()) return port_;
-    auto port = openAcceptor(acceptor_, port_);
-    if (port) asio::co_spawn(context_, acceptLoop(), asio::detached);
+    auto port = open_acceptor(acceptor_, port_);
+    if (port) asio::co_spawn(context_, accept_loop(), asio::detached);
     return port;
   }
 
  private:
-  asio::awaitable<void> acceptLoop() {
+  asio::awaitable<void> accept_loop() {
     while (acceptor_.is_open()) {
       boost::system::error_code error;
       auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, error));
@@ -65,7 +65,7 @@ struct Options {
   std::string failing;
 };
 
-Result<Options> parseOptions(int argc, char** argv) {
+Result<Options> parse_options(int argc, char** argv) {
   namespace po = boost::program_options;
   Options options;
   po::options_description description("meshprobe-e2e-testapp options");
@@ -76,13 +76,13 @@ Result<Options> parseOptions(int argc, char** argv) {
       ("control-port", po::value(&options.control_port)->default_value(options.control_port),
        "GET /health, PUT /health/<check>")
       ("failing", po::value(&options.failing), "checks failing from the start: http,tcp,grpc");
-  if (auto error = parseCommandLine(description, argc, argv)) return Error{*error};
+  if (auto error = parse_command_line(description, argc, argv)) return Error{*error};
   return options;
 }
 
 int run(const Options& options) {
   HealthSwitches switches;
-  auto initially_failing = parseHealthCheckList(options.failing);
+  auto initially_failing = parse_health_check_list(options.failing);
   if (!initially_failing) {
     std::cerr << "meshprobe-e2e-testapp: --failing: " << initially_failing.error().message << std::endl;
     return 2;
@@ -110,7 +110,7 @@ int run(const Options& options) {
     const bool failing = switches.failing(check);
     switch (check) {
       case HealthCheck::kHttp: return 0;  // read per request
-      case HealthCheck::kTcp: return tcp_listener.setListening(!failing);
+      case HealthCheck::kTcp: return tcp_listener.set_listening(!failing);
       case HealthCheck::kGrpc: grpc_server->GetHealthCheckService()->SetServingStatus(!failing); return 0;
     }
     return 0;
@@ -123,27 +123,27 @@ int run(const Options& options) {
   }
 
   HttpServer health_server(context, [&](const HttpRequest& request) {
-    if (request.target() != "/healthz") return textResponse(request, http::status::not_found, "not found\n");
-    if (switches.failing(HealthCheck::kHttp)) return textResponse(request, http::status::service_unavailable, "failing\n");
-    return textResponse(request, http::status::ok, "ok\n");
+    if (request.target() != "/healthz") return text_response(request, http::status::not_found, "not found\n");
+    if (switches.failing(HealthCheck::kHttp)) return text_response(request, http::status::service_unavailable, "failing\n");
+    return text_response(request, http::status::ok, "ok\n");
   });
   HttpServer control_server(context, [&](const HttpRequest& request) {
     if (request.method() == http::verb::get && request.target() == "/health") {
-      return textResponse(request, http::status::ok, switches.json() + "\n");
+      return text_response(request, http::status::ok, switches.json() + "\n");
     }
     if (request.method() != http::verb::put) {
-      return textResponse(request, http::status::method_not_allowed, "GET /health or PUT /health/<check>\n");
+      return text_response(request, http::status::method_not_allowed, "GET /health or PUT /health/<check>\n");
     }
     const auto target = request.target();
-    auto change = parseHealthChange(std::string_view(target.data(), target.size()), request.body());
-    if (!change) return textResponse(request, http::status::bad_request, change.error().message + "\n");
+    auto change = parse_health_change(std::string_view(target.data(), target.size()), request.body());
+    if (!change) return text_response(request, http::status::bad_request, change.error().message + "\n");
     switches.set(change->check, change->failing);
     if (auto applied = apply(change->check); !applied) {
-      return textResponse(request, http::status::internal_server_error, applied.error().message + "\n");
+      return text_response(request, http::status::internal_server_error, applied.error().message + "\n");
     }
-    std::cout << "health check " << healthCheckName(change->check) << " is now "
+    std::cout << "health check " << health_check_name(change->check) << " is now "
               << (change->failing ? "failing" : "passing") << std::endl;
-    return textResponse(request, http::status::ok, switches.json() + "\n");
+    return text_response(request, http::status::ok, switches.json() + "\n");
   });
   for (auto [server, port] : {std::pair{&health_server, options.http_port}, std::pair{&control_server, options.control_port}}) {
     if (auto listening = server->listen(port); !listening) {
@@ -157,7 +157,7 @@ int run(const Options& options) {
   signals.async_wait([&](const boost::system::error_code&, int) {
     health_server.stop();
     control_server.stop();
-    tcp_listener.setListening(false);
+    tcp_listener.set_listening(false);
     context.stop();
   });
   std::cout << "serving: http " << options.http_port << " /healthz, tcp " << options.tcp_port << ", grpc "
@@ -171,7 +171,7 @@ int run(const Options& options) {
 }  // namespace meshprobe::e2e
 
 int main(int argc, char** argv) {
-  auto options = meshprobe::e2e::parseOptions(argc, argv);
+  auto options = meshprobe::e2e::parse_options(argc, argv);
   if (!options) {
     std::cerr << "meshprobe-e2e-testapp: " << options.error().message << std::endl;
     return 2;

@@ -11,29 +11,29 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 TEST(HealthChangeTest, ParsesEachCheckAndBothWords) {
-  auto change = parseHealthChange("/health/grpc", "failing\n");
+  auto change = parse_health_change("/health/grpc", "failing\n");
   ASSERT_TRUE(change.ok()) << change.error().message;
   EXPECT_EQ(change->check, HealthCheck::kGrpc);
   EXPECT_TRUE(change->failing);
-  change = parseHealthChange("/health/tcp", "passing");
+  change = parse_health_change("/health/tcp", "passing");
   ASSERT_TRUE(change.ok()) << change.error().message;
   EXPECT_EQ(change->check, HealthCheck::kTcp);
   EXPECT_FALSE(change->failing);
 }
 
 TEST(HealthChangeTest, RefusesUnknownChecksPathsAndWords) {
-  EXPECT_THAT(parseHealthChange("/health/udp", "failing").error().message, HasSubstr("unknown health check \"udp\""));
-  EXPECT_THAT(parseHealthChange("/status/http", "failing").error().message, HasSubstr("no such resource /status/http"));
-  EXPECT_THAT(parseHealthChange("/health/http", "down").error().message, HasSubstr("expected \"failing\" or \"passing\""));
+  EXPECT_THAT(parse_health_change("/health/udp", "failing").error().message, HasSubstr("unknown health check \"udp\""));
+  EXPECT_THAT(parse_health_change("/status/http", "failing").error().message, HasSubstr("no such resource /status/http"));
+  EXPECT_THAT(parse_health_change("/health/http", "down").error().message, HasSubstr("expected \"failing\" or \"passing\""));
 }
 
 TEST(HealthCheckListTest, ParsesAListAndRefusesUnknownNames) {
-  auto checks = parseHealthCheckList("http,grpc");
+  auto checks = parse_health_check_list("http,grpc");
   ASSERT_TRUE(checks.ok());
   EXPECT_THAT(*checks, ElementsAre(HealthCheck::kHttp, HealthCheck::kGrpc));
-  EXPECT_TRUE(parseHealthCheckList("")->empty());
-  EXPECT_FALSE(parseHealthCheckList("http,").ok());
-  EXPECT_FALSE(parseHealthCheckList("exec").ok());
+  EXPECT_TRUE(parse_health_check_list("")->empty());
+  EXPECT_FALSE(parse_health_check_list("http,").ok());
+  EXPECT_FALSE(parse_health_check_list("exec").ok());
 }
 
 TEST(HealthSwitchesTest, StartPassingAndReportEachCheck) {
@@ -45,23 +45,23 @@ TEST(HealthSwitchesTest, StartPassingAndReportEachCheck) {
 }
 
 TEST(PortListTest, ParsesIstioAnnotationSyntax) {
-  EXPECT_THAT(*parsePortList("15120, 9090"), ElementsAre(15120, 9090));
-  EXPECT_THAT(*parsePortList("8080"), ElementsAre(8080));
-  EXPECT_TRUE(parsePortList("")->empty());
-  EXPECT_TRUE(parsePortList("  ")->empty());
+  EXPECT_THAT(*parse_port_list("15120, 9090"), ElementsAre(15120, 9090));
+  EXPECT_THAT(*parse_port_list("8080"), ElementsAre(8080));
+  EXPECT_TRUE(parse_port_list("")->empty());
+  EXPECT_TRUE(parse_port_list("  ")->empty());
 }
 
 TEST(PortListTest, RefusesWhatIsNotAPort) {
-  EXPECT_THAT(parsePortList("15120,http").error().message,
+  EXPECT_THAT(parse_port_list("15120,http").error().message,
               HasSubstr("\"http\" is not a port (1-65535) in the port list \"15120,http\""));
-  EXPECT_FALSE(parsePortList("0").ok());
-  EXPECT_FALSE(parsePortList("65536").ok());
-  EXPECT_FALSE(parsePortList("80,,81").ok());
-  EXPECT_FALSE(parsePortList("80x").ok());
+  EXPECT_FALSE(parse_port_list("0").ok());
+  EXPECT_FALSE(parse_port_list("65536").ok());
+  EXPECT_FALSE(parse_port_list("80,,81").ok());
+  EXPECT_FALSE(parse_port_list("80x").ok());
 }
 
 TEST(RedirectRulesetTest, RedirectsInboundTcpExceptTheProxyPortAndExcludedPorts) {
-  const std::string script = redirectRuleset({.proxy_port = 15006, .excluded_inbound_ports = {15120, 9090}});
+  const std::string script = redirect_ruleset({.proxy_port = 15006, .excluded_inbound_ports = {15120, 9090}});
   EXPECT_EQ(script,
             "add table inet meshprobe-mesh-nat\n"
             "add chain inet meshprobe-mesh-nat prerouting { type nat hook prerouting priority dstnat; policy accept; }\n"
@@ -74,7 +74,7 @@ TEST(RedirectRulesetTest, RedirectsInboundTcpExceptTheProxyPortAndExcludedPorts)
 }
 
 TEST(RedirectRulesetTest, WithoutExclusionsOnlyTheProxyPortPasses) {
-  const std::string script = redirectRuleset({.proxy_port = 15001, .excluded_inbound_ports = {}});
+  const std::string script = redirect_ruleset({.proxy_port = 15001, .excluded_inbound_ports = {}});
   EXPECT_THAT(script, HasSubstr("mesh-inbound tcp dport 15001 return\n"));
   EXPECT_THAT(script, HasSubstr("redirect to :15001\n"));
   EXPECT_EQ(script.find("dport 15120"), std::string::npos);

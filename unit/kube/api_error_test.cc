@@ -11,7 +11,7 @@ std::string status(int code, const std::string& reason, const std::string& detai
 }
 
 struct Case {
-  int httpStatus;
+  int http_status;
   std::string reason;
   ApiErrorKind kind;
 };
@@ -20,11 +20,11 @@ class ErrorMappingTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ErrorMappingTest, MapsStatusCodeAndReasonToTheKind) {
   const Case& c = GetParam();
-  ApiError error = errorFromResponse(c.httpStatus, status(c.httpStatus, c.reason), std::nullopt,
+  ApiError error = error_from_response(c.http_status, status(c.http_status, c.reason), std::nullopt,
                                      "GET /x");
-  EXPECT_EQ(error.kind, c.kind) << c.httpStatus << " " << c.reason;
+  EXPECT_EQ(error.kind, c.kind) << c.http_status << " " << c.reason;
   EXPECT_EQ(error.reason, c.reason);
-  EXPECT_EQ(error.httpStatus, c.httpStatus);
+  EXPECT_EQ(error.http_status, c.http_status);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -45,7 +45,7 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{500, "Timeout", ApiErrorKind::kTimeout}));
 
 TEST(ApiErrorTest, InvalidCarriesItsFieldCauses) {
-  ApiError error = errorFromResponse(
+  ApiError error = error_from_response(
       422,
       status(422, "Invalid",
              R"({"name":"web","kind":"Deployment","causes":[)"
@@ -60,28 +60,28 @@ TEST(ApiErrorTest, InvalidCarriesItsFieldCauses) {
 }
 
 TEST(ApiErrorTest, RetryAfterComesFromTheHeaderOrTheStatusDetails) {
-  EXPECT_EQ(errorFromResponse(429, status(429, "TooManyRequests"), "7", "").retryAfter,
+  EXPECT_EQ(error_from_response(429, status(429, "TooManyRequests"), "7", "").retry_after,
             std::chrono::seconds(7));
-  EXPECT_EQ(errorFromResponse(429, status(429, "TooManyRequests", R"({"retryAfterSeconds":3})"),
+  EXPECT_EQ(error_from_response(429, status(429, "TooManyRequests", R"({"retryAfterSeconds":3})"),
                               std::nullopt, "")
-                .retryAfter,
+                .retry_after,
             std::chrono::seconds(3));
-  EXPECT_EQ(errorFromResponse(429, "", "soon", "").retryAfter, std::nullopt);
+  EXPECT_EQ(error_from_response(429, "", "soon", "").retry_after, std::nullopt);
 }
 
 TEST(ApiErrorTest, ABodyThatIsNotAStatusIsKeptAsTheDetail) {
-  ApiError error = errorFromResponse(502, "<html>Bad Gateway</html>", std::nullopt, "GET /x");
+  ApiError error = error_from_response(502, "<html>Bad Gateway</html>", std::nullopt, "GET /x");
   EXPECT_EQ(error.kind, ApiErrorKind::kServerError);
   EXPECT_EQ(error.message(), "GET /x: server error (502): <html>Bad Gateway</html>");
 }
 
 TEST(ApiErrorTest, WatchErrorEventStatusBecomesGone) {
-  ApiError error = errorFromStatusObject(
+  ApiError error = error_from_status_object(
       R"json({"kind":"Status","code":410,"reason":"Expired","message":"too old resource version: 1 (5)"})json",
       "GET /api/v1/namespaces?watch=1");
   EXPECT_EQ(error.kind, ApiErrorKind::kGone);
-  EXPECT_EQ(error.httpStatus, 410);
-  EXPECT_EQ(errorFromStatusObject("[]", "").kind, ApiErrorKind::kDecode);
+  EXPECT_EQ(error.http_status, 410);
+  EXPECT_EQ(error_from_status_object("[]", "").kind, ApiErrorKind::kDecode);
 }
 
 TEST(ApiErrorTest, TransientKinds) {
@@ -89,12 +89,12 @@ TEST(ApiErrorTest, TransientKinds) {
   for (auto kind : {ApiErrorKind::kTransport, ApiErrorKind::kTimeout,
                     ApiErrorKind::kTooManyRequests, ApiErrorKind::kServerError}) {
     error.kind = kind;
-    EXPECT_TRUE(error.transient()) << toString(kind);
+    EXPECT_TRUE(error.transient()) << to_string(kind);
   }
   for (auto kind : {ApiErrorKind::kNotFound, ApiErrorKind::kConflict, ApiErrorKind::kInvalid,
                     ApiErrorKind::kForbidden, ApiErrorKind::kGone}) {
     error.kind = kind;
-    EXPECT_FALSE(error.transient()) << toString(kind);
+    EXPECT_FALSE(error.transient()) << to_string(kind);
   }
 }
 

@@ -35,7 +35,7 @@ TEST(FakeClockTest, DestroyingATimerCancelsIt) {
   timer.reset();
   clock.advance(seconds(2));
   EXPECT_FALSE(fired);
-  EXPECT_EQ(clock.pendingTimers(), 0u);
+  EXPECT_EQ(clock.pending_timers(), 0u);
 }
 
 TEST(FakeClockTest, TimerScheduledByATimerWithinTheAdvanceFires) {
@@ -52,18 +52,18 @@ TEST(FakeClockTest, TimerScheduledByATimerWithinTheAdvanceFires) {
 
 TEST(FakeClockTest, SystemTimeMovesWithMonotonicTime) {
   FakeClock clock;
-  const SystemTime before = clock.systemNow();
+  const SystemTime before = clock.system_now();
   clock.advance(seconds(7));
-  EXPECT_EQ(clock.systemNow() - before, seconds(7));
+  EXPECT_EQ(clock.system_now() - before, seconds(7));
 }
 
 TEST(SleepTest, ASleepingThreadWakesWhenTheFakeClockPassesItsDeadline) {
   FakeClock clock;
   std::atomic<int> result{-1};
   std::jthread sleeper([&](std::stop_token stop) {
-    result = sleepFor(clock, seconds(10), stop) ? 1 : 0;
+    result = sleep_for(clock, seconds(10), stop) ? 1 : 0;
   });
-  ASSERT_TRUE(clock.waitForPendingTimers(1));
+  ASSERT_TRUE(clock.wait_for_pending_timers(1));
   clock.advance(seconds(9));
   EXPECT_EQ(result.load(), -1);
   clock.advance(seconds(1));
@@ -75,13 +75,13 @@ TEST(SleepTest, StopInterruptsASleep) {
   FakeClock clock;
   std::atomic<int> result{-1};
   std::jthread sleeper([&](std::stop_token stop) {
-    result = sleepFor(clock, seconds(10), stop) ? 1 : 0;
+    result = sleep_for(clock, seconds(10), stop) ? 1 : 0;
   });
-  ASSERT_TRUE(clock.waitForPendingTimers(1));
+  ASSERT_TRUE(clock.wait_for_pending_timers(1));
   sleeper.request_stop();
   sleeper.join();
   EXPECT_EQ(result.load(), 0);
-  EXPECT_EQ(clock.pendingTimers(), 0u);
+  EXPECT_EQ(clock.pending_timers(), 0u);
 }
 
 // The one test on real time: RealClock's thread runs timers, in order, and cancels.
@@ -104,7 +104,7 @@ TEST(RealClockTest, RunsTimersInOrderAndCancels) {
   });
   cancelled.reset();
   std::stop_source never;
-  sleepUntil(clock, start + milliseconds(40), never.get_token());
+  sleep_until(clock, start + milliseconds(40), never.get_token());
   while (count.load() < 2) std::this_thread::yield();
   std::lock_guard lock(mutex);
   EXPECT_EQ(fired, (std::vector<int>{1, 2}));

@@ -52,14 +52,14 @@ users:
 - name: admin
   user: {client-certificate: admin.crt, client-key: /abs/admin.key}
 )");
-  auto config = loadKubeconfig(path);
+  auto config = load_kubeconfig(path);
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->server, "https://127.0.0.1:6443");
-  EXPECT_EQ(config->tls.caFile, (directory_ / "ca.crt").string());
-  EXPECT_EQ(config->tls.caDescription, "CA file " + (directory_ / "ca.crt").string());
-  EXPECT_EQ(config->tls.clientCertificateFile, (directory_ / "admin.crt").string());
-  EXPECT_EQ(config->tls.clientKeyFile, "/abs/admin.key");
-  EXPECT_FALSE(config->tls.insecureSkipVerify);
+  EXPECT_EQ(config->tls.ca_file, (directory_ / "ca.crt").string());
+  EXPECT_EQ(config->tls.ca_description, "CA file " + (directory_ / "ca.crt").string());
+  EXPECT_EQ(config->tls.client_certificate_file, (directory_ / "admin.crt").string());
+  EXPECT_EQ(config->tls.client_key_file, "/abs/admin.key");
+  EXPECT_FALSE(config->tls.insecure_skip_verify);
   EXPECT_THAT(config->source, HasSubstr("(context admin)"));
 }
 
@@ -72,12 +72,12 @@ users:
 - name: admin
   user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
 )");
-  auto config = loadKubeconfig(path);
+  auto config = load_kubeconfig(path);
   ASSERT_TRUE(config.ok()) << config.error().message;
-  EXPECT_EQ(config->tls.caPem, "CA PEM");
-  EXPECT_EQ(config->tls.clientCertificatePem, "CERT");
-  EXPECT_EQ(config->tls.clientKeyPem, "KEY");
-  EXPECT_THAT(config->tls.caDescription, HasSubstr("certificate-authority-data of cluster \"local\""));
+  EXPECT_EQ(config->tls.ca_pem, "CA PEM");
+  EXPECT_EQ(config->tls.client_certificate_pem, "CERT");
+  EXPECT_EQ(config->tls.client_key_pem, "KEY");
+  EXPECT_THAT(config->tls.ca_description, HasSubstr("certificate-authority-data of cluster \"local\""));
 }
 
 TEST_F(ConfigTest, TokenAndTokenFileOfAnotherContext) {
@@ -90,13 +90,13 @@ users:
 - name: reader
   user: {tokenFile: token}
 )");
-  auto admin = loadKubeconfig(path);
+  auto admin = load_kubeconfig(path);
   ASSERT_TRUE(admin.ok()) << admin.error().message;
-  EXPECT_EQ(admin->bearerToken, "abc");
-  EXPECT_TRUE(admin->tls.insecureSkipVerify);
-  auto reader = loadKubeconfig(path, "reader");
+  EXPECT_EQ(admin->bearer_token, "abc");
+  EXPECT_TRUE(admin->tls.insecure_skip_verify);
+  auto reader = load_kubeconfig(path, "reader");
   ASSERT_TRUE(reader.ok()) << reader.error().message;
-  EXPECT_EQ(reader->bearerTokenFile, (directory_ / "token").string());
+  EXPECT_EQ(reader->bearer_token_file, (directory_ / "token").string());
 }
 
 struct BadCase {
@@ -128,16 +128,16 @@ TEST_F(ConfigTest, BadKubeconfigsGetOneClearError) {
   };
   for (const auto& c : cases) {
     const std::string path = write("config", c.body);
-    auto config = loadKubeconfig(path);
+    auto config = load_kubeconfig(path);
     ASSERT_FALSE(config.ok()) << c.name;
     EXPECT_THAT(config.error().message, HasSubstr(c.expected)) << c.name;
     EXPECT_THAT(config.error().message, HasSubstr(path)) << c.name;
   }
-  EXPECT_THAT(loadKubeconfig((directory_ / "absent").string()).error().message,
+  EXPECT_THAT(load_kubeconfig((directory_ / "absent").string()).error().message,
               HasSubstr("cannot read kubeconfig"));
 }
 
-EnvironmentLookup environmentOf(std::map<std::string, std::string> variables) {
+EnvironmentLookup environment_of(std::map<std::string, std::string> variables) {
   return [variables](const std::string& name) -> std::optional<std::string> {
     auto found = variables.find(name);
     if (found == variables.end()) return std::nullopt;
@@ -148,23 +148,23 @@ EnvironmentLookup environmentOf(std::map<std::string, std::string> variables) {
 TEST_F(ConfigTest, InClusterUsesTheServiceAccountFilesAndServiceAddress) {
   write("token", "t1\n");
   write("ca.crt", "PEM");
-  auto config = loadInCluster(
-      environmentOf({{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}}),
+  auto config = load_in_cluster(
+      environment_of({{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}}),
       directory_.string());
   ASSERT_TRUE(config.ok()) << config.error().message;
   EXPECT_EQ(config->server, "https://10.0.0.1:443");
-  EXPECT_EQ(config->bearerTokenFile, (directory_ / "token").string());
-  EXPECT_EQ(config->tls.caFile, (directory_ / "ca.crt").string());
-  auto ipv6 = loadInCluster(
-      environmentOf({{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}}),
+  EXPECT_EQ(config->bearer_token_file, (directory_ / "token").string());
+  EXPECT_EQ(config->tls.ca_file, (directory_ / "ca.crt").string());
+  auto ipv6 = load_in_cluster(
+      environment_of({{"KUBERNETES_SERVICE_HOST", "fd00::1"}, {"KUBERNETES_SERVICE_PORT", "443"}}),
       directory_.string());
   EXPECT_EQ(ipv6->server, "https://[fd00::1]:443");
 }
 
 TEST_F(ConfigTest, InClusterFailsClearlyOutsideAPod) {
-  EXPECT_THAT(loadInCluster(environmentOf({}), directory_.string()).error().message,
+  EXPECT_THAT(load_in_cluster(environment_of({}), directory_.string()).error().message,
               HasSubstr("KUBERNETES_SERVICE_HOST"));
-  EXPECT_THAT(loadInCluster(environmentOf({{"KUBERNETES_SERVICE_HOST", "h"},
+  EXPECT_THAT(load_in_cluster(environment_of({{"KUBERNETES_SERVICE_HOST", "h"},
                                            {"KUBERNETES_SERVICE_PORT", "1"}}),
                             directory_.string())
                   .error()
@@ -187,21 +187,21 @@ users:
 - name: admin
   user: {token: a}
 )");
-  auto environment = environmentOf({{"KUBECONFIG", first + ":/does/not/matter"},
+  auto environment = environment_of({{"KUBECONFIG", first + ":/does/not/matter"},
                                     {"KUBERNETES_SERVICE_HOST", "10.0.0.1"}});
-  EXPECT_EQ(resolveRestConfig(flag, "", environment)->server, "https://flag:6443");
-  EXPECT_EQ(resolveRestConfig("", "", environment)->server, "https://first:6443");
-  EXPECT_THAT(resolveRestConfig("", "", environmentOf({})).error().message,
+  EXPECT_EQ(resolve_rest_config(flag, "", environment)->server, "https://flag:6443");
+  EXPECT_EQ(resolve_rest_config("", "", environment)->server, "https://first:6443");
+  EXPECT_THAT(resolve_rest_config("", "", environment_of({})).error().message,
               HasSubstr("no Kubernetes configuration"));
 }
 
 TEST(Base64Test, DecodesStandardBase64AndRejectsOtherText) {
-  EXPECT_EQ(*decodeBase64("aGVsbG8="), "hello");
-  EXPECT_EQ(*decodeBase64("aGVs\nbG8h"), "hello!");
-  EXPECT_EQ(*decodeBase64(""), "");
-  EXPECT_FALSE(decodeBase64("aGVsbG8").ok());
-  EXPECT_FALSE(decodeBase64("a=bc").ok());
-  EXPECT_FALSE(decodeBase64("a$==").ok());
+  EXPECT_EQ(*decode_base64("aGVsbG8="), "hello");
+  EXPECT_EQ(*decode_base64("aGVs\nbG8h"), "hello!");
+  EXPECT_EQ(*decode_base64(""), "");
+  EXPECT_FALSE(decode_base64("aGVsbG8").ok());
+  EXPECT_FALSE(decode_base64("a=bc").ok());
+  EXPECT_FALSE(decode_base64("a$==").ok());
 }
 
 TEST_F(ConfigTest, ARotatedTokenFileIsPickedUpWithinAMinuteOrAfterA401) {

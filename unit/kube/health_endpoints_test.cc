@@ -11,7 +11,7 @@ using ::testing::HasSubstr;
 TEST(HealthEndpointsTest, HealthyChecksAnswerOk) {
   MetricsRegistry metrics;
   HealthEndpoints endpoints(metrics);
-  endpoints.addLivenessCheck("ping", [] { return std::nullopt; });
+  endpoints.add_liveness_check("ping", [] { return std::nullopt; });
   HealthResponse response = endpoints.respond("GET", "/healthz");
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "ok");
@@ -22,11 +22,11 @@ TEST(HealthEndpointsTest, AFailingCheckIs500AndNamesItself) {
   MetricsRegistry metrics;
   HealthEndpoints endpoints(metrics);
   bool synced = false;
-  endpoints.addReadinessCheck("informers", [&]() -> std::optional<std::string> {
+  endpoints.add_readiness_check("informers", [&]() -> std::optional<std::string> {
     if (synced) return std::nullopt;
     return "deployments not synced";
   });
-  endpoints.addReadinessCheck("ping", [] { return std::nullopt; });
+  endpoints.add_readiness_check("ping", [] { return std::nullopt; });
   HealthResponse response = endpoints.respond("GET", "/readyz");
   EXPECT_EQ(response.status, 500);
   EXPECT_EQ(response.body, "[-]informers failed: deployments not synced\n[+]ping ok\ncheck failed\n");
@@ -43,7 +43,7 @@ TEST(HealthEndpointsTest, MetricsAreTheRegistryInTheTextFormat) {
   HealthEndpoints endpoints(metrics);
   HealthResponse response = endpoints.respond("GET", "/metrics");
   EXPECT_EQ(response.status, 200);
-  EXPECT_EQ(response.contentType, "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_EQ(response.content_type, "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_THAT(response.body, HasSubstr("things_total 1\n"));
 }
 

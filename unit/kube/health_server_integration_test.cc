@@ -29,19 +29,19 @@ class Client {
     boost::asio::write(socket_, boost::asio::buffer(text));
     boost::asio::read_until(socket_, buffer_, "\r\n\r\n");
     std::string all(boost::asio::buffers_begin(buffer_.data()), boost::asio::buffers_end(buffer_.data()));
-    const std::size_t headerEnd = all.find("\r\n\r\n") + 4;
-    const std::size_t lengthAt = all.find("Content-Length: ");
-    const std::size_t length = std::stoul(all.substr(lengthAt + 16));
-    if (buffer_.size() < headerEnd + length) {
-      boost::asio::read(socket_, buffer_, boost::asio::transfer_exactly(headerEnd + length - buffer_.size()));
+    const std::size_t header_end = all.find("\r\n\r\n") + 4;
+    const std::size_t length_at = all.find("Content-Length: ");
+    const std::size_t length = std::stoul(all.substr(length_at + 16));
+    if (buffer_.size() < header_end + length) {
+      boost::asio::read(socket_, buffer_, boost::asio::transfer_exactly(header_end + length - buffer_.size()));
     }
     std::string response(boost::asio::buffers_begin(buffer_.data()),
-                         boost::asio::buffers_begin(buffer_.data()) + headerEnd + length);
-    buffer_.consume(headerEnd + length);
+                         boost::asio::buffers_begin(buffer_.data()) + header_end + length);
+    buffer_.consume(header_end + length);
     return response;
   }
   // True when the server closed the connection (read returns end of file).
-  bool closedByServer() {
+  bool closed_by_server() {
     boost::system::error_code error;
     char byte;
     socket_.read_some(boost::asio::buffer(&byte, 1), error);
@@ -57,7 +57,7 @@ class Client {
 TEST(HealthServerTest, ServesTheEndpointsWithKeepAliveAndStops) {
   MetricsRegistry metrics;
   HealthEndpoints endpoints(metrics);
-  endpoints.addReadinessCheck("informers", [] { return std::optional<std::string>("not synced"); });
+  endpoints.add_readiness_check("informers", [] { return std::optional<std::string>("not synced"); });
   RecordingLogger logger;
   HealthServer server({"127.0.0.1", 0}, endpoints, logger);
   auto port = server.start();
@@ -70,7 +70,7 @@ TEST(HealthServerTest, ServesTheEndpointsWithKeepAliveAndStops) {
   EXPECT_THAT(ready, HasSubstr("[-]informers failed: not synced"));
   EXPECT_THAT(client.request("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
               HasSubstr("text/plain; version=0.0.4"));
-  EXPECT_TRUE(client.closedByServer());
+  EXPECT_TRUE(client.closed_by_server());
   server.stop();
   EXPECT_THROW(Client{*port}, boost::system::system_error);
 }
@@ -80,14 +80,14 @@ TEST(HealthServerTest, RefusesConnectionsBeyondTheCap) {
   HealthEndpoints endpoints(metrics);
   RecordingLogger logger;
   HealthServerOptions options{"127.0.0.1", 0};
-  options.maximumConnections = 1;
+  options.maximum_connections = 1;
   HealthServer server(options, endpoints, logger);
   auto port = server.start();
   ASSERT_TRUE(port.ok());
   Client first(*port);
   EXPECT_THAT(first.request("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), HasSubstr("200 OK"));
   Client second(*port);
-  EXPECT_TRUE(second.closedByServer());
+  EXPECT_TRUE(second.closed_by_server());
   EXPECT_THAT(first.request("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"), HasSubstr("200 OK"));
 }
 

@@ -34,24 +34,24 @@ json deployment(const std::string& ns, const std::string& name, const std::strin
           {"spec", {{"replicas", replicas}}}};
 }
 
-ObjectList listOf(std::string version, std::vector<json> items, std::string continueToken = "") {
-  return ObjectList{std::move(version), std::move(continueToken), std::move(items)};
+ObjectList list_of(std::string version, std::vector<json> items, std::string continue_token = "") {
+  return ObjectList{std::move(version), std::move(continue_token), std::move(items)};
 }
 
 // The projection a controller might keep: the replica count, nothing else.
 struct Replicas {
   int count = 0;
 };
-Replicas projectReplicas(const json& object) {
+Replicas project_replicas(const json& object) {
   return {object["spec"].value("replicas", 0)};
 }
 
 ApiResult<std::optional<WatchEvent>> event(WatchEventType type, json object) {
   return std::optional<WatchEvent>(WatchEvent{type, std::move(object)});
 }
-ApiResult<std::optional<WatchEvent>> endOfWatch() { return std::optional<WatchEvent>(); }
+ApiResult<std::optional<WatchEvent>> end_of_watch() { return std::optional<WatchEvent>(); }
 
-std::unique_ptr<MockWatchStream> streamOf(std::vector<ApiResult<std::optional<WatchEvent>>> events) {
+std::unique_ptr<MockWatchStream> stream_of(std::vector<ApiResult<std::optional<WatchEvent>>> events) {
   auto stream = std::make_unique<NiceMock<MockWatchStream>>();
   auto sequence = std::make_shared<std::vector<ApiResult<std::optional<WatchEvent>>>>(std::move(events));
   auto position = std::make_shared<std::size_t>(0);
@@ -61,7 +61,7 @@ std::unique_ptr<MockWatchStream> streamOf(std::vector<ApiResult<std::optional<Wa
   return stream;
 }
 
-MATCHER_P(WatchesFrom, version, "") { return arg.resourceVersion == version; }
+MATCHER_P(WatchesFrom, version, "") { return arg.resource_version == version; }
 
 class InformerTest : public ::testing::Test {
  protected:
@@ -72,14 +72,14 @@ class InformerTest : public ::testing::Test {
   Informer<Replicas>& informer() {
     if (!informer_) {
       informer_ = std::make_unique<Informer<Replicas>>(
-          "deployments", api_, fixedResource(resources::kDeployments), projectReplicas,
+          "deployments", api_, fixed_resource(resources::kDeployments), project_replicas,
           ReflectorOptions{}, clock_, random_, metrics_, logger_);
-      informer_->addIndex("app", labelIndexer<Replicas>("app"));
-      informer_->addHandlers({[this](auto& object) { seen_.push_back("add " + object->metadata.key()); },
+      informer_->add_index("app", label_indexer<Replicas>("app"));
+      informer_->add_handlers({[this](auto& object) { seen_.push_back("add " + object->metadata.key()); },
                               [this](auto& before, auto& after) {
                                 seen_.push_back("update " + after->metadata.key() + " " +
-                                                before->metadata.resourceVersion + "->" +
-                                                after->metadata.resourceVersion);
+                                                before->metadata.resource_version + "->" +
+                                                after->metadata.resource_version);
                               },
                               [this](auto& object) { seen_.push_back("delete " + object->metadata.key()); }});
     }
@@ -97,103 +97,103 @@ class InformerTest : public ::testing::Test {
 };
 
 TEST_F(InformerTest, ListsInPagesThenWatchesFromTheListVersionWithBookmarks) {
-  EXPECT_CALL(api_, list(resources::kDeployments, "", Field(&ListOptions::continueToken, "")))
-      .WillOnce(Return(listOf("10", {deployment("a", "web", "8", {{"app", "web"}})}, "page2")));
-  EXPECT_CALL(api_, list(resources::kDeployments, "", Field(&ListOptions::continueToken, "page2")))
-      .WillOnce(Return(listOf("10", {deployment("b", "db", "9", {{"app", "db"}})})));
+  EXPECT_CALL(api_, list(resources::kDeployments, "", Field(&ListOptions::continue_token, "")))
+      .WillOnce(Return(list_of("10", {deployment("a", "web", "8", {{"app", "web"}})}, "page2")));
+  EXPECT_CALL(api_, list(resources::kDeployments, "", Field(&ListOptions::continue_token, "page2")))
+      .WillOnce(Return(list_of("10", {deployment("b", "db", "9", {{"app", "db"}})})));
   EXPECT_CALL(api_, watch(resources::kDeployments, "",
-                          AllOf(WatchesFrom("10"), Field(&WatchOptions::allowBookmarks, true),
-                                Field(&WatchOptions::timeoutSeconds, 300))))
-      .WillOnce(Return(ByMove(WatchStreamPtr(streamOf({
+                          AllOf(WatchesFrom("10"), Field(&WatchOptions::allow_bookmarks, true),
+                                Field(&WatchOptions::timeout_seconds, 300))))
+      .WillOnce(Return(ByMove(WatchStreamPtr(stream_of({
           event(WatchEventType::kAdded, deployment("a", "api", "11", {{"app", "web"}})),
           event(WatchEventType::kModified, deployment("a", "web", "12", {{"app", "web"}}, 3)),
           event(WatchEventType::kBookmark, {{"metadata", {{"resourceVersion", "15"}}}}),
           event(WatchEventType::kDeleted, deployment("b", "db", "16")),
-          ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410)),
+          ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410)),
       })))));
-  EXPECT_FALSE(informer().hasSynced());
-  EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
-  EXPECT_TRUE(informer().hasSynced());
+  EXPECT_FALSE(informer().has_synced());
+  EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kRelist);
+  EXPECT_TRUE(informer().has_synced());
   EXPECT_EQ(seen_, (std::vector<std::string>{"add a/web", "add b/db", "add a/api",
                                              "update a/web 8->12", "delete b/db"}));
-  EXPECT_EQ(informer().reflector().lastResourceVersion(), "16");
+  EXPECT_EQ(informer().reflector().last_resource_version(), "16");
   EXPECT_EQ(informer().get("a/web")->value.count, 3);
   EXPECT_EQ(informer().get("b/db"), nullptr);
-  EXPECT_EQ(informer().listNamespace("a").size(), 2u);
-  EXPECT_EQ(informer().byIndex("app", "web").size(), 2u);
-  EXPECT_TRUE(informer().byIndex("app", "db").empty());
+  EXPECT_EQ(informer().list_namespace("a").size(), 2u);
+  EXPECT_EQ(informer().by_index("app", "web").size(), 2u);
+  EXPECT_TRUE(informer().by_index("app", "db").empty());
   EXPECT_EQ(metrics_.gauge("informer_objects", "").labels({"deployments"}).value(), 2.0);
 }
 
 TEST_F(InformerTest, ARelistAfterGoneTurnsTheDifferenceIntoEvents) {
   EXPECT_CALL(api_, list(_, _, _))
-      .WillOnce(Return(listOf("10", {deployment("a", "keep", "1"), deployment("a", "change", "2"),
+      .WillOnce(Return(list_of("10", {deployment("a", "keep", "1"), deployment("a", "change", "2"),
                                      deployment("a", "vanish", "3")})))
-      .WillOnce(Return(listOf("30", {deployment("a", "keep", "1"), deployment("a", "change", "20"),
+      .WillOnce(Return(list_of("30", {deployment("a", "keep", "1"), deployment("a", "change", "20"),
                                      deployment("a", "new", "25")})));
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("10")))
       .WillOnce(Return(ByMove(WatchStreamPtr(
-          streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})))));
+          stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("30")))
       .WillOnce(Return(ByMove(WatchStreamPtr(
-          streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})))));
-  EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
+          stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
+  EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kRelist);
   seen_.clear();
-  EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
+  EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kRelist);
   std::sort(seen_.begin(), seen_.end());
   EXPECT_EQ(seen_, (std::vector<std::string>{"add a/new", "delete a/vanish", "update a/change 2->20"}));
   EXPECT_EQ(metrics_.counter("reflector_watch_restarts_total", "").labels({"deployments", "gone"}).value(), 2.0);
 }
 
 TEST_F(InformerTest, AWatchTheServerEndsIsRenewedFromTheLastVersionWithoutAList) {
-  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(listOf("10", {})));
+  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(list_of("10", {})));
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("10")))
       .WillOnce([this](auto&&...) {
         clock_.advance(std::chrono::minutes(5));  // the server's timeout passes
-        return ApiResult<WatchStreamPtr>(WatchStreamPtr(streamOf(
-            {event(WatchEventType::kBookmark, {{"metadata", {{"resourceVersion", "12"}}}}), endOfWatch()})));
+        return ApiResult<WatchStreamPtr>(WatchStreamPtr(stream_of(
+            {event(WatchEventType::kBookmark, {{"metadata", {{"resourceVersion", "12"}}}}), end_of_watch()})));
       });
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("12")))
       .WillOnce(Return(ByMove(WatchStreamPtr(
-          streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})))));
-  EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
+          stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
+  EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kRelist);
 }
 
 TEST_F(InformerTest, WatchTimeoutIsRandomisedBetweenOnceAndTwiceTheMinimum) {
   ON_CALL(random_, uniform()).WillByDefault(Return(0.5));
-  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(listOf("1", {})));
-  EXPECT_CALL(api_, watch(_, _, Field(&WatchOptions::timeoutSeconds, 450)))
+  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(list_of("1", {})));
+  EXPECT_CALL(api_, watch(_, _, Field(&WatchOptions::timeout_seconds, 450)))
       .WillOnce(Return(ByMove(WatchStreamPtr(
-          streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})))));
-  informer().reflector().listAndWatch(stop_.get_token());
+          stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
+  informer().reflector().list_and_watch(stop_.get_token());
 }
 
 TEST_F(InformerTest, ABrokenConnectionIsRewatchedFromTheSameVersionAfterABackoff) {
-  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(listOf("10", {})));
+  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(list_of("10", {})));
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("10")))
-      .WillOnce(Return(ByMove(WatchStreamPtr(streamOf({
+      .WillOnce(Return(ByMove(WatchStreamPtr(stream_of({
           event(WatchEventType::kAdded, deployment("a", "web", "11")),
-          ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kTransport)),
+          ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kTransport)),
       })))));
   std::atomic<int> rewatches{0};
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("11")))
       .WillOnce([&](auto&&...) {
         ++rewatches;
-        return ApiResult<WatchStreamPtr>(apiError(ApiErrorKind::kTransport));  // still down
+        return ApiResult<WatchStreamPtr>(api_error(ApiErrorKind::kTransport));  // still down
       })
       .WillOnce([&](auto&&...) {
         ++rewatches;
         return ApiResult<WatchStreamPtr>(WatchStreamPtr(
-            streamOf({ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kGone, 410))})));
+            stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})));
       });
   informer();
   std::future<Reflector::Outcome> outcome = std::async(std::launch::async, [this] {
-    return informer_->reflector().listAndWatch(stop_.get_token());
+    return informer_->reflector().list_and_watch(stop_.get_token());
   });
-  ASSERT_TRUE(clock_.waitForPendingTimers(1));
+  ASSERT_TRUE(clock_.wait_for_pending_timers(1));
   EXPECT_EQ(rewatches.load(), 0);
   clock_.advance(std::chrono::milliseconds(800));  // first backoff
-  ASSERT_TRUE(clock_.waitForPendingTimers(1));
+  ASSERT_TRUE(clock_.wait_for_pending_timers(1));
   EXPECT_EQ(rewatches.load(), 1);
   clock_.advance(std::chrono::milliseconds(1600));  // doubled
   EXPECT_EQ(outcome.get(), Reflector::Outcome::kRelist);
@@ -202,43 +202,43 @@ TEST_F(InformerTest, ABrokenConnectionIsRewatchedFromTheSameVersionAfterABackoff
 }
 
 TEST_F(InformerTest, AWatchRefusedForAnotherReasonFailsTheCycleForABackoffAndRelist) {
-  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(listOf("10", {})));
-  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(apiError(ApiErrorKind::kForbidden, 403))));
-  EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kFailed);
+  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(list_of("10", {})));
+  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(api_error(ApiErrorKind::kForbidden, 403))));
+  EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kFailed);
 }
 
 TEST_F(InformerTest, AFailedListKeepsTheCacheAndIsNotSynced) {
-  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(apiError(ApiErrorKind::kForbidden, 403)));
-  EXPECT_EQ(informer().reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kFailed);
-  EXPECT_FALSE(informer().hasSynced());
+  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(api_error(ApiErrorKind::kForbidden, 403)));
+  EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kFailed);
+  EXPECT_FALSE(informer().has_synced());
   const auto lines = logger_.lines();
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_THAT(lines[0], ::testing::HasSubstr("deployments: list failed: forbidden (403)"));
 }
 
 TEST_F(InformerTest, TheTransformDropsManagedFieldsBeforeTheProjectionSeesThem) {
-  Informer<CompactObject> compact("deployments", api_, fixedResource(resources::kDeployments),
-                                  projectCompact, {}, clock_, random_, metrics_, logger_);
-  compact.startReplace();
-  compact.replaceItem(deployment("a", "web", "1"));
-  compact.finishReplace();
+  Informer<CompactObject> compact("deployments", api_, fixed_resource(resources::kDeployments),
+                                  project_compact, {}, clock_, random_, metrics_, logger_);
+  compact.start_replace();
+  compact.replace_item(deployment("a", "web", "1"));
+  compact.finish_replace();
   json stored = compact.get("a/web")->value.decode();
   EXPECT_FALSE(stored["metadata"].contains("managedFields"));
   EXPECT_EQ(stored["spec"]["replicas"], 1);
 }
 
 TEST_F(InformerTest, LateHandlersAreToldOfExistingObjects) {
-  informer().startReplace();
-  informer().replaceItem(deployment("a", "web", "1"));
-  informer().finishReplace();
+  informer().start_replace();
+  informer().replace_item(deployment("a", "web", "1"));
+  informer().finish_replace();
   std::vector<std::string> late;
-  informer().addHandlers({[&](auto& object) { late.push_back(object->metadata.key()); }, {}, {}});
+  informer().add_handlers({[&](auto& object) { late.push_back(object->metadata.key()); }, {}, {}});
   EXPECT_EQ(late, (std::vector<std::string>{"a/web"}));
 }
 
 TEST_F(InformerTest, HandlersEnqueueKeysOnAWorkQueue) {
-  WorkQueue queue("deployments", clock_, makeDefaultControllerRateLimiter(clock_), metrics_);
-  informer().addHandlers(enqueueKeysOf<Replicas>(queue));
+  WorkQueue queue("deployments", clock_, make_default_controller_rate_limiter(clock_), metrics_);
+  informer().add_handlers(enqueue_keys_of<Replicas>(queue));
   informer().apply(WatchEventType::kAdded, deployment("a", "web", "1"));
   informer().apply(WatchEventType::kModified, deployment("a", "web", "2"));
   informer().apply(WatchEventType::kAdded, deployment("b", "db", "3"));
@@ -254,15 +254,15 @@ TEST_F(InformerTest, AResourceNotServedYetIsSyncedEmptyAndFoundLater) {
     return std::optional<ResourceType>(
         ResourceType{"security.istio.io", "v1", "peerauthentications", "PeerAuthentication", true});
   };
-  Informer<CompactObject> policies("peerauthentications", api_, resolver, projectCompact, {},
+  Informer<CompactObject> policies("peerauthentications", api_, resolver, project_compact, {},
                                    clock_, random_, metrics_, logger_);
-  EXPECT_EQ(policies.reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kNotServed);
-  EXPECT_TRUE(policies.hasSynced());
+  EXPECT_EQ(policies.reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kNotServed);
+  EXPECT_TRUE(policies.has_synced());
   EXPECT_EQ(policies.size(), 0u);
   EXPECT_CALL(api_, list(Field(&ResourceType::group, "security.istio.io"), _, _))
-      .WillOnce(Return(listOf("5", {deployment("a", "strict", "4")})));
-  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(apiError(ApiErrorKind::kGone, 410))));
-  EXPECT_EQ(policies.reflector().listAndWatch(stop_.get_token()), Reflector::Outcome::kRelist);
+      .WillOnce(Return(list_of("5", {deployment("a", "strict", "4")})));
+  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(api_error(ApiErrorKind::kGone, 410))));
+  EXPECT_EQ(policies.reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kRelist);
   EXPECT_EQ(policies.size(), 1u);
 }
 
@@ -270,18 +270,18 @@ TEST_F(InformerTest, StopEndsABlockedWatchAndTheThread) {
   std::promise<void> watching;
   auto stream = std::make_unique<NiceMock<MockWatchStream>>();
   auto cancelled = std::make_shared<std::promise<void>>();
-  auto whenCancelled = cancelled->get_future().share();
-  ON_CALL(*stream, next()).WillByDefault([&watching, whenCancelled] {
+  auto when_cancelled = cancelled->get_future().share();
+  ON_CALL(*stream, next()).WillByDefault([&watching, when_cancelled] {
     watching.set_value();
-    whenCancelled.wait();
-    return ApiResult<std::optional<WatchEvent>>(apiError(ApiErrorKind::kStopped));
+    when_cancelled.wait();
+    return ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kStopped));
   });
   ON_CALL(*stream, cancel()).WillByDefault([cancelled] { cancelled->set_value(); });
-  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(listOf("1", {})));
+  EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(list_of("1", {})));
   EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(WatchStreamPtr(std::move(stream)))));
   informer().start();
   watching.get_future().wait();
-  EXPECT_TRUE(informer().hasSynced());
+  EXPECT_TRUE(informer().has_synced());
   informer().stop();
 }
 

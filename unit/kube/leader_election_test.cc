@@ -19,22 +19,22 @@ using ::testing::NiceMock;
 using ::testing::Return;
 
 
-json lease(const std::string& holder, const std::string& renewTime, int transitions,
-           const std::string& resourceVersion) {
+json lease(const std::string& holder, const std::string& renew_time, int transitions,
+           const std::string& resource_version) {
   json spec = {{"leaseDurationSeconds", 15}, {"leaseTransitions", transitions},
-               {"acquireTime", "2025-12-31T23:00:00.000000Z"}, {"renewTime", renewTime}};
+               {"acquireTime", "2025-12-31T23:00:00.000000Z"}, {"renewTime", renew_time}};
   if (!holder.empty()) spec["holderIdentity"] = holder;
   return {{"apiVersion", "coordination.k8s.io/v1"},
           {"kind", "Lease"},
           {"metadata", {{"name", "meshprobe"}, {"namespace", "meshprobe-system"},
-                        {"resourceVersion", resourceVersion}}},
+                        {"resourceVersion", resource_version}}},
           {"spec", spec}};
 }
 
-MATCHER_P3(LeaseHeldBy, holder, transitions, resourceVersion, "") {
+MATCHER_P3(LeaseHeldBy, holder, transitions, resource_version, "") {
   const json& spec = arg["spec"];
   return spec.value("holderIdentity", "") == holder && spec["leaseTransitions"] == transitions &&
-         arg["metadata"].value("resourceVersion", "") == resourceVersion;
+         arg["metadata"].value("resourceVersion", "") == resource_version;
 }
 
 class LeaderElectionTest : public ::testing::Test {
@@ -70,7 +70,7 @@ class LeaderElectionTest : public ::testing::Test {
 
 TEST_F(LeaderElectionTest, CreatesAnAbsentLease) {
   EXPECT_CALL(api_, get(resources::kLeases, "meshprobe-system", "meshprobe", ""))
-      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)));
+      .WillOnce(Return(api_error(ApiErrorKind::kNotFound)));
   EXPECT_CALL(api_, create(resources::kLeases, "meshprobe-system", _, _))
       .WillOnce([](auto&, auto&, const json& object, auto&) {
         EXPECT_EQ(object["spec"],
@@ -79,7 +79,7 @@ TEST_F(LeaderElectionTest, CreatesAnAbsentLease) {
                      "renewTime":"2026-01-01T00:00:00.000000Z","leaseTransitions":0})"));
         return ApiResult<json>(object);
       });
-  EXPECT_TRUE(elector().tryAcquireOrRenew());
+  EXPECT_TRUE(elector().try_acquire_or_renew());
   EXPECT_EQ(leaders_, (std::vector<std::string>{"pod-a"}));
 }
 
@@ -88,13 +88,13 @@ TEST_F(LeaderElectionTest, TakesOverOnlyAfterTheHolderStoppedRenewingForTheLease
       .WillOnce(Return(lease("pod-b", "2025-12-31T23:59:59.000000Z", 3, "10")))
       .WillOnce(Return(lease("pod-b", "2025-12-31T23:59:59.000000Z", 3, "10")))
       .WillOnce(Return(lease("pod-b", "2025-12-31T23:59:59.000000Z", 3, "10")));
-  EXPECT_FALSE(elector().tryAcquireOrRenew());
+  EXPECT_FALSE(elector().try_acquire_or_renew());
   clock_.advance(std::chrono::milliseconds(14999));
-  EXPECT_FALSE(elector().tryAcquireOrRenew()) << "still within the lease duration";
+  EXPECT_FALSE(elector().try_acquire_or_renew()) << "still within the lease duration";
   clock_.advance(std::chrono::milliseconds(1));
   EXPECT_CALL(api_, update(resources::kLeases, "meshprobe-system", LeaseHeldBy("pod-a", 4, "10"), _))
       .WillOnce([](auto&, auto&, const json& object, auto&) { return ApiResult<json>(object); });
-  EXPECT_TRUE(elector().tryAcquireOrRenew());
+  EXPECT_TRUE(elector().try_acquire_or_renew());
   EXPECT_EQ(leaders_, (std::vector<std::string>{"pod-b", "pod-a"}));
 }
 
@@ -102,12 +102,12 @@ TEST_F(LeaderElectionTest, AHolderThatKeepsRenewingKeepsTheLease) {
   EXPECT_CALL(api_, get(_, _, _, _))
       .WillOnce(Return(lease("pod-b", "2026-01-01T00:00:00.000000Z", 0, "10")))
       .WillOnce(Return(lease("pod-b", "2026-01-01T00:00:10.000000Z", 0, "11")));
-  EXPECT_FALSE(elector().tryAcquireOrRenew());
+  EXPECT_FALSE(elector().try_acquire_or_renew());
   clock_.advance(std::chrono::seconds(10));
-  EXPECT_FALSE(elector().tryAcquireOrRenew());
+  EXPECT_FALSE(elector().try_acquire_or_renew());
   clock_.advance(std::chrono::seconds(10));  // 20 s since the first look, 10 s since the change
   EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("pod-b", "2026-01-01T00:00:10.000000Z", 0, "11")));
-  EXPECT_FALSE(elector().tryAcquireOrRenew());
+  EXPECT_FALSE(elector().try_acquire_or_renew());
 }
 
 TEST_F(LeaderElectionTest, ARenewalKeepsTheAcquireTimeAndTransitions) {
@@ -117,13 +117,13 @@ TEST_F(LeaderElectionTest, ARenewalKeepsTheAcquireTimeAndTransitions) {
         EXPECT_EQ(object["spec"]["acquireTime"], "2025-12-31T23:00:00.000000Z");
         return ApiResult<json>(object);
       });
-  EXPECT_TRUE(elector().tryAcquireOrRenew());
+  EXPECT_TRUE(elector().try_acquire_or_renew());
 }
 
 TEST_F(LeaderElectionTest, LosingTheWriteRaceIsNotLeading) {
   EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("", "2026-01-01T00:00:00.000000Z", 1, "5")));
-  EXPECT_CALL(api_, update(_, _, _, _)).WillOnce(Return(apiError(ApiErrorKind::kConflict)));
-  EXPECT_FALSE(elector().tryAcquireOrRenew());
+  EXPECT_CALL(api_, update(_, _, _, _)).WillOnce(Return(api_error(ApiErrorKind::kConflict)));
+  EXPECT_FALSE(elector().try_acquire_or_renew());
 }
 
 // The property that matters: with renewals hanging, the leader stops acting renewDeadline
@@ -133,28 +133,28 @@ TEST_F(LeaderElectionTest, StopsLeadingAtTheRenewDeadlineEvenWhileARenewalHangs)
   std::promise<void> unblock;
   auto unblocked = unblock.get_future().share();
   EXPECT_CALL(api_, get(_, _, _, _))
-      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)))
+      .WillOnce(Return(api_error(ApiErrorKind::kNotFound)))
       .WillOnce([&](auto&&...) {
         renewing.set_value();
         unblocked.wait();
-        return ApiResult<json>(apiError(ApiErrorKind::kTimeout));
+        return ApiResult<json>(api_error(ApiErrorKind::kTimeout));
       })
-      .WillRepeatedly(Return(apiError(ApiErrorKind::kTransport)));
+      .WillRepeatedly(Return(api_error(ApiErrorKind::kTransport)));
   EXPECT_CALL(api_, create(_, _, _, _)).WillOnce([](auto&, auto&, const json& object, auto&) {
     return ApiResult<json>(object);
   });
   elector().start();
   started_.get_future().wait();
-  EXPECT_TRUE(elector().isLeader());
-  ASSERT_TRUE(clock_.waitForPendingTimers(2));  // the renew deadline and the retry period
+  EXPECT_TRUE(elector().is_leader());
+  ASSERT_TRUE(clock_.wait_for_pending_timers(2));  // the renew deadline and the retry period
   clock_.advance(std::chrono::seconds(2));
   renewing.get_future().wait();
   clock_.advance(std::chrono::milliseconds(7999));
-  EXPECT_TRUE(elector().isLeader());
+  EXPECT_TRUE(elector().is_leader());
   EXPECT_FALSE(leading_.stop_requested());
   clock_.advance(std::chrono::milliseconds(1));
   EXPECT_EQ(stopped_.get_future().wait_for(std::chrono::seconds(0)), std::future_status::ready);
-  EXPECT_FALSE(elector().isLeader());
+  EXPECT_FALSE(elector().is_leader());
   EXPECT_TRUE(leading_.stop_requested());
   EXPECT_EQ(metrics_.gauge("leader_election_master_status", "").labels({"meshprobe"}).value(), 0.0);
   unblock.set_value();
@@ -163,7 +163,7 @@ TEST_F(LeaderElectionTest, StopsLeadingAtTheRenewDeadlineEvenWhileARenewalHangs)
 
 TEST_F(LeaderElectionTest, StopReleasesTheLease) {
   EXPECT_CALL(api_, get(_, _, _, _))
-      .WillOnce(Return(apiError(ApiErrorKind::kNotFound)))
+      .WillOnce(Return(api_error(ApiErrorKind::kNotFound)))
       .WillOnce(Return(lease("pod-a", "2026-01-01T00:00:00.000000Z", 0, "7")));
   EXPECT_CALL(api_, create(_, _, _, _)).WillOnce([](auto&, auto&, const json& object, auto&) {
     return ApiResult<json>(object);
@@ -183,16 +183,16 @@ TEST_F(LeaderElectionTest, StopReleasesTheLease) {
 TEST(LeaderElectionConfigTest, ValidatesTheTimingRules) {
   EXPECT_TRUE(validate({"ns", "name", "id"}).ok());
   LeaderElectionConfig config{"ns", "name", "id"};
-  config.renewDeadline = config.leaseDuration;
+  config.renew_deadline = config.lease_duration;
   EXPECT_FALSE(validate(config).ok());
   config = {"ns", "name", "id"};
-  config.retryPeriod = std::chrono::seconds(9);
+  config.retry_period = std::chrono::seconds(9);
   EXPECT_FALSE(validate(config).ok());
   EXPECT_FALSE(validate({"ns", "name", ""}).ok());
 }
 
 TEST(MicroTimeTest, FormatsWithMicroseconds) {
-  EXPECT_EQ(formatMicroTime(SystemTime{} + std::chrono::seconds(1767225600) +
+  EXPECT_EQ(format_micro_time(SystemTime{} + std::chrono::seconds(1767225600) +
                             std::chrono::microseconds(42)),
             "2026-01-01T00:00:00.000042Z");
 }

@@ -64,13 +64,13 @@ TEST_F(RestClientTest, ListPassesPagingAndSelectorsAndReadsTheContinueToken) {
       .WillOnce(Return(respond(
           200, R"({"metadata":{"resourceVersion":"42","continue":"def"},"items":[{"a":1},{"a":2}]})")));
   ListOptions options;
-  options.labelSelector = "team=shop,tier!=web";
+  options.label_selector = "team=shop,tier!=web";
   options.limit = 2;
-  options.continueToken = "abc";
+  options.continue_token = "abc";
   auto list = client_.list(resources::kNamespaces, "", options);
   ASSERT_TRUE(list.ok());
-  EXPECT_EQ(list->resourceVersion, "42");
-  EXPECT_EQ(list->continueToken, "def");
+  EXPECT_EQ(list->resource_version, "42");
+  EXPECT_EQ(list->continue_token, "def");
   EXPECT_EQ(list->items.size(), 2u);
 }
 
@@ -80,7 +80,7 @@ TEST_F(RestClientTest, ListAllPagesFollowsContinueTokens) {
   EXPECT_CALL(transport_, send(IsRequest("GET", "/api/v1/namespaces/a/configmaps?limit=1&continue=t1")))
       .WillOnce(Return(respond(200, R"({"metadata":{"resourceVersion":"7"},"items":[{"n":2}]})")));
   std::vector<int> seen;
-  auto version = listAllPages(client_, resources::kConfigMaps, "a", {}, 1,
+  auto version = list_all_pages(client_, resources::kConfigMaps, "a", {}, 1,
                               [&](json item) { seen.push_back(item["n"].get<int>()); });
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(*version, "7");
@@ -96,7 +96,7 @@ TEST_F(RestClientTest, AnExpiredContinueTokenRestartsWithAFullList) {
       .WillOnce(Return(respond(200, R"({"metadata":{"resourceVersion":"9"},"items":[{"n":1},{"n":2}]})")));
   std::vector<int> seen;
   int restarts = 0;
-  auto version = listAllPages(
+  auto version = list_all_pages(
       client_, resources::kNamespaces, "", {}, 1, [&](json item) { seen.push_back(item["n"]); },
       [&] {
         ++restarts;
@@ -113,7 +113,7 @@ TEST_F(RestClientTest, ServerSideApplySendsTheFieldManagerAndForce) {
               send(AllOf(IsRequest("PATCH",
                                    "/apis/apps/v1/namespaces/shop/deployments/web?fieldManager="
                                    "meshprobe&force=true"),
-                         Field(&HttpRequest::contentType, "application/apply-patch+yaml"),
+                         Field(&HttpRequest::content_type, "application/apply-patch+yaml"),
                          Field(&HttpRequest::body,
                                R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}})"))))
       .WillOnce(Return(respond(200, "{}")));
@@ -142,9 +142,9 @@ TEST_F(RestClientTest, ApplyWithoutAFieldManagerIsRefusedBeforeSending) {
 }
 
 TEST_F(RestClientTest, PatchTypesUseTheirContentTypes) {
-  EXPECT_CALL(transport_, send(Field(&HttpRequest::contentType, "application/merge-patch+json")))
+  EXPECT_CALL(transport_, send(Field(&HttpRequest::content_type, "application/merge-patch+json")))
       .WillOnce(Return(respond(200, "{}")));
-  EXPECT_CALL(transport_, send(AllOf(Field(&HttpRequest::contentType, "application/json-patch+json"),
+  EXPECT_CALL(transport_, send(AllOf(Field(&HttpRequest::content_type, "application/json-patch+json"),
                                      IsRequest("PATCH", "/apis/apps/v1/namespaces/a/deployments/b/status"))))
       .WillOnce(Return(respond(200, "{}")));
   EXPECT_TRUE(client_.patch(resources::kDeployments, "a", "b", PatchType::kMerge, "{}", {}).ok());
@@ -155,7 +155,7 @@ TEST_F(RestClientTest, PatchTypesUseTheirContentTypes) {
 
 TEST_F(RestClientTest, CreateUpdateAndDeleteWithPreconditions) {
   EXPECT_CALL(transport_, send(AllOf(IsRequest("POST", "/api/v1/namespaces/a/configmaps?fieldManager=mp"),
-                                     Field(&HttpRequest::contentType, "application/json"))))
+                                     Field(&HttpRequest::content_type, "application/json"))))
       .WillOnce(Return(respond(201, R"({"metadata":{"name":"c"}})")));
   EXPECT_CALL(transport_, send(IsRequest("PUT", "/api/v1/namespaces/a/configmaps/c")))
       .WillOnce(Return(respond(409, R"({"kind":"Status","code":409,"reason":"Conflict"})")));
@@ -165,13 +165,13 @@ TEST_F(RestClientTest, CreateUpdateAndDeleteWithPreconditions) {
                                R"({"apiVersion":"v1","kind":"DeleteOptions","preconditions":{"resourceVersion":"5"}})"))))
       .WillOnce(Return(respond(200, "{}")));
   WriteOptions write;
-  write.fieldManager = "mp";
+  write.field_manager = "mp";
   EXPECT_TRUE(client_.create(resources::kConfigMaps, "a", json{{"metadata", {{"name", "c"}}}}, write).ok());
   EXPECT_TRUE(client_.update(resources::kConfigMaps, "a", json{{"metadata", {{"name", "c"}}}}, {})
                   .error()
                   .is(ApiErrorKind::kConflict));
   DeleteOptions remove;
-  remove.preconditionResourceVersion = "5";
+  remove.precondition_resource_version = "5";
   EXPECT_TRUE(client_.remove(resources::kConfigMaps, "a", "c", remove).ok());
 }
 
@@ -197,7 +197,7 @@ TEST_F(RestClientTest, TooManyRequestsIsRetriedAfterRetryAfter) {
       });
   ApiResult<json> result = ApiError{};
   std::thread caller([&] { result = client_.get(resources::kNamespaces, "", "a", ""); });
-  ASSERT_TRUE(clock_.waitForPendingTimers(1));
+  ASSERT_TRUE(clock_.wait_for_pending_timers(1));
   EXPECT_EQ(calls.load(), 1);
   clock_.advance(std::chrono::milliseconds(1999));
   EXPECT_EQ(calls.load(), 1);
@@ -208,13 +208,13 @@ TEST_F(RestClientTest, TooManyRequestsIsRetriedAfterRetryAfter) {
 
 TEST_F(RestClientTest, TooManyRequestsGivesUpAfterTheRetriesWithRetryAfterInTheError) {
   RestClientOptions options;
-  options.maximumRetries = 0;
+  options.maximum_retries = 0;
   RestClient client(transport_, options, clock_, metrics_);
   EXPECT_CALL(transport_, send(_))
       .WillOnce(Return(respond(429, "{}", {{"retry-after", "5"}})));
   auto result = client.get(resources::kNamespaces, "", "a", "");
   EXPECT_TRUE(result.error().is(ApiErrorKind::kTooManyRequests));
-  EXPECT_EQ(result.error().retryAfter, std::chrono::seconds(5));
+  EXPECT_EQ(result.error().retry_after, std::chrono::seconds(5));
 }
 
 TEST_F(RestClientTest, TransportErrorsNameTheRequest) {
@@ -229,7 +229,7 @@ TEST_F(RestClientTest, TransportErrorsNameTheRequest) {
 
 TEST_F(RestClientTest, RateLimitHoldsRequestsBeyondTheBurst) {
   RestClientOptions options;
-  options.queriesPerSecond = 1;
+  options.queries_per_second = 1;
   options.burst = 1;
   RestClient client(transport_, options, clock_, metrics_);
   std::atomic<int> calls{0};
@@ -239,7 +239,7 @@ TEST_F(RestClientTest, RateLimitHoldsRequestsBeyondTheBurst) {
   });
   EXPECT_TRUE(client.get(resources::kNamespaces, "", "a", "").ok());
   std::thread caller([&] { client.get(resources::kNamespaces, "", "b", ""); });
-  ASSERT_TRUE(clock_.waitForPendingTimers(1));
+  ASSERT_TRUE(clock_.wait_for_pending_timers(1));
   EXPECT_EQ(calls.load(), 1);
   clock_.advance(std::chrono::seconds(1));
   caller.join();
@@ -248,14 +248,14 @@ TEST_F(RestClientTest, RateLimitHoldsRequestsBeyondTheBurst) {
 
 TEST_F(RestClientTest, StopInterruptsAWaitAndFailsLaterCalls) {
   RestClientOptions options;
-  options.queriesPerSecond = 1;
+  options.queries_per_second = 1;
   options.burst = 1;
   RestClient client(transport_, options, clock_, metrics_);
   EXPECT_CALL(transport_, send(_)).WillOnce(Return(respond(200, "{}")));
   EXPECT_TRUE(client.get(resources::kNamespaces, "", "a", "").ok());
   ApiResult<json> result = json::object();
   std::thread caller([&] { result = client.get(resources::kNamespaces, "", "b", ""); });
-  ASSERT_TRUE(clock_.waitForPendingTimers(1));
+  ASSERT_TRUE(clock_.wait_for_pending_timers(1));
   client.stop();
   caller.join();
   EXPECT_TRUE(result.error().is(ApiErrorKind::kStopped));
@@ -271,12 +271,12 @@ TEST_F(RestClientTest, WatchAsksForBookmarksFromAVersionAndDecodesTheStream) {
   response.status = 200;
   response.body = std::move(body);
   EXPECT_CALL(transport_,
-              openStream(IsRequest("GET", "/api/v1/namespaces?watch=1&resourceVersion=5&"
+              open_stream(IsRequest("GET", "/api/v1/namespaces?watch=1&resourceVersion=5&"
                                           "allowWatchBookmarks=true&timeoutSeconds=300")))
       .WillOnce(Return(ByMove(ApiResult<StreamingResponse>(std::move(response)))));
   WatchOptions options;
-  options.resourceVersion = "5";
-  options.timeoutSeconds = 300;
+  options.resource_version = "5";
+  options.timeout_seconds = 300;
   auto stream = client_.watch(resources::kNamespaces, "", options);
   ASSERT_TRUE(stream.ok());
   auto event = stream.value()->next();
@@ -288,8 +288,8 @@ TEST_F(RestClientTest, WatchAsksForBookmarksFromAVersionAndDecodesTheStream) {
 TEST_F(RestClientTest, WatchRefusedWithGoneIsATypedError) {
   StreamingResponse response;
   response.status = 410;
-  response.errorBody = R"({"kind":"Status","code":410,"reason":"Expired","message":"too old"})";
-  EXPECT_CALL(transport_, openStream(_))
+  response.error_body = R"({"kind":"Status","code":410,"reason":"Expired","message":"too old"})";
+  EXPECT_CALL(transport_, open_stream(_))
       .WillOnce(Return(ByMove(ApiResult<StreamingResponse>(std::move(response)))));
   auto stream = client_.watch(resources::kNamespaces, "", {});
   EXPECT_TRUE(stream.error().is(ApiErrorKind::kGone));

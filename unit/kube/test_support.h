@@ -29,10 +29,10 @@ class RecordingLogger final : public Logger {
   std::vector<std::string> lines_;
 };
 
-inline ApiError apiError(ApiErrorKind kind, int httpStatus = 0) {
+inline ApiError api_error(ApiErrorKind kind, int http_status = 0) {
   ApiError error;
   error.kind = kind;
-  error.httpStatus = httpStatus;
+  error.http_status = http_status;
   return error;
 }
 

@@ -26,10 +26,10 @@ TEST(LineFramerTest, ReassemblesEventsWhateverTheChunkBoundaries) {
       ASSERT_TRUE(framer.append(stream.substr(0, first)));
       ASSERT_TRUE(framer.append(stream.substr(first, second - first)));
       ASSERT_TRUE(framer.append(stream.substr(second)));
-      EXPECT_EQ(framer.nextLine(), kAdded);
-      EXPECT_EQ(framer.nextLine(), kBookmark);
-      EXPECT_EQ(framer.nextLine(), kDeleted);
-      EXPECT_EQ(framer.nextLine(), std::nullopt);
+      EXPECT_EQ(framer.next_line(), kAdded);
+      EXPECT_EQ(framer.next_line(), kBookmark);
+      EXPECT_EQ(framer.next_line(), kDeleted);
+      EXPECT_EQ(framer.next_line(), std::nullopt);
       EXPECT_EQ(framer.pending(), 0u);
     }
   }
@@ -38,11 +38,11 @@ TEST(LineFramerTest, ReassemblesEventsWhateverTheChunkBoundaries) {
 TEST(LineFramerTest, KeepsAnUnfinishedLineUntilItsNewline) {
   LineFramer framer;
   framer.append("{\"a\":");
-  EXPECT_EQ(framer.nextLine(), std::nullopt);
+  EXPECT_EQ(framer.next_line(), std::nullopt);
   EXPECT_EQ(framer.pending(), 5u);
   framer.append("1}\n\n");
-  EXPECT_EQ(framer.nextLine(), "{\"a\":1}");
-  EXPECT_EQ(framer.nextLine(), std::nullopt) << "empty lines are skipped";
+  EXPECT_EQ(framer.next_line(), "{\"a\":1}");
+  EXPECT_EQ(framer.next_line(), std::nullopt) << "empty lines are skipped";
 }
 
 TEST(LineFramerTest, RefusesALineBeyondTheBound) {
@@ -51,15 +51,15 @@ TEST(LineFramerTest, RefusesALineBeyondTheBound) {
 }
 
 TEST(DecodeWatchEventTest, DecodesTypesAndRejectsGarbage) {
-  auto added = decodeWatchEvent(kAdded, "w");
+  auto added = decode_watch_event(kAdded, "w");
   ASSERT_TRUE(added.ok());
   EXPECT_EQ(added->type, WatchEventType::kAdded);
   EXPECT_EQ(added->object["metadata"]["name"], "a");
-  EXPECT_EQ(decodeWatchEvent(kBookmark, "w")->type, WatchEventType::kBookmark);
-  EXPECT_EQ(decodeWatchEvent("{\"type\":\"SURPRISE\",\"object\":{}}", "w").error().kind,
+  EXPECT_EQ(decode_watch_event(kBookmark, "w")->type, WatchEventType::kBookmark);
+  EXPECT_EQ(decode_watch_event("{\"type\":\"SURPRISE\",\"object\":{}}", "w").error().kind,
             ApiErrorKind::kDecode);
-  EXPECT_EQ(decodeWatchEvent("not json", "w").error().kind, ApiErrorKind::kDecode);
-  auto gone = decodeWatchEvent(
+  EXPECT_EQ(decode_watch_event("not json", "w").error().kind, ApiErrorKind::kDecode);
+  auto gone = decode_watch_event(
       R"({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired","message":"too old"}})",
       "w");
   EXPECT_EQ(gone.error().kind, ApiErrorKind::kGone);

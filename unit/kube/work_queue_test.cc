@@ -17,10 +17,10 @@ class WorkQueueTest : public ::testing::Test {
  protected:
   FakeClock clock_;
   MetricsRegistry metrics_;
-  WorkQueue queue_{"test", clock_, makeDefaultControllerRateLimiter(clock_), metrics_};
+  WorkQueue queue_{"test", clock_, make_default_controller_rate_limiter(clock_), metrics_};
 
-  double metric(const std::string& family, bool histogramCount = false) {
-    if (histogramCount) {
+  double metric(const std::string& family, bool histogram_count = false) {
+    if (histogram_count) {
       return static_cast<double>(
           metrics_.histogram(family, "").labels({"test"}).snapshot().count);
     }
@@ -57,16 +57,16 @@ TEST_F(WorkQueueTest, DoneWithoutReAddDropsTheItem) {
   queue_.add("a");
   ASSERT_EQ(queue_.get(), "a");
   queue_.done("a");
-  queue_.shutDown();
+  queue_.shut_down();
   EXPECT_EQ(queue_.get(), std::nullopt);
 }
 
 TEST_F(WorkQueueTest, AddAfterWaitsOnTheClockAndKeepsTheEarlierDeadline) {
-  queue_.addAfter("a", seconds(10));
-  queue_.addAfter("a", seconds(3));
-  queue_.addAfter("a", seconds(20));
-  queue_.addAfter("b", seconds(5));
-  EXPECT_EQ(queue_.delayedLength(), 2u);
+  queue_.add_after("a", seconds(10));
+  queue_.add_after("a", seconds(3));
+  queue_.add_after("a", seconds(20));
+  queue_.add_after("b", seconds(5));
+  EXPECT_EQ(queue_.delayed_length(), 2u);
   clock_.advance(milliseconds(2999));
   EXPECT_EQ(queue_.length(), 0u);
   clock_.advance(milliseconds(1));
@@ -76,36 +76,36 @@ TEST_F(WorkQueueTest, AddAfterWaitsOnTheClockAndKeepsTheEarlierDeadline) {
   EXPECT_EQ(queue_.get(), "b");
   clock_.advance(seconds(30));
   EXPECT_EQ(queue_.length(), 0u) << "the later deadlines of a were dropped";
-  EXPECT_EQ(clock_.pendingTimers(), 0u);
+  EXPECT_EQ(clock_.pending_timers(), 0u);
 }
 
 TEST_F(WorkQueueTest, AddAfterZeroAddsNow) {
-  queue_.addAfter("a", Duration::zero());
+  queue_.add_after("a", Duration::zero());
   EXPECT_EQ(queue_.length(), 1u);
 }
 
 TEST_F(WorkQueueTest, AddRateLimitedBacksOffPerItemAndForgetResets) {
-  queue_.addRateLimited("a");  // 5 ms
+  queue_.add_rate_limited("a");  // 5 ms
   clock_.advance(milliseconds(5));
   ASSERT_EQ(queue_.get(), "a");
   queue_.done("a");
-  queue_.addRateLimited("a");  // 10 ms
+  queue_.add_rate_limited("a");  // 10 ms
   clock_.advance(milliseconds(9));
   EXPECT_EQ(queue_.length(), 0u);
   clock_.advance(milliseconds(1));
   EXPECT_EQ(queue_.length(), 1u);
-  EXPECT_EQ(queue_.numRequeues("a"), 2);
+  EXPECT_EQ(queue_.num_requeues("a"), 2);
   queue_.forget("a");
-  EXPECT_EQ(queue_.numRequeues("a"), 0);
+  EXPECT_EQ(queue_.num_requeues("a"), 0);
   EXPECT_EQ(metric("workqueue_retries_total"), 2.0);
 }
 
 TEST_F(WorkQueueTest, ShutDownHandsOutWhatIsQueuedThenStopsAndIgnoresAdds) {
   queue_.add("a");
-  queue_.addAfter("b", seconds(1));
-  queue_.shutDown();
+  queue_.add_after("b", seconds(1));
+  queue_.shut_down();
   queue_.add("c");
-  EXPECT_TRUE(queue_.shuttingDown());
+  EXPECT_TRUE(queue_.shutting_down());
   EXPECT_EQ(queue_.get(), "a");
   EXPECT_EQ(queue_.get(), std::nullopt);
   clock_.advance(seconds(2));
@@ -122,7 +122,7 @@ TEST_F(WorkQueueTest, GetBlocksUntilAnItemArrivesOrShutDown) {
   });
   queue_.add("a");
   queue_.add("b");
-  queue_.shutDownWithDrain();
+  queue_.shut_down_with_drain();
   worker.join();
   EXPECT_EQ(got.load(), 2);
 }
@@ -132,10 +132,10 @@ TEST_F(WorkQueueTest, ShutDownWithDrainWaitsForInFlightItems) {
   ASSERT_EQ(queue_.get(), "a");
   std::atomic<bool> drained{false};
   std::thread stopper([&] {
-    queue_.shutDownWithDrain();
+    queue_.shut_down_with_drain();
     drained = true;
   });
-  while (!queue_.shuttingDown()) std::this_thread::yield();
+  while (!queue_.shutting_down()) std::this_thread::yield();
   EXPECT_FALSE(drained.load());
   queue_.done("a");
   stopper.join();

@@ -23,7 +23,7 @@ class WorkersTest : public ::testing::Test {
   FakeClock clock_;
   MetricsRegistry metrics_;
   RecordingLogger logger_;
-  WorkQueue queue_{"deployments", clock_, makeDefaultControllerRateLimiter(clock_), metrics_};
+  WorkQueue queue_{"deployments", clock_, make_default_controller_rate_limiter(clock_), metrics_};
   std::function<ReconcileResult(const std::string&)> next_;
   std::unique_ptr<Workers> workers_;
 };
@@ -35,22 +35,22 @@ TEST_F(WorkersTest, RetryBacksOffAndSuccessForgets) {
     return ++calls < 3 ? ReconcileResult::retry("conflict") : ReconcileResult::done();
   };
   queue_.add("default/web");
-  ASSERT_TRUE(workers_->processNextItem());
-  EXPECT_EQ(queue_.numRequeues("default/web"), 1);
+  ASSERT_TRUE(workers_->process_next_item());
+  EXPECT_EQ(queue_.num_requeues("default/web"), 1);
   clock_.advance(milliseconds(5));
-  ASSERT_TRUE(workers_->processNextItem());
+  ASSERT_TRUE(workers_->process_next_item());
   clock_.advance(milliseconds(10));
-  ASSERT_TRUE(workers_->processNextItem());
+  ASSERT_TRUE(workers_->process_next_item());
   EXPECT_EQ(calls, 3);
-  EXPECT_EQ(queue_.numRequeues("default/web"), 0);
+  EXPECT_EQ(queue_.num_requeues("default/web"), 0);
   EXPECT_EQ(logger_.lines().size(), 2u);
   EXPECT_THAT(logger_.lines()[0], ::testing::HasSubstr("default/web: conflict (retry 1)"));
 }
 
 TEST_F(WorkersTest, RequeueAfterComesBackAfterTheDelay) {
-  next_ = [](const std::string&) { return ReconcileResult::requeueAfter(seconds(30)); };
+  next_ = [](const std::string&) { return ReconcileResult::requeue_after(seconds(30)); };
   queue_.add("a/b");
-  ASSERT_TRUE(workers_->processNextItem());
+  ASSERT_TRUE(workers_->process_next_item());
   clock_.advance(seconds(29));
   EXPECT_EQ(queue_.length(), 0u);
   clock_.advance(seconds(1));
@@ -60,7 +60,7 @@ TEST_F(WorkersTest, RequeueAfterComesBackAfterTheDelay) {
 TEST_F(WorkersTest, TerminalErrorsAreLoggedAndNotRetried) {
   next_ = [](const std::string&) { return ReconcileResult::terminal("bad spec"); };
   queue_.add("a/b");
-  ASSERT_TRUE(workers_->processNextItem());
+  ASSERT_TRUE(workers_->process_next_item());
   clock_.advance(seconds(1000));
   EXPECT_EQ(queue_.length(), 0u);
   EXPECT_EQ(metrics_.counter("controller_runtime_reconcile_total", "")
@@ -77,7 +77,7 @@ TEST_F(WorkersTest, ThreadsProcessEverythingAndStop) {
   };
   workers_->start(3);
   for (int index = 0; index < 50; ++index) queue_.add("ns/" + std::to_string(index));
-  queue_.shutDownWithDrain();
+  queue_.shut_down_with_drain();
   workers_->stop();
   EXPECT_EQ(calls.load(), 50);
 }

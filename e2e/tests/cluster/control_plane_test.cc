@@ -21,7 +21,7 @@ constexpr std::chrono::seconds kControllerTimeout{60};
 
 class ControlPlaneTest : public EndToEndTest {};
 
-bool ownedBy(const nlohmann::json& object, const std::string& kind, const std::string& name) {
+bool owned_by(const nlohmann::json& object, const std::string& kind, const std::string& name) {
   for (const auto& owner : object["metadata"].value("ownerReferences", nlohmann::json::array())) {
     if (owner.value("kind", "") == kind && owner.value("name", "") == name && owner.value("controller", false)) {
       return true;
@@ -51,10 +51,10 @@ spec:
 
   std::string replica_set;
   ASSERT_TRUE(eventually("a ReplicaSet of Deployment web", kControllerTimeout, [&]() -> AssertionResult {
-    auto list = kubectl().getJson({"replicasets", "--namespace", testNamespace()});
+    auto list = kubectl().get_json({"replicasets", "--namespace", test_namespace()});
     if (!list.ok()) return AssertionFailure() << list.error().message;
     for (const auto& item : (*list)["items"]) {
-      if (ownedBy(item, "Deployment", "web") && item["spec"].value("replicas", 0) == 2) {
+      if (owned_by(item, "Deployment", "web") && item["spec"].value("replicas", 0) == 2) {
         replica_set = item["metadata"]["name"];
         return AssertionSuccess();
       }
@@ -63,19 +63,19 @@ spec:
   }));
 
   EXPECT_TRUE(eventually("two Pending Pods of that ReplicaSet", kControllerTimeout, [&]() -> AssertionResult {
-    auto list = kubectl().getJson({"pods", "--namespace", testNamespace(), "--selector", "app=web"});
+    auto list = kubectl().get_json({"pods", "--namespace", test_namespace(), "--selector", "app=web"});
     if (!list.ok()) return AssertionFailure() << list.error().message;
     int owned = 0;
     for (const auto& item : (*list)["items"]) {
       // Without a scheduler and a kubelet they stay Pending.
-      if (ownedBy(item, "ReplicaSet", replica_set) && item["status"].value("phase", "") == "Pending") ++owned;
+      if (owned_by(item, "ReplicaSet", replica_set) && item["status"].value("phase", "") == "Pending") ++owned;
     }
     if (owned == 2) return AssertionSuccess();
     return AssertionFailure() << "pods: " << list->dump();
   }));
 
   EXPECT_TRUE(eventually("the deployment controller's status", kControllerTimeout, [&]() -> AssertionResult {
-    auto deployment = kubectl().getJson({"deployment", "web", "--namespace", testNamespace(), "--show-managed-fields"});
+    auto deployment = kubectl().get_json({"deployment", "web", "--namespace", test_namespace(), "--show-managed-fields"});
     if (!deployment.ok()) return AssertionFailure() << deployment.error().message;
     const auto& status = (*deployment)["status"];
     bool written_by_controller = false;
@@ -111,8 +111,8 @@ TEST_F(ControlPlaneTest, StrictPeerAuthenticationAppliesAsV1beta1AndReadsBackAsV
   ASSERT_TRUE(apply(kStrictPeerAuthentication));
 
   for (const std::string version : {"v1", "v1beta1"}) {
-    auto policy = kubectl().getJson(
-        {"peerauthentications." + version + ".security.istio.io", "default", "--namespace", testNamespace()});
+    auto policy = kubectl().get_json(
+        {"peerauthentications." + version + ".security.istio.io", "default", "--namespace", test_namespace()});
     ASSERT_TRUE(policy.ok()) << policy.error().message;
     EXPECT_EQ((*policy)["apiVersion"], "security.istio.io/" + version);
     EXPECT_EQ((*policy)["spec"]["mtls"]["mode"], "STRICT") << policy->dump();
@@ -121,7 +121,7 @@ TEST_F(ControlPlaneTest, StrictPeerAuthenticationAppliesAsV1beta1AndReadsBackAsV
 
 TEST_F(ControlPlaneTest, IstioSchemaRejectsAnUnknownMtlsMode) {
   CommandResult result = kubectl().run(
-      {"apply", "--server-side", "--namespace", testNamespace(), "--filename", "-"},
+      {"apply", "--server-side", "--namespace", test_namespace(), "--filename", "-"},
       R"(
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -136,21 +136,21 @@ spec:
 }
 
 TEST_F(ControlPlaneTest, ServiceAccountTokenIsAllowedInsideItsRoleAndForbiddenOutside) {
-  auto kubeconfig = serviceAccountKubeconfig(
+  auto kubeconfig = service_account_kubeconfig(
       "reader", {{.api_groups = {""}, .resources = {"configmaps"}, .verbs = {"get", "list"}}});
   ASSERT_TRUE(kubeconfig.ok()) << kubeconfig.error().message;
   Kubectl reader(cluster().kubectl, *kubeconfig);
 
   CommandResult identity = reader.run({"auth", "whoami", "--output=jsonpath={.status.userInfo.username}"});
-  ASSERT_TRUE(commandSucceeded(identity));
-  EXPECT_EQ(identity.standard_output, "system:serviceaccount:" + testNamespace() + ":reader");
+  ASSERT_TRUE(command_succeeded(identity));
+  EXPECT_EQ(identity.standard_output, "system:serviceaccount:" + test_namespace() + ":reader");
 
-  EXPECT_TRUE(commandSucceeded(reader.run({"get", "configmaps", "--namespace", testNamespace()})));
-  EXPECT_TRUE(commandSucceeded(reader.run({"get", "configmap", "kube-root-ca.crt", "--namespace", testNamespace()})));
+  EXPECT_TRUE(command_succeeded(reader.run({"get", "configmaps", "--namespace", test_namespace()})));
+  EXPECT_TRUE(command_succeeded(reader.run({"get", "configmap", "kube-root-ca.crt", "--namespace", test_namespace()})));
 
   const std::vector<std::vector<std::string>> outside_the_role = {
-      {"get", "secrets", "--namespace", testNamespace()},                 // another resource
-      {"create", "configmap", "written", "--namespace", testNamespace()},  // another verb
+      {"get", "secrets", "--namespace", test_namespace()},                 // another resource
+      {"create", "configmap", "written", "--namespace", test_namespace()},  // another verb
       {"get", "configmaps", "--namespace", "default"},                    // another namespace
       {"get", "namespaces"},                                              // cluster scope
   };

@@ -26,12 +26,12 @@ using ::testing::AssertionSuccess;
 
 class CacheMemoryTest : public EndToEndTest {};
 
-json realisticDeployment(const std::string& ns, int index) {
+json realistic_deployment(const std::string& ns, int index) {
   const std::string name = "app-" + std::to_string(index);
-  auto container = [&](const std::string& containerName, int port) {
+  auto container = [&](const std::string& container_name, int port) {
     return json{
-        {"name", containerName},
-        {"image", "registry.example.com/team/" + containerName + ":1.4." + std::to_string(index % 10)},
+        {"name", container_name},
+        {"image", "registry.example.com/team/" + container_name + ":1.4." + std::to_string(index % 10)},
         {"ports", json::array({{{"name", "http"}, {"containerPort", port}}})},
         {"env", json::array({{{"name", "LOG_LEVEL"}, {"value", "info"}},
                              {{"name", "SERVICE_NAME"}, {"value", name}},
@@ -67,12 +67,12 @@ struct ProbeView {
   std::int64_t generation = 0;
   CompactObject template_;
 };
-ProbeView projectProbes(const json& object) {
+ProbeView project_probes(const json& object) {
   json kept = json::object();
-  const json& podTemplate = object["spec"]["template"];
-  kept["annotations"] = podTemplate["metadata"].value("annotations", json::object());
+  const json& pod_template = object["spec"]["template"];
+  kept["annotations"] = pod_template["metadata"].value("annotations", json::object());
   for (const char* list : {"containers", "initContainers"}) {
-    for (const auto& container : podTemplate["spec"].value(list, json::array())) {
+    for (const auto& container : pod_template["spec"].value(list, json::array())) {
       json slim = {{"name", container["name"]}};
       for (const char* field : {"ports", "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "restartPolicy"}) {
         if (container.contains(field)) slim[field] = container[field];
@@ -85,7 +85,7 @@ ProbeView projectProbes(const json& object) {
 
 struct Nothing {};
 
-std::size_t heapInUse() {
+std::size_t heap_in_use() {
   malloc_trim(0);
   return mallinfo2().uordblks;
 }
@@ -93,60 +93,60 @@ std::size_t heapInUse() {
 TEST_F(CacheMemoryTest, MemoryPerCachedDeploymentWithAThousandDeployments) {
   constexpr int kCount = 1000;
   kube::RestClientOptions fast;
-  fast.queriesPerSecond = 500;
+  fast.queries_per_second = 500;
   fast.burst = 500;
   auto writer = connect(cluster().admin_kubeconfig, fast);
   ASSERT_TRUE(writer.ok());
   for (int index = 0; index < kCount; ++index) {
-    auto created = (*writer)->api->create(kDeployments, testNamespace(), realisticDeployment(testNamespace(), index));
+    auto created = (*writer)->api->create(kDeployments, test_namespace(), realistic_deployment(test_namespace(), index));
     ASSERT_TRUE(created.ok()) << created.error().message();
   }
   // Wait for the deployment controller's status, so the objects are as big as in real life.
   ASSERT_TRUE(eventually("status on every Deployment", std::chrono::seconds(300), [&]() -> AssertionResult {
-    int withStatus = 0;
-    kube::listAllPages(*(*writer)->api, kDeployments, testNamespace(), {}, 500, [&](json item) {
-      if (item["status"].value("observedGeneration", 0) >= 1 && item["status"].contains("conditions")) ++withStatus;
+    int with_status = 0;
+    kube::list_all_pages(*(*writer)->api, kDeployments, test_namespace(), {}, 500, [&](json item) {
+      if (item["status"].value("observedGeneration", 0) >= 1 && item["status"].contains("conditions")) ++with_status;
     });
-    if (withStatus == kCount) return AssertionSuccess();
-    return AssertionFailure() << withStatus << " of " << kCount;
+    if (with_status == kCount) return AssertionSuccess();
+    return AssertionFailure() << with_status << " of " << kCount;
   }));
 
   kube::ReflectorOptions options;
-  options.namespaceName = testNamespace();
+  options.namespace_name = test_namespace();
   std::printf("\n| projection (%d Deployments) | heap bytes per Deployment |\n|---|---|\n", kCount);
   auto measure = [&](const char* label, auto project, auto transform) -> double {
     using T = decltype(project(json()));
-    const std::size_t before = heapInUse();
-    double perObject = 0;
+    const std::size_t before = heap_in_use();
+    double per_object = 0;
     {
-      Informer<T> informer("deployments", *(*writer)->api, kube::fixedResource(kDeployments), project,
+      Informer<T> informer("deployments", *(*writer)->api, kube::fixed_resource(kDeployments), project,
                            options, (*writer)->clock, (*writer)->random, (*writer)->metrics,
                            (*writer)->logger, transform);
       informer.start();
       std::stop_source never;
-      EXPECT_TRUE(informer.waitForSync(never.get_token()));
+      EXPECT_TRUE(informer.wait_for_sync(never.get_token()));
       EXPECT_EQ(informer.size(), static_cast<std::size_t>(kCount));
       informer.stop();  // the watch's buffers are not the cache
-      perObject = static_cast<double>(heapInUse() - before) / kCount;
+      per_object = static_cast<double>(heap_in_use() - before) / kCount;
     }
-    std::printf("| %s | %.0f |\n", label, perObject);
-    return perObject;
+    std::printf("| %s | %.0f |\n", label, per_object);
+    return per_object;
   };
-  auto keepAll = [](json&) {};
-  const double wholeJson = measure("nlohmann::json, whole object", [](const json& object) { return object; }, keepAll);
-  const double withoutManaged = measure("nlohmann::json, without managedFields",
-                                        [](const json& object) { return object; }, kube::dropManagedFields);
-  const double compact = measure("CompactObject (MessagePack), without managedFields", kube::projectCompact,
-                                 kube::dropManagedFields);
-  const double probes = measure("typed projection: generation + probe parts of the template", projectProbes,
-                                kube::dropManagedFields);
-  const double metadataOnly = measure("metadata only (key, resourceVersion, labels)",
-                                      [](const json&) { return Nothing{}; }, kube::dropManagedFields);
+  auto keep_all = [](json&) {};
+  const double whole_json = measure("nlohmann::json, whole object", [](const json& object) { return object; }, keep_all);
+  const double without_managed = measure("nlohmann::json, without managedFields",
+                                        [](const json& object) { return object; }, kube::drop_managed_fields);
+  const double compact = measure("CompactObject (MessagePack), without managedFields", kube::project_compact,
+                                 kube::drop_managed_fields);
+  const double probes = measure("typed projection: generation + probe parts of the template", project_probes,
+                                kube::drop_managed_fields);
+  const double metadata_only = measure("metadata only (key, resourceVersion, labels)",
+                                      [](const json&) { return Nothing{}; }, kube::drop_managed_fields);
   std::fflush(stdout);
-  EXPECT_LT(withoutManaged, wholeJson);
-  EXPECT_LT(compact, withoutManaged / 3);
+  EXPECT_LT(without_managed, whole_json);
+  EXPECT_LT(compact, without_managed / 3);
   EXPECT_LT(probes, compact);
-  EXPECT_LT(metadataOnly, probes);
+  EXPECT_LT(metadata_only, probes);
   // The budget: 10,000 Deployments in a 40 MB controller leaves well under 4 KB each.
   EXPECT_LT(probes, 2048.0);
 }

@@ -34,9 +34,9 @@ struct Connection {
 inline Result<std::unique_ptr<Connection>> connect(const std::string& kubeconfig,
                                                    kube::RestClientOptions options = {}) {
   static std::once_flag threads;
-  std::call_once(threads, [] { kube::initializeCpprestThreads(4); });
+  std::call_once(threads, [] { kube::initialize_cpprest_threads(4); });
   auto connection = std::make_unique<Connection>();
-  auto config = kube::loadKubeconfig(kubeconfig);
+  auto config = kube::load_kubeconfig(kubeconfig);
   if (!config) return config.error();
   connection->config = *config;
   auto transport = kube::CpprestTransport::create(connection->config, connection->clock);

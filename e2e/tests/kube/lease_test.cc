@@ -21,8 +21,8 @@ class KubeLeaseTest : public EndToEndTest {
     std::unique_ptr<Connection> connection;
     std::unique_ptr<kube::LeaderElector> elector;
     std::atomic<bool> leading{false};
-    std::atomic<Clock::rep> startedAt{0};
-    std::atomic<Clock::rep> stoppedAt{0};
+    std::atomic<Clock::rep> started_at{0};
+    std::atomic<Clock::rep> stopped_at{0};
   };
 
   std::unique_ptr<Candidate> candidate(const std::string& identity, const std::string& kubeconfig) {
@@ -31,20 +31,20 @@ class KubeLeaseTest : public EndToEndTest {
     EXPECT_TRUE(connection.ok()) << connection.error().message;
     if (!connection.ok()) return nullptr;
     result->connection = std::move(connection).value();
-    kube::LeaderElectionConfig config{testNamespace(), "meshprobe", identity};
-    config.leaseDuration = std::chrono::seconds(6);
-    config.renewDeadline = std::chrono::seconds(4);
-    config.retryPeriod = std::chrono::milliseconds(500);
+    kube::LeaderElectionConfig config{test_namespace(), "meshprobe", identity};
+    config.lease_duration = std::chrono::seconds(6);
+    config.renew_deadline = std::chrono::seconds(4);
+    config.retry_period = std::chrono::milliseconds(500);
     Candidate* self = result.get();
     result->elector = std::make_unique<kube::LeaderElector>(
         *result->connection->api, config,
         kube::LeaderCallbacks{[self](std::stop_token) {
-                                self->startedAt = Clock::now().time_since_epoch().count();
+                                self->started_at = Clock::now().time_since_epoch().count();
                                 self->leading = true;
                               },
                               [self] {
                                 self->leading = false;
-                                self->stoppedAt = Clock::now().time_since_epoch().count();
+                                self->stopped_at = Clock::now().time_since_epoch().count();
                               },
                               {}},
         result->connection->clock, result->connection->random, result->connection->metrics,
@@ -53,13 +53,13 @@ class KubeLeaseTest : public EndToEndTest {
   }
 
   std::string holder() {
-    auto lease = kubectl().getJson({"lease", "meshprobe", "-n", testNamespace()});
+    auto lease = kubectl().get_json({"lease", "meshprobe", "-n", test_namespace()});
     if (!lease.ok()) return "";
     return (*lease)["spec"].value("holderIdentity", "");
   }
 
-  Result<std::string> leaseKubeconfig(const std::string& name) {
-    return serviceAccountKubeconfig(
+  Result<std::string> lease_kubeconfig(const std::string& name) {
+    return service_account_kubeconfig(
         name, {{.api_groups = {"coordination.k8s.io"}, .resources = {"leases"}, .verbs = {"get", "create", "update"}}});
   }
 };
@@ -71,8 +71,8 @@ TEST_F(KubeLeaseTest, OneLeaderAndAReleasedLeaseIsTakenOverAtOnce) {
   a->elector->start();
   ASSERT_TRUE(eventually("pod-a to lead", std::chrono::seconds(30), [&] { return a->leading.load(); }));
   b->elector->start();
-  const auto watchUntil = Clock::now() + std::chrono::seconds(8);  // beyond the lease duration
-  while (Clock::now() < watchUntil) {
+  const auto watch_until = Clock::now() + std::chrono::seconds(8);  // beyond the lease duration
+  while (Clock::now() < watch_until) {
     ASSERT_FALSE(b->leading.load()) << "two leaders";
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
@@ -88,21 +88,21 @@ TEST_F(KubeLeaseTest, OneLeaderAndAReleasedLeaseIsTakenOverAtOnce) {
 }
 
 TEST_F(KubeLeaseTest, ALeaderThatCannotRenewStopsBeforeAnotherTakesOver) {
-  auto aConfig = leaseKubeconfig("candidate-a");
-  auto bConfig = leaseKubeconfig("candidate-b");
-  ASSERT_TRUE(aConfig.ok() && bConfig.ok());
-  auto a = candidate("pod-a", *aConfig);
-  auto b = candidate("pod-b", *bConfig);
+  auto a_config = lease_kubeconfig("candidate-a");
+  auto b_config = lease_kubeconfig("candidate-b");
+  ASSERT_TRUE(a_config.ok() && b_config.ok());
+  auto a = candidate("pod-a", *a_config);
+  auto b = candidate("pod-b", *b_config);
   ASSERT_TRUE(a && b);
   a->elector->start();
   ASSERT_TRUE(eventually("pod-a to lead", std::chrono::seconds(30), [&] { return a->leading.load(); }));
   b->elector->start();
   // pod-a loses the right to write the Lease: every renewal is now Forbidden.
-  ASSERT_TRUE(commandSucceeded(kubectl().run({"delete", "rolebinding", "candidate-a", "-n", testNamespace()})));
+  ASSERT_TRUE(command_succeeded(kubectl().run({"delete", "rolebinding", "candidate-a", "-n", test_namespace()})));
   ASSERT_TRUE(eventually("pod-b to lead", std::chrono::seconds(60), [&] { return b->leading.load(); }));
   EXPECT_FALSE(a->leading.load());
-  ASSERT_NE(a->stoppedAt.load(), 0);
-  EXPECT_LT(a->stoppedAt.load(), b->startedAt.load()) << "pod-a stopped acting before pod-b started";
+  ASSERT_NE(a->stopped_at.load(), 0);
+  EXPECT_LT(a->stopped_at.load(), b->started_at.load()) << "pod-a stopped acting before pod-b started";
   a->elector->stop();
   b->elector->stop();
 }

@@ -28,8 +28,8 @@ struct Relay : std::enable_shared_from_this<Relay> {
                                                    boost::system::error_code error, std::size_t size) {
       if (error) return self->close();
       asio::async_write(to, asio::buffer(buffer.data(), size),
-                        [self, &from, &to, &buffer](boost::system::error_code writeError, std::size_t) {
-                          if (writeError) return self->close();
+                        [self, &from, &to, &buffer](boost::system::error_code write_error, std::size_t) {
+                          if (write_error) return self->close();
                           self->pump(from, to, buffer);
                         });
     });
@@ -65,8 +65,8 @@ struct TcpProxy::State {
     auto relay = std::make_shared<Relay>(context);
     acceptor.async_accept(relay->client, [this, relay](boost::system::error_code error) {
       if (error) return;  // closed by cut()
-      relay->server.async_connect(target, [relay](boost::system::error_code connectError) {
-        if (connectError) return relay->close();
+      relay->server.async_connect(target, [relay](boost::system::error_code connect_error) {
+        if (connect_error) return relay->close();
         relay->pump(relay->client, relay->server, relay->upstream);
         relay->pump(relay->server, relay->client, relay->downstream);
       });
@@ -85,9 +85,9 @@ struct TcpProxy::State {
   }
 };
 
-TcpProxy::TcpProxy(const std::string& targetHost, std::uint16_t targetPort)
+TcpProxy::TcpProxy(const std::string& target_host, std::uint16_t target_port)
     : state_(std::make_shared<State>()) {
-  state_->target = tcp::endpoint(asio::ip::make_address(targetHost), targetPort);
+  state_->target = tcp::endpoint(asio::ip::make_address(target_host), target_port);
   state_->listen();
   state_->thread = std::thread([state = state_.get()] {
     auto guard = asio::make_work_guard(state->context);

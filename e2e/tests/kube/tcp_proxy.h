@@ -12,7 +12,7 @@ namespace meshprobe::e2e {
 class TcpProxy {
  public:
   // Listens on 127.0.0.1 (a free port) and relays to targetHost:targetPort.
-  TcpProxy(const std::string& targetHost, std::uint16_t targetPort);
+  TcpProxy(const std::string& target_host, std::uint16_t target_port);
   ~TcpProxy();
 
   std::uint16_t port() const;

@@ -12,7 +12,7 @@ namespace meshprobe::kube {
 class MockTransport : public Transport {
  public:
   MOCK_METHOD(ApiResult<HttpResponse>, send, (const HttpRequest& request), (override));
-  MOCK_METHOD(ApiResult<StreamingResponse>, openStream, (const HttpRequest& request), (override));
+  MOCK_METHOD(ApiResult<StreamingResponse>, open_stream, (const HttpRequest& request), (override));
 };
 
 class MockBodyStream : public BodyStream {
