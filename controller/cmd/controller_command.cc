@@ -280,7 +280,7 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
     while (!stop.stop_requested()) {
       const int signal = sigtimedwait(&shutdown_signals, nullptr, &poll);
       if (signal > 0) {
-        logger->info(std::string("received ") + sigabbrev_np(signal) + ": finishing in-flight work, then exiting");
+        logger->info(std::string("received SIG") + sigabbrev_np(signal) + ": finishing in-flight work, then exiting");
         shutdown.request(kExitOk);
         return;
       }
@@ -316,23 +316,24 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
     logger->info("caches synced: " + cache_summary(meshprobe_operator.cache()));
     if (config.leader_election.enabled) {
       const auto& election = config.leader_election;
-      kube::LeaderElectionConfig lease{election.namespace_name, election.lease_name, operator_options.identity,
-                                       election.lease_duration, election.renew_deadline, election.retry_period};
+      const kube::LeaderElectionConfig lease{election.namespace_name, election.lease_name, operator_options.identity,
+                                             election.lease_duration, election.renew_deadline, election.retry_period};
+      const std::string lease_name = lease.namespace_name + "/" + lease.name;
       kube::LeaderCallbacks callbacks;
-      callbacks.on_started_leading = [&](std::stop_token) {
-        logger->info("leading (Lease " + lease.namespace_name + "/" + lease.name + "): reconciling");
+      callbacks.on_started_leading = [&, lease_name](std::stop_token) {
+        logger->info("leading (Lease " + lease_name + "): reconciling");
         meshprobe_operator.start_workers();
       };
-      callbacks.on_stopped_leading = [&] {
+      callbacks.on_stopped_leading = [&, lease_name] {
         if (shutdown.token().stop_requested()) return;
-        logger->error("lost the Lease " + lease.namespace_name + "/" + lease.name + ": exiting");
+        logger->error("lost the Lease " + lease_name + ": exiting");
         shutdown.request(kExitFailure);
       };
       callbacks.on_new_leader = [&](const std::string& identity) {
         if (identity != operator_options.identity) logger->info("the leader is " + identity);
       };
       elector = std::make_unique<kube::LeaderElector>(api, lease, callbacks, clock, random, metrics, *logger);
-      logger->info("waiting to lead (Lease " + lease.namespace_name + "/" + lease.name + ")");
+      logger->info("waiting to lead (Lease " + lease_name + ")");
       elector->start();
     } else {
       logger->info("leading (leader election off): reconciling");

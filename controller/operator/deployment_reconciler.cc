@@ -240,7 +240,7 @@ void DeploymentReconciler::log_probes(const kube::ObjectMeta& metadata, const pr
     if (report.outcome == probe::ProbeOutcome::kRewritten) {
       logger_.info("rewrote " + where + ": " + report.before + " → " + report.after);
     } else if (report.outcome == probe::ProbeOutcome::kRestored) {
-      logger_.info("restored " + where + ": " + report.after);
+      logger_.info("restored " + where + ": " + report.before + " → " + report.after);
     } else if (report.outcome == probe::ProbeOutcome::kInvalid || report.outcome == probe::ProbeOutcome::kUserChanged) {
       logger_.warning(std::string(rewrite ? "did not rewrite " : "did not restore ") + where + ": " + report.reason);
     }
