@@ -4,12 +4,15 @@
 //
 //   create   Deployments for the controller to rewrite: half with HTTP probes, half with TCP
 //            probes, replicas 0 (no Pods: the cluster has no node), spread over namespaces.
-//   ceiling  what the controller's work costs at the least: for each Deployment of the given
-//            namespaces one list, then the rewritten template (the same engine,
-//            probe::rewrite) as one JSON patch guarded by the resourceVersion and the
-//            HealthProbesRewritten condition as one server-side apply on deployments/status,
-//            from N workers behind the same client-side rate limit (QPS, burst) the controller
-//            is configured with. Prints its wall time.
+//   ceiling  what the controller's work costs at the least: one list of the given namespaces,
+//            then for each Deployment the rewritten template (the same engine,
+//            probe::rewrite) as the controller's own JSON patch (template_patch: the changed
+//            paths, guarded by the resourceVersion) and the HealthProbesRewritten condition as
+//            the controller's own server-side apply on deployments/status
+//            (status_condition_apply), and with --events the controller's Event too, from N
+//            workers behind the same client-side rate limit (QPS, burst) the controller is
+//            configured with. Nothing else: no cache, no decisions, no queue. Prints its wall
+//            time.
 //   wait     watches the Deployments of the given namespaces (an informer) until every one is
 //            rewritten and carries the condition with status True (--until rewritten), or has
 //            its original probes back and the condition with status False (--until
@@ -40,6 +43,9 @@
 #include "kube/random.h"
 #include "kube/rest_client.h"
 #include "kube/transport_cpprest.h"
+#include "operator/conditions.h"
+#include "operator/deployment_reconciler.h"
+#include "operator/event_recorder.h"
 #include "probe/condition.h"
 #include "probe/rewrite.h"
 
@@ -50,7 +56,8 @@ using nlohmann::json;
 namespace options = boost::program_options;
 namespace resources = kube::resources;
 
-constexpr const char* kCeilingFieldManager = "meshprobe-bench-ceiling";
+// The controller's own field manager, so that both write the same managedFields.
+constexpr const char* kCeilingFieldManager = "meshprobe";
 
 struct Connection {
   kube::RealClock clock;
@@ -87,15 +94,6 @@ std::vector<std::string> split(const std::string& text) {
 
 double unix_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string rfc3339_now() {
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
 }
 
 // Runs work(index) for index in [0, count) on `workers` threads; returns the failures.
@@ -173,21 +171,6 @@ int create_command(const options::variables_map& arguments) {
   return failures.empty() ? 0 : 1;
 }
 
-// The status write the controller makes: its condition only, by server-side apply.
-std::string condition_apply(const json& object, const probe::ConditionSummary& summary) {
-  const json condition = {{"type", std::string(probe::kConditionType)},
-                          {"status", summary.status ? "True" : "False"},
-                          {"reason", std::string(probe::condition_reason_name(summary.reason))},
-                          {"message", summary.message},
-                          {"lastTransitionTime", rfc3339_now()},
-                          {"lastUpdateTime", rfc3339_now()}};
-  return json{{"apiVersion", "apps/v1"},
-              {"kind", "Deployment"},
-              {"metadata", {{"name", object["metadata"]["name"]}, {"namespace", object["metadata"]["namespace"]}}},
-              {"status", {{"conditions", json::array({condition})}}}}
-      .dump();
-}
-
 int ceiling_command(const options::variables_map& arguments) {
   const auto namespaces = split(arguments["namespaces"].as<std::string>());
   const kube::RestClientOptions limits{.queries_per_second = arguments["qps"].as<double>(),
@@ -212,21 +195,25 @@ int ceiling_command(const options::variables_map& arguments) {
   status_apply.force = true;
   status_apply.subresource = "status";
   std::atomic<int> retries{0};
+  const bool with_events = arguments["events"].as<bool>();
+  controller::EventRecorder events(*connection->api, connection->clock, "meshprobe-bench-ceiling",
+                                   connection->metrics, connection->logger);
   auto failures = run_parallel(items.size(), arguments["workers"].as<int>(), [&](std::size_t index) -> std::optional<std::string> {
     json object = items[index];
     const std::string namespace_name = object["metadata"]["namespace"];
     const std::string name = object["metadata"]["name"];
-    // As a controller would: when someone else wrote the Deployment since it was read (the
-    // patch's test of the resourceVersion fails), read it again and retry.
+    // As the controller does: when someone else wrote the Deployment since it was read (409
+    // Conflict), read it again and retry.
     for (int attempt = 0;; ++attempt) {
       auto rewritten = probe::rewrite(object["spec"]["template"], agent);
       if (!rewritten) return name + ": " + rewritten.error().message;
-      const json patch = json::array({{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", object["metadata"]["resourceVersion"]}},
-                                      {{"op", "replace"}, {"path", "/spec/template"}, {"value", rewritten->pod_template}}});
-      auto patched = connection->api->patch(resources::kDeployments, namespace_name, name, kube::PatchType::kJson,
-                                            patch.dump(), field_manager);
+      auto patched = connection->api->patch(
+          resources::kDeployments, namespace_name, name, kube::PatchType::kJson,
+          controller::template_patch(object["spec"]["template"], rewritten->pod_template,
+                                     object["metadata"]["resourceVersion"]),
+          field_manager);
       if (!patched) {
-        if (patched.error().kind != kube::ApiErrorKind::kInvalid || attempt >= 3) return name + ": " + patched.error().message();
+        if (!patched.error().is(kube::ApiErrorKind::kConflict) || attempt >= 3) return name + ": " + patched.error().message();
         ++retries;
         // The controller's RBAC has list, not get.
         kube::ListOptions only_this;
@@ -237,8 +224,19 @@ int ceiling_command(const options::variables_map& arguments) {
         continue;
       }
       const auto summary = probe::summarize(probe::Decision{}, *rewritten);
+      if (with_events) {
+        events.record({"apps/v1", "Deployment", namespace_name, name, object["metadata"]["uid"],
+                       (*patched)["metadata"]["resourceVersion"]},
+                      controller::EventType::kNormal, "Rewritten", "RewriteProbes", summary.message);
+      }
+      const controller::Condition condition{std::string(probe::kConditionType), "True",
+                                            std::string(probe::condition_reason_name(summary.reason)),
+                                            summary.message, std::nullopt};
+      const auto entry = controller::condition_to_write(json::array(), condition, controller::ConditionShape::kDeployment,
+                                                        controller::format_time(std::chrono::system_clock::now()));
       auto status = connection->api->patch(resources::kDeployments, namespace_name, name, kube::PatchType::kApply,
-                                           condition_apply(object, summary), status_apply);
+                                           controller::status_condition_apply(namespace_name, name, *entry).dump(),
+                                           status_apply);
       if (!status) return name + ": " + status.error().message();
       return std::nullopt;
     }
@@ -335,6 +333,7 @@ int main(int argc, char** argv) {
       ("workers", options::value<int>()->default_value(4), "ceiling: concurrent workers")
       ("qps", options::value<double>()->default_value(50), "ceiling: client-side QPS limit")
       ("burst", options::value<int>()->default_value(100), "ceiling: client-side burst")
+      ("events", options::value<bool>()->default_value(false), "ceiling: also the controller's Event per Deployment")
       ("agent-image", options::value<std::string>()->default_value("ghcr.io/meshprobe/meshprobe-agent:0.1.0"), "ceiling: agent image")
       ("agent-port", options::value<int>()->default_value(kDefaultAgentPort), "ceiling, wait: agent port")
       ("until", options::value<std::string>()->default_value("rewritten"), "wait: rewritten or restored")
