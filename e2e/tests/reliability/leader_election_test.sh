@@ -10,7 +10,8 @@ source "$(dirname "$0")/../../harness/audit.sh"
 source "$(dirname "$0")/lib.sh"
 reliability_setup
 count=60
-lease="$E2E_NAMESPACE"
+lease=meshprobe-controller  # the install's (config/rbac's Role allows no other)
+e2e_kubectl delete lease "$lease" --namespace meshprobe-system --ignore-not-found >/dev/null
 
 config_first="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.first.yaml"
 config_second="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.second.yaml"
