@@ -28,17 +28,19 @@ audit_time() {
 }
 
 # audit_requests CREDENTIAL_ID FROM TO: the requests of that credential received in [FROM, TO),
-# one line each: RECEIVED_TIME VERB RESOURCE[/SUBRESOURCE] CODE REQUEST_URI.
+# one line each, in the order received: RECEIVED_TIME VERB RESOURCE[/SUBRESOURCE] CODE REQUEST_URI.
+# (A watch is logged when its response starts and again when it ends: only the end counts.)
 audit_requests() {
   local file
   file=$(audit_log_file)
   [[ -f $file ]] || { echo "no audit log $file (start the cluster with e2e/cluster/up --audit)" >&2; return 1; }
   jq -r --arg id "$1" --arg from "$2" --arg to "$3" '
-    select((.user.extra["authentication.kubernetes.io/credential-id"] // [])[0] == $id
+    select(.stage == "ResponseComplete"
+           and (.user.extra["authentication.kubernetes.io/credential-id"] // [])[0] == $id
            and .requestReceivedTimestamp >= $from and .requestReceivedTimestamp < $to)
     | [.requestReceivedTimestamp, .verb,
        ((.objectRef.resource // "-") + (if .objectRef.subresource then "/" + .objectRef.subresource else "" end)),
-       (.responseStatus.code // 0 | tostring), .requestURI] | join(" ")' "$file"
+       (.responseStatus.code // 0 | tostring), .requestURI] | join(" ")' "$file" | sort -s -k1,1
 }
 
 # audit_count_writes CREDENTIAL_ID FROM TO [RESOURCE_REGEX]: create, update, patch and delete
