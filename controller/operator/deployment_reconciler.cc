@@ -126,7 +126,15 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     }
   }
 
-  const probe::ConditionSummary summary = probe::summarize(decision, *result);
+  // The condition describes the state the template converges to, as the next reconcile will
+  // see it (so it is written once); the Event describes what this write did.
+  probe::ConditionSummary summary = probe::summarize(decision, *result);
+  const probe::ConditionSummary action = summary;
+  if (result->changed) {
+    auto converged = decision.rewrite ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
+                                      : probe::restore(result->pod_template, options_.agent.port);
+    if (converged) summary = probe::summarize(decision, *converged);
+  }
   if (result->changed) {
     auto patched = api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
                               kube::PatchType::kJson,
@@ -151,7 +159,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     stale_versions.insert(resource_version_of(*patched));
     log_probes(metadata, *result, decision.rewrite);
     events_.record(subject_of(metadata, state), EventType::kNormal, decision.rewrite ? "Rewritten" : "Restored",
-                   decision.rewrite ? "RewriteProbes" : "RestoreProbes", summary.message);
+                   decision.rewrite ? "RewriteProbes" : "RestoreProbes", action.message);
     std::lock_guard lock(seen_mutex_);
     if (decision.rewrite) {
       seen_rewritten_.insert(key);
