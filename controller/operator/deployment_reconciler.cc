@@ -115,11 +115,11 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     return written.kind == kube::ReconcileResult::Kind::kDone ? kube::ReconcileResult::terminal(summary.message)
                                                               : written;
   }
-  if (state.rewritten) {
+  if (decision.rewrite && !result->changed) {  // converged: rewritten as meshprobe wants it
     std::lock_guard lock(seen_mutex_);
     seen_rewritten_.insert(key);
   }
-  if (decision.rewrite && result->changed && !state.rewritten) {
+  if (decision.rewrite && result->changed) {
     if (auto writer = conflicting_writer(metadata, state, *result)) {
       return write_condition(metadata, state, {false, probe::ConditionReason::kConflictingWriter, *writer},
                              stale_versions);
