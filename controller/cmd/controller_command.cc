@@ -294,16 +294,17 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
     return "the caches have not synced yet";
   });
   std::vector<std::unique_ptr<kube::HealthServer>> servers;
-  for (const auto& address : {config.health_probe_bind_address, config.metrics_bind_address}) {
+  std::vector<std::string> addresses{config.health_probe_bind_address};
+  if (config.metrics_bind_address != config.health_probe_bind_address) addresses.push_back(config.metrics_bind_address);
+  for (const auto& address : addresses) {
     auto server_options = bind_address(address);
-    if (!server_options || (&address != &config.health_probe_bind_address && address == config.health_probe_bind_address)) continue;
+    if (!server_options) continue;
     auto server = std::make_unique<kube::HealthServer>(*server_options, endpoints, *logger);
     auto port = server->start();
     if (!port) {
       logger->error("cannot serve on " + address + ": " + port.error().message);
       return kExitFailure;
     }
-    logger->info("serving /healthz, /readyz and /metrics on " + server_options->address + ":" + std::to_string(*port));
     servers.push_back(std::move(server));
   }
 

@@ -35,7 +35,10 @@ std::string latest_probe_writer(const std::vector<ManagerSummary>& managers) {
 }  // namespace
 
 std::string template_patch(const json& current, const json& desired, const std::string& resource_version) {
-  json patch = json::array({{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", resource_version}}});
+  // Setting metadata.resourceVersion makes the write conditional: a Deployment changed since the
+  // cache saw it gives 409 Conflict. (A JSON-patch "test" op would give 422 Invalid instead,
+  // indistinguishable from a template the API server refuses.)
+  json patch = json::array({{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", resource_version}}});
   for (auto operation : json::diff(current, desired, "/spec/template")) patch.push_back(std::move(operation));
   return patch.dump();
 }

@@ -51,7 +51,9 @@ kube::ReconcileResult InjectorReconciler::reconcile(const std::string&) {
     return kube::ReconcileResult::done();
   }
   const std::string path = std::string("/data/") + kInjectorValuesKey;
-  json patch = json::array({{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", config_map->metadata.resource_version}}});
+  // Conditional on the version read: a concurrent edit (the seed's `kubectl apply`) gives 409
+  // Conflict, never a lost edit (see template_patch in deployment_reconciler.cc).
+  json patch = json::array({{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", config_map->metadata.resource_version}}});
   if (config_map->value.has_data) {
     patch.push_back({{"op", "add"}, {"path", path}, {"value", *plan.values}});  // add replaces a present member
   } else {
