@@ -1,8 +1,8 @@
 // DeploymentReconciler: converges one Deployment (DESIGN.md "Decision", "Status", "Controller
 // behaviour"). reconcile(namespace/name) reads the cache, decides with the engine, rewrites or
 // restores the pod template with the engine, and writes only what differs:
-//   - the template: a JSON patch of exactly the changed paths, guarded by a `test` of
-//     metadata.resourceVersion, as field manager meshprobe (server-side apply could not remove
+//   - the template: a JSON patch of exactly the changed paths that also sets
+//     metadata.resourceVersion to the version read (a precondition: 409 when it moved on), as field manager meshprobe (server-side apply could not remove
 //     fields another manager owns, e.g. tcpSocket when the probe becomes httpGet); a conflict
 //     (409) requeues and the next reconcile starts from fresh state;
 //   - the condition HealthProbesRewritten: server-side apply of that one entry on
@@ -54,7 +54,7 @@ struct DeploymentReconcilerOptions {
 };
 
 // The JSON patch (RFC 6902) that turns `current` into `desired` at `/spec/template`, after a
-// `test` that the object is still at `resource_version`.
+// setting metadata.resourceVersion to `resource_version`, which makes it conditional.
 std::string template_patch(const nlohmann::json& current, const nlohmann::json& desired,
                            const std::string& resource_version);
 

@@ -72,7 +72,7 @@ TEST_F(DeploymentReconcilerTest, RewritesWithOneGuardedPatchOfTheTemplateAStatus
   EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
 
   const json patch = json::parse(patch_body);
-  EXPECT_EQ(patch[0], (json{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", "10"}}));
+  EXPECT_EQ(patch[0], (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "10"}}));
   for (std::size_t i = 1; i < patch.size(); ++i) {
     EXPECT_TRUE(patch[i]["path"].get<std::string>().starts_with("/spec/template/")) << patch[i];
   }
@@ -297,7 +297,7 @@ TEST(TemplatePatchTest, ChangesExactlyTheDifferingPathsWithEscapedKeys) {
   desired["metadata"]["annotations"]["meshprobe.io/original-probes"] = "{}";
   desired["spec"]["containers"][0]["image"] = "web:2";
   const json patch = json::parse(template_patch(current, desired, "42"));
-  EXPECT_EQ(patch[0], (json{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", "42"}}));
+  EXPECT_EQ(patch[0], (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "42"}}));
   EXPECT_EQ(patch.size(), 3u);
   const json object = {{"metadata", {{"resourceVersion", "42"}}}, {"spec", {{"template", current}}}};
   EXPECT_EQ(object.patch(patch)["spec"]["template"], desired);

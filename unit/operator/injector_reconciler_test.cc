@@ -45,7 +45,7 @@ TEST_F(InjectorReconcilerTest, FillsInTheFieldWithAGuardedPatchKeepingEverything
       .WillOnce(DoAll(SaveArg<4>(&body), Return(json::object())));
   EXPECT_EQ(reconcile().kind, kube::ReconcileResult::Kind::kDone);
   const json patch = json::parse(body);
-  EXPECT_EQ(patch[0], (json{{"op", "test"}, {"path", "/metadata/resourceVersion"}, {"value", "9"}}));
+  EXPECT_EQ(patch[0], (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "9"}}));
   const json after = object.patch(patch);
   EXPECT_EQ(after["data"]["config"], "policy: enabled");
   const json values = json::parse(after["data"]["values"].get<std::string>());
