@@ -118,18 +118,26 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     return written.kind == kube::ReconcileResult::Kind::kDone ? kube::ReconcileResult::terminal(summary.message)
                                                               : written;
   }
-  if (state.rewritten) {
+  if (decision.rewrite && !result->changed) {  // converged: rewritten as meshprobe wants it
     std::lock_guard lock(seen_mutex_);
     seen_rewritten_.insert(key);
   }
-  if (decision.rewrite && result->changed && !state.rewritten) {
+  if (decision.rewrite && result->changed) {
     if (auto writer = conflicting_writer(metadata, state, *result)) {
       return write_condition(metadata, state, {false, probe::ConditionReason::kConflictingWriter, *writer},
                              stale_versions);
     }
   }
 
-  const probe::ConditionSummary summary = probe::summarize(decision, *result);
+  // The condition describes the state the template converges to, as the next reconcile will
+  // see it (so it is written once); the Event describes what this write did.
+  probe::ConditionSummary summary = probe::summarize(decision, *result);
+  const probe::ConditionSummary action = summary;
+  if (result->changed) {
+    auto converged = decision.rewrite ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
+                                      : probe::restore(result->pod_template, options_.agent.port);
+    if (converged) summary = probe::summarize(decision, *converged);
+  }
   if (result->changed) {
     auto patched = api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
                               kube::PatchType::kJson,
@@ -154,7 +162,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     stale_versions.insert(resource_version_of(*patched));
     log_probes(metadata, *result, decision.rewrite);
     events_.record(subject_of(metadata, state), EventType::kNormal, decision.rewrite ? "Rewritten" : "Restored",
-                   decision.rewrite ? "RewriteProbes" : "RestoreProbes", summary.message);
+                   decision.rewrite ? "RewriteProbes" : "RestoreProbes", action.message);
     std::lock_guard lock(seen_mutex_);
     if (decision.rewrite) {
       seen_rewritten_.insert(key);

@@ -1,8 +1,8 @@
 // DeploymentReconciler: converges one Deployment (DESIGN.md "Decision", "Status", "Controller
 // behaviour"). reconcile(namespace/name) reads the cache, decides with the engine, rewrites or
 // restores the pod template with the engine, and writes only what differs:
-//   - the template: a JSON patch of exactly the changed paths, guarded by a `test` of
-//     metadata.resourceVersion, as field manager meshprobe (server-side apply could not remove
+//   - the template: a JSON patch of exactly the changed paths that also sets
+//     metadata.resourceVersion to the version read (a precondition: 409 when it moved on), as field manager meshprobe (server-side apply could not remove
 //     fields another manager owns, e.g. tcpSocket when the probe becomes httpGet); a conflict
 //     (409) requeues and the next reconcile starts from fresh state;
 //   - the condition HealthProbesRewritten: server-side apply of that one entry on
@@ -13,9 +13,11 @@
 // converged Deployment costs one template write and one status write, and is never written
 // again.
 //
-// Conflicting writers: when a Deployment meshprobe had rewritten shows up with its original
-// probes back and the decision still says rewrite, the manager that owns the probe fields now
-// (managedFields) reverted it; RevertTracker counts these, and at its limit meshprobe stops
+// Conflicting writers: when a Deployment this process had seen converged (rewritten as meshprobe
+// wants it) shows up changed so that it needs rewriting again while the decision still says
+// rewrite, the manager that last wrote its probe fields (managedFields) reverted it: typically a
+// GitOps tool applying its manifest, which puts the original probes back (server-side apply
+// keeps the agent container meshprobe owns; a client-side apply or update removes it); RevertTracker counts these, and at its limit meshprobe stops
 // rewriting that Deployment (reason ConflictingWriter, Warning Event). The stop is kept by
 // the condition itself (so it survives restarts) until a manager other than meshprobe changes
 // the pod template after the condition was set (`kubectl rollout restart` asks for a retry),
@@ -52,7 +54,7 @@ struct DeploymentReconcilerOptions {
 };
 
 // The JSON patch (RFC 6902) that turns `current` into `desired` at `/spec/template`, after a
-// `test` that the object is still at `resource_version`.
+// setting metadata.resourceVersion to `resource_version`, which makes it conditional.
 std::string template_patch(const nlohmann::json& current, const nlohmann::json& desired,
                            const std::string& resource_version);
 
@@ -89,8 +91,8 @@ class DeploymentReconciler {
   DeploymentReconcilerOptions options_;
   WriteExpectations expectations_;
 
-  // Deployments seen rewritten since this process started: a later original template with the
-  // decision still "rewrite" is a revert.
+  // Deployments seen converged to their rewrite since this process started: one that needs
+  // rewriting again, with the decision still "rewrite", was reverted.
   std::mutex seen_mutex_;
   std::unordered_set<std::string> seen_rewritten_;
 
