@@ -68,19 +68,25 @@ json OperatorEndToEndTest::deployment(const std::string& name, const std::string
   return object.ok() ? *object : json();
 }
 
+json field(const json& object, const std::string& pointer) {
+  const json::json_pointer path(pointer);
+  return object.is_object() && object.contains(path) ? object.at(path) : json();
+}
+
 json OperatorEndToEndTest::rewrite_condition(const json& deployment) {
-  if (!deployment.is_object() || !deployment.contains("status")) return json();
-  for (const auto& condition : deployment["status"].value("conditions", json::array())) {
-    if (condition.value("type", "") == "HealthProbesRewritten") return condition;
+  const json conditions = field(deployment, "/status/conditions");
+  if (!conditions.is_array()) return json::object();
+  for (const auto& condition : conditions) {
+    if (condition.is_object() && condition.value("type", "") == "HealthProbesRewritten") return condition;
   }
-  return json();
+  return json::object();
 }
 
 bool OperatorEndToEndTest::has_agent(const json& deployment) {
-  const json pointer = deployment.is_object() ? deployment.value(json::json_pointer("/spec/template/spec/initContainers"), json::array())
-                                              : json::array();
-  for (const auto& container : pointer) {
-    if (container.value("name", "") == "meshprobe-agent") return true;
+  const json init_containers = field(deployment, "/spec/template/spec/initContainers");
+  if (!init_containers.is_array()) return false;
+  for (const auto& container : init_containers) {
+    if (container.is_object() && container.value("name", "") == "meshprobe-agent") return true;
   }
   return false;
 }
@@ -114,9 +120,8 @@ CommandResult OperatorEndToEndTest::shell(const std::string& script) const {
 }
 
 double OperatorEndToEndTest::metric(const std::string& series) const {
-  const CommandResult scraped =
-      run_command({"curl", "-sf", "http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics"}, {},
-                  std::chrono::seconds(10));
+  const CommandResult scraped = shell("curl -sf http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
+  EXPECT_TRUE(command_succeeded(scraped));
   std::istringstream lines(scraped.standard_output);
   std::string line;
   while (std::getline(lines, line)) {

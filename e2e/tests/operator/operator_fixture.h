@@ -17,6 +17,9 @@
 
 namespace meshprobe::e2e {
 
+// The member at a JSON pointer ("/status/conditions"), or null when any step is missing.
+nlohmann::json field(const nlohmann::json& object, const std::string& pointer);
+
 class OperatorEndToEndTest : public EndToEndTest {
  protected:
   void SetUp() override;
@@ -29,7 +32,7 @@ class OperatorEndToEndTest : public EndToEndTest {
 
   // `kubectl get deployment NAME -o json` in `namespace_name` (default: the test's).
   nlohmann::json deployment(const std::string& name, const std::string& namespace_name = "") const;
-  // The Deployment's HealthProbesRewritten condition, or null.
+  // The Deployment's HealthProbesRewritten condition, or an empty object.
   static nlohmann::json rewrite_condition(const nlohmann::json& deployment);
   // Whether its template has the meshprobe agent.
   static bool has_agent(const nlohmann::json& deployment);
@@ -41,7 +44,8 @@ class OperatorEndToEndTest : public EndToEndTest {
   std::string kubectl_ok(const std::vector<std::string>& arguments, std::string_view input = {}) const;
   // A shell pipeline as a user types it, with kubectl on the PATH and the admin kubeconfig.
   CommandResult shell(const std::string& script) const;
-  // One sample of a metric from the controller's /metrics ("name{labels}" as printed).
+  // One sample of a metric from the controller's /metrics ("name{labels}" as printed); 0 when
+  // the series is absent (a counter never incremented).
   double metric(const std::string& series) const;
 
   std::string source_directory() const { return MESHPROBE_SOURCE_DIR; }
