@@ -14,20 +14,17 @@ std::optional<std::uint64_t> as_number(const std::string& version) {
   return std::stoull(version);
 }
 
-// Whether `cached` is older than the newest version this process wrote. Another writer's
-// version between two of ours (kube-controller-manager's status write between meshprobe's
-// template patch and its status write) is neither stale nor current: the cache has not seen
-// meshprobe's last write yet, and acting on it would write that again. Resource versions are
-// opaque to clients, but every kube-apiserver serves etcd revisions (decimal, increasing); if a
-// version is not a number, only the stale set counts.
-bool older_than_written(const std::string& cached, const std::set<std::string>& stale_versions) {
-  const auto cached_number = as_number(cached);
-  if (!cached_number) return false;
-  for (const auto& version : stale_versions) {
+// The newest of `versions` when every one is a number (kube-apiserver serves etcd revisions:
+// decimal, increasing; resource versions are opaque to clients, so without numbers only the
+// set itself counts).
+std::optional<std::uint64_t> newest(const std::set<std::string>& versions) {
+  std::uint64_t newest_number = 0;
+  for (const auto& version : versions) {
     const auto number = as_number(version);
-    if (number && *cached_number < *number) return true;
+    if (!number) return std::nullopt;
+    newest_number = std::max(newest_number, *number);
   }
-  return false;
+  return newest_number;
 }
 
 }  // namespace
@@ -41,11 +38,16 @@ bool WriteExpectations::satisfied(const std::string& key, const std::string& cac
   std::lock_guard lock(mutex_);
   auto found = expectations_.find(key);
   if (found == expectations_.end()) return true;
+  // The cache is behind while it shows a version this process wrote over, or one older than
+  // its newest write: another writer's version between two of ours (kube-controller-manager's
+  // status write between meshprobe's template patch and its status write) lacks the second
+  // write, and acting on it would make that write again. The newest write itself is caught up.
   const auto& stale = found->second.stale_versions;
-  if ((stale.contains(cached_version) || older_than_written(cached_version, stale)) &&
-      clock_.now() < found->second.deadline) {
-    return false;
-  }
+  const auto newest_written = newest(stale);
+  const auto cached_number = as_number(cached_version);
+  const bool behind = newest_written && cached_number ? *cached_number < *newest_written
+                                                      : stale.contains(cached_version);
+  if (behind && clock_.now() < found->second.deadline) return false;
   expectations_.erase(found);
   return true;
 }
