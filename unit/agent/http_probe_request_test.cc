@@ -24,6 +24,15 @@ TEST(InitialProbeState, AsksStoredHostElsePodIpElseLoopback) {
   EXPECT_EQ(initial_probe_state(action, "10.1.2.3").url.host, "localhost");
 }
 
+// Found by agent_config_fuzzer's invariant (every request target is one token): a stored path
+// with CR LF went out as it was, so the configuration could add lines to the request.
+TEST(InitialProbeState, BytesThatCannotBeInATargetArePercentEncoded) {
+  HttpGetAction action{"", 80, "/a b\r\nX-Injected: 1?q=\x7f\xc3\xa9&e=%2F", "HTTP", {}};
+  EXPECT_EQ(initial_probe_state(action, "").url.target, "/a%20b%0D%0AX-Injected:%201?q=%7F%C3%A9&e=%2F");
+  EXPECT_EQ(build_probe_request(initial_probe_state(action, ""), {}, "").target,
+            "/a%20b%0D%0AX-Injected:%201?q=%7F%C3%A9&e=%2F");
+}
+
 TEST(InitialProbeState, AStoredHostHeaderBecomesTheHost) {
   HttpGetAction action{"", 80, "/", "HTTP", {{"host", "app.example"}}};
   EXPECT_EQ(initial_probe_state(action, "").host_header, "app.example");
