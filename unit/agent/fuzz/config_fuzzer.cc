@@ -33,7 +33,7 @@ bool is_one_printable_line(std::string_view text) {
 
 void check_http(const probe::HttpGetAction& action, const std::string& pod_ip) {
   const HttpProbeState state = initial_probe_state(action, pod_ip);
-  if (!dial_address(state.url.host, pod_ip)) fail("an accepted HTTP probe has a host the agent will not dial");
+  if (dial_addresses(state.url.host, pod_ip).empty()) fail("an accepted HTTP probe has a host the agent will not dial");
   const OutgoingRequest request = build_probe_request(state, action.headers, "kube-probe/1.31");
   if (request.target.empty() || request.target.front() != '/') fail("the request target does not start with /");
   for (char c : request.target) {
@@ -76,7 +76,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           if constexpr (std::is_same_v<Action, probe::HttpGetAction>) {
             check_http(action, config.pod_ip);
           } else if constexpr (std::is_same_v<Action, probe::TcpSocketAction>) {
-            if (!dial_address(probe_host(action.host, config.pod_ip), config.pod_ip)) {
+            if (dial_addresses(probe_host(action.host, config.pod_ip), config.pod_ip).empty()) {
               fail("an accepted TCP probe has a host the agent will not dial");
             }
           }
