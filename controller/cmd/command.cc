@@ -6,7 +6,8 @@
 namespace meshprobe::cmd {
 namespace {
 
-constexpr std::array<Subcommand, 2> kSubcommands{{
+constexpr std::array<Subcommand, 3> kSubcommands{{
+    {"controller", "run the operator: rewrite the probes of Deployments in the cluster, and keep them so", run_controller},
     {"inject", "rewrite the probes in Kubernetes manifests (or --restore them), offline", run_inject},
     {"version", "print the version and the default agent image", run_version},
 }};
@@ -15,7 +16,7 @@ void print_help(std::ostream& out) {
   out << "meshprobe keeps liveness, readiness and startup probes working inside an Istio mesh.\n\n"
          "Usage: meshprobe COMMAND [OPTIONS]\n\nCommands:\n";
   for (const auto& command : kSubcommands) {
-    out << "  " << command.name << std::string(10 - command.name.size(), ' ') << command.summary << "\n";
+    out << "  " << command.name << std::string(12 - command.name.size(), ' ') << command.summary << "\n";
   }
   out << "\nRun 'meshprobe COMMAND --help' for a command's options.\n";
 }

@@ -36,6 +36,7 @@ std::span<const Subcommand> subcommands();
 int run_meshprobe(const CommandArguments& arguments, CommandStreams& streams);
 
 // The subcommands.
+int run_controller(const CommandArguments& arguments, CommandStreams& streams);
 int run_inject(const CommandArguments& arguments, CommandStreams& streams);
 int run_version(const CommandArguments& arguments, CommandStreams& streams);
 

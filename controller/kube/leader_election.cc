@@ -203,7 +203,7 @@ void LeaderElector::arm_deadline(MonotonicTime last_renewal) {
     std::lock_guard lock(mutex_);
     if (!leading_) return;
     previous = std::exchange(deadline_, clock_.schedule(last_renewal + config_.renew_deadline, [this] {
-      lose_leadership("no renewal succeeded for the renew deadline");
+      lose_leadership("no renewal succeeded for the renew deadline", LogLevel::kWarning);
     }));
   }
 }
@@ -224,7 +224,7 @@ void LeaderElector::become_leader() {
   if (callbacks_.on_started_leading) callbacks_.on_started_leading(leading);
 }
 
-void LeaderElector::lose_leadership(const std::string& why) {
+void LeaderElector::lose_leadership(const std::string& why, LogLevel level) {
   TimerPtr deadline;
   {
     std::lock_guard lock(mutex_);
@@ -236,7 +236,7 @@ void LeaderElector::lose_leadership(const std::string& why) {
   }
   leader_gauge_.set(0);
   transitions_.increment();
-  logger_.warning("leader election: " + config_.identity + " stopped leading: " + why);
+  logger_.log(level, "leader election: " + config_.identity + " stopped leading: " + why);
   if (callbacks_.on_stopped_leading) callbacks_.on_stopped_leading();
 }
 
@@ -254,7 +254,7 @@ void LeaderElector::run(std::stop_token stop) {
     // Leader: renew every retryPeriod; the deadline timer ends leadership if renewals fail.
     while (is_leader()) {
       if (!sleep_for(clock_, config_.retry_period, stop)) {
-        lose_leadership("stopping");
+        lose_leadership("stopping", LogLevel::kInfo);  // a shutdown, not a failure
         release();
         return;
       }

@@ -79,7 +79,7 @@ class LeaderElector {
  private:
   void run(std::stop_token stop);
   void become_leader();
-  void lose_leadership(const std::string& why);
+  void lose_leadership(const std::string& why, LogLevel level);
   void arm_deadline(MonotonicTime last_renewal);
   nlohmann::json lease_object(const LeaseRecord& record, const std::string& resource_version) const;
   void observe(const LeaseRecord& record);

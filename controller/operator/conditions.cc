@@ -1,8 +1,19 @@
 #include "operator/conditions.h"
 
+#include <ctime>
+
 namespace meshprobe::controller {
 
 using nlohmann::json;
+
+std::string format_time(std::chrono::system_clock::time_point time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
 
 const json* find_condition(const json& conditions, std::string_view type) {
   if (!conditions.is_array()) return nullptr;

@@ -3,6 +3,7 @@
 // nothing is written when nothing changed. Pure: the caller passes the time as RFC 3339 text.
 #pragma once
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +31,9 @@ enum class ConditionShape {
 std::optional<nlohmann::json> condition_to_write(const nlohmann::json& existing_conditions,
                                                  const Condition& desired, ConditionShape shape,
                                                  std::string_view now_rfc3339);
+
+// metav1.Time as the API writes it: "2026-01-01T00:00:00Z" (whole seconds, UTC).
+std::string format_time(std::chrono::system_clock::time_point time);
 
 // The entry of `type` in a conditions array, or nullptr.
 const nlohmann::json* find_condition(const nlohmann::json& conditions, std::string_view type);

@@ -1,5 +1,6 @@
 #include "probe/condition.h"
 
+#include <cctype>
 #include <functional>
 
 namespace meshprobe::probe {
@@ -105,7 +106,10 @@ ConditionSummary summarize(const Decision& decision, const RewriteResult& result
   }
   for (const auto& note : decision.notes) parts.push_back("note: " + note);
   for (const auto& note : result.notes) parts.push_back("note: " + note);
-  for (const auto& part : parts) summary.message += (summary.message.empty() ? "" : ". ") + part;
+  for (std::string& part : parts) {  // sentences: "Rewriting is off by .... Restored 1 probe: ...."
+    part[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(part[0])));
+    summary.message += (summary.message.empty() ? "" : ". ") + part;
+  }
   summary.message = bounded(summary.message + ".");
   return summary;
 }

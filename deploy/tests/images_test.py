@@ -396,10 +396,7 @@ class ControllerRunsTest(unittest.TestCase):
         self.assertEqual(status, 0, err)
         self.assertIn("inject", out)
 
-    # The image's command is `controller`, the subcommand config/manager runs; the binary does
-    # not have it yet. Whoever adds `meshprobe controller` removes this marker (an unexpected
-    # success fails the test, so it cannot be forgotten).
-    @unittest.expectedFailure
+    # The image's command is `controller`, the subcommand config/manager runs.
     def test_default_command_exists(self):
         require_root(self)
         command = self.image.config["config"]["Cmd"]

@@ -32,7 +32,7 @@ TEST(Summarize, Rewritten) {
   EXPECT_EQ(summary.reason, ConditionReason::kRewritten);
   EXPECT_EQ(summary.message,
             "1 probe rewritten to the meshprobe agent: container web liveness (httpGet :8001/foo -> "
-            "httpGet :15120/app-health/web/livez). decided by the global setting X.");
+            "httpGet :15120/app-health/web/livez). Decided by the global setting X.");
 }
 
 TEST(Summarize, InvalidWinsOverRewrittenButStatusStaysTrue) {
@@ -87,7 +87,7 @@ TEST(Summarize, DisabledReasonsFollowTheDecisionSource) {
     auto summary = summarize(decision_by(source, false, "X"), *back);
     EXPECT_FALSE(summary.status);
     EXPECT_EQ(summary.reason, reason);
-    EXPECT_EQ(summary.message, "rewriting is off by X. restored 1 probe: container web liveness (the recorded original is back).");
+    EXPECT_EQ(summary.message, "Rewriting is off by X. Restored 1 probe: container web liveness (the recorded original is back).");
   }
 }
 
@@ -104,7 +104,7 @@ TEST(Summarize, NotesAreIncludedAndTheMessageIsBounded) {
   EXPECT_NE(summary.message.find(" more)"), std::string::npos);
   EXPECT_EQ(summarize(decision, *result), summary);  // stable
   auto small = rewrite(pod_template({{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}}), kAgent);
-  EXPECT_NE(summarize(decision, *small).message.find("note: something was ignored"), std::string::npos);
+  EXPECT_NE(summarize(decision, *small).message.find("Note: something was ignored"), std::string::npos);
 }
 
 TEST(ConditionReasonName, MatchesTheDesign) {

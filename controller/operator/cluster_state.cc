@@ -1,0 +1,160 @@
+#include "operator/cluster_state.h"
+
+#include "operator/conditions.h"
+#include "operator/injector_toggle.h"
+#include "probe/condition.h"
+#include "probe/names.h"
+#include "probe/object_fields.h"
+#include "probe/rewrite.h"
+
+namespace meshprobe::controller {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kProbeFieldKeys[] = {"f:livenessProbe", "f:readinessProbe", "f:startupProbe",
+                                                "f:lifecycle"};
+
+// Whether a FieldsV1 set of containers ({"k:{\"name\":\"web\"}": {...}}) owns a probe field.
+bool owns_probe_of_containers(const json* containers) {
+  if (!containers || !containers->is_object()) return false;
+  for (const auto& [key, container] : containers->items()) {
+    if (!container.is_object()) continue;
+    for (auto probe_key : kProbeFieldKeys) {
+      if (container.contains(probe_key)) return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<ManagerSummary> summarize_managed_fields(const json& managed_fields) {
+  std::vector<ManagerSummary> out;
+  if (!managed_fields.is_array()) return out;
+  for (const auto& entry : managed_fields) {
+    const std::string manager = probe::string_member(entry, "manager").value_or("");
+    if (manager == kFieldManager || !probe::string_member(entry, "subresource").value_or("").empty()) continue;
+    ManagerSummary summary{manager, probe::string_member(entry, "operation").value_or(""),
+                           probe::string_member(entry, "time").value_or("")};
+    const json* fields = probe::find_member(entry, "fieldsV1");
+    const json* spec = fields ? probe::find_member(*fields, "f:spec") : nullptr;
+    const json* pod_template = spec ? probe::find_member(*spec, "f:template") : nullptr;
+    if (!pod_template) continue;  // owns nothing meshprobe writes
+    summary.owns_template_fields = true;
+    if (const json* pod_spec = probe::find_member(*pod_template, "f:spec")) {
+      summary.owns_probe_fields = owns_probe_of_containers(probe::find_member(*pod_spec, "f:containers")) ||
+                                  owns_probe_of_containers(probe::find_member(*pod_spec, "f:initContainers"));
+    }
+    out.push_back(std::move(summary));
+  }
+  return out;
+}
+
+json DeploymentState::workload_metadata() const {
+  json metadata = json::object();
+  if (workload_rewrite_annotation) {
+    metadata["annotations"][std::string(probe::kRewriteAppProbersAnnotation)] = *workload_rewrite_annotation;
+  }
+  return metadata;
+}
+
+DeploymentState project_deployment(const json& object, int agent_port) {
+  DeploymentState state;
+  static const json kEmpty = json::object();
+  const json* metadata = probe::find_member(object, "metadata");
+  if (metadata) {
+    state.uid = probe::string_member(*metadata, "uid").value_or("");
+    if (const json* generation = probe::find_member(*metadata, "generation"); generation && generation->is_number_integer()) {
+      state.generation = generation->get<long long>();
+    }
+    state.workload_rewrite_annotation = probe::annotation(*metadata, probe::kRewriteAppProbersAnnotation);
+    if (const json* managed = probe::find_member(*metadata, "managedFields")) {
+      state.managers = summarize_managed_fields(*managed);
+    }
+  }
+  const json* spec = probe::find_member(object, "spec");
+  const json* pod_template = spec ? probe::find_member(*spec, "template") : nullptr;
+  const json& template_object = pod_template ? *pod_template : kEmpty;
+  if (const json* template_metadata = probe::find_member(template_object, "metadata")) {
+    state.template_labels = probe::labels_of(*template_metadata);
+  }
+  state.pod_template = kube::CompactObject::encode(template_object);
+  state.rewritten = probe::is_rewritten(template_object, agent_port);
+  if (const json* status = probe::find_member(object, "status")) {
+    if (const json* conditions = probe::find_member(*status, "conditions")) {
+      if (const json* ours = find_condition(*conditions, probe::kConditionType)) state.condition = *ours;
+    }
+  }
+  return state;
+}
+
+PeerAuthenticationState project_peer_authentication(const json& object) {
+  auto parsed = probe::parse_peer_authentication(object);
+  if (!parsed) return {std::nullopt, parsed.error().message};
+  return {std::move(parsed).value(), ""};
+}
+
+PolicyState project_policy(const json& object) {
+  PolicyState state;
+  if (const json* metadata = probe::find_member(object, "metadata")) {
+    if (const json* generation = probe::find_member(*metadata, "generation"); generation && generation->is_number_integer()) {
+      state.generation = generation->get<long long>();
+    }
+  }
+  auto parsed = probe::parse_health_probe_policy(object);
+  if (parsed) {
+    state.policy = std::move(parsed).value();
+  } else {
+    state.problem = parsed.error().message;
+  }
+  if (const json* status = probe::find_member(object, "status")) state.status = *status;
+  return state;
+}
+
+InjectorState project_injector(const json& object) {
+  const json* data = probe::find_member(object, "data");
+  return {data != nullptr && data->is_object(), data ? probe::string_member(*data, kInjectorValuesKey) : std::nullopt};
+}
+
+std::vector<probe::HealthProbePolicy> ClusterCache::policies_for(const std::string& namespace_name,
+                                                                 const std::string& root_namespace) const {
+  std::vector<probe::HealthProbePolicy> out;
+  auto collect = [&](const std::string& name) {
+    for (const auto& entry : policies.list_namespace(name)) {
+      if (entry->value.policy) out.push_back(*entry->value.policy);
+    }
+  };
+  collect(namespace_name);
+  if (root_namespace != namespace_name) collect(root_namespace);
+  return out;
+}
+
+std::vector<probe::PeerAuthentication> ClusterCache::peer_authentications_for(
+    const std::string& namespace_name, const std::string& root_namespace) const {
+  std::vector<probe::PeerAuthentication> out;
+  auto collect = [&](const std::string& name) {
+    for (const auto& entry : peer_authentications.list_namespace(name)) {
+      if (entry->value.peer_authentication) out.push_back(*entry->value.peer_authentication);
+    }
+  };
+  collect(namespace_name);
+  if (root_namespace != namespace_name) collect(root_namespace);
+  return out;
+}
+
+probe::Labels ClusterCache::namespace_labels(const std::string& namespace_name) const {
+  auto entry = namespaces.get(namespace_name);
+  if (!entry) return {};
+  return probe::Labels(entry->metadata.labels.begin(), entry->metadata.labels.end());
+}
+
+std::optional<std::string> ClusterCache::injector_values() const {
+  auto entries = injector.list();
+  for (const auto& entry : entries) {
+    if (entry->metadata.name == kInjectorConfigMapName) return entry->value.values;
+  }
+  return std::nullopt;
+}
+
+}  // namespace meshprobe::controller

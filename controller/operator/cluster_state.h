@@ -1,0 +1,105 @@
+// What the operator's caches hold of each kind: compact projections of the objects as the API
+// serves them (kube::Informer's projection hook), and the queries the reconcilers make of them.
+// A Deployment keeps only what reconciling it reads: identity, generation, the workload's own
+// rewrite annotation, the pod template (MessagePack), its labels, whether it is rewritten, our
+// condition, and a summary of managedFields (who last wrote which probe fields); a Namespace
+// only its labels (in kube::ObjectMeta); a policy its parsed spec or the reason it is invalid.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/informer.h"
+#include "probe/health_probe_policy.h"
+#include "probe/label_selector.h"
+#include "probe/peer_authentication.h"
+
+namespace meshprobe::controller {
+
+// The field manager of every write meshprobe makes.
+inline constexpr const char* kFieldManager = "meshprobe";
+
+// One managedFields entry of a manager other than meshprobe, reduced to what conflict
+// detection needs.
+struct ManagerSummary {
+  std::string manager;
+  std::string operation;  // Apply or Update
+  std::string time;       // RFC 3339, as the API server writes it
+  bool owns_template_fields = false;  // anything under spec.template
+  bool owns_probe_fields = false;     // a probe or lifecycle handler of a (init) container
+  bool operator==(const ManagerSummary&) const = default;
+};
+
+// metadata.managedFields of a Deployment, without meshprobe's own entries and status entries.
+std::vector<ManagerSummary> summarize_managed_fields(const nlohmann::json& managed_fields);
+
+struct DeploymentState {
+  std::string uid;
+  long long generation = 0;
+  // sidecar.istio.io/rewriteAppHTTPProbers on the Deployment's own metadata (ignored by the
+  // decision, but reported).
+  std::optional<std::string> workload_rewrite_annotation;
+  probe::Labels template_labels;
+  kube::CompactObject pod_template;  // spec.template
+  bool rewritten = false;            // probe::is_rewritten(spec.template)
+  nlohmann::json condition;          // our status condition entry, or null
+  std::vector<ManagerSummary> managers;
+
+  // {"annotations": {...}} with the workload annotation, for probe::DecisionInput.
+  nlohmann::json workload_metadata() const;
+};
+// `agent_port`: the configured one, to tell rewritten templates.
+DeploymentState project_deployment(const nlohmann::json& object, int agent_port);
+
+struct NamespaceState {};  // the labels are in kube::ObjectMeta
+
+struct PeerAuthenticationState {
+  std::optional<probe::PeerAuthentication> peer_authentication;  // nullopt: invalid
+  std::string problem;
+};
+PeerAuthenticationState project_peer_authentication(const nlohmann::json& object);
+
+struct PolicyState {
+  long long generation = 0;
+  std::optional<probe::HealthProbePolicy> policy;  // nullopt: invalid spec
+  std::string problem;                             // the validation error
+  nlohmann::json status;                           // as served, or null
+};
+PolicyState project_policy(const nlohmann::json& object);
+
+struct InjectorState {
+  bool has_data = false;              // whether the ConfigMap has a data map at all
+  std::optional<std::string> values;  // data.values, when present
+};
+InjectorState project_injector(const nlohmann::json& object);
+
+using DeploymentInformer = kube::Informer<DeploymentState>;
+using NamespaceInformer = kube::Informer<NamespaceState>;
+using PeerAuthenticationInformer = kube::Informer<PeerAuthenticationState>;
+using PolicyInformer = kube::Informer<PolicyState>;
+using InjectorInformer = kube::Informer<InjectorState>;
+
+// The caches every reconciler reads; owned by the Operator (operator.h), or by a unit test
+// that feeds them through their kube::ReflectorSink side.
+struct ClusterCache {
+  DeploymentInformer& deployments;
+  NamespaceInformer& namespaces;
+  PeerAuthenticationInformer& peer_authentications;
+  PolicyInformer& policies;
+  InjectorInformer& injector;
+
+  // The valid policies that can decide for a workload in `namespace_name`: its own namespace's
+  // and the root namespace's.
+  std::vector<probe::HealthProbePolicy> policies_for(const std::string& namespace_name,
+                                                     const std::string& root_namespace) const;
+  std::vector<probe::PeerAuthentication> peer_authentications_for(const std::string& namespace_name,
+                                                                   const std::string& root_namespace) const;
+  probe::Labels namespace_labels(const std::string& namespace_name) const;
+  // data.values of the injector ConfigMap; nullopt when the ConfigMap or the key is missing.
+  std::optional<std::string> injector_values() const;
+};
+
+}  // namespace meshprobe::controller

@@ -1,0 +1,261 @@
+#include "operator/deployment_reconciler.h"
+
+#include "operator/conditions.h"
+#include "operator/injector_toggle.h"
+#include "probe/object_fields.h"
+
+namespace meshprobe::controller {
+namespace {
+
+using nlohmann::json;
+
+const std::string kDeploymentApiVersion = "apps/v1";
+
+std::string reference(const kube::ObjectMeta& metadata) { return metadata.namespace_name + "/" + metadata.name; }
+
+EventSubject subject_of(const kube::ObjectMeta& metadata, const DeploymentState& state) {
+  return {kDeploymentApiVersion, "Deployment", metadata.namespace_name, metadata.name, state.uid,
+          metadata.resource_version};
+}
+
+std::string resource_version_of(const json& object) {
+  const json* metadata = probe::find_member(object, "metadata");
+  return metadata ? probe::string_member(*metadata, "resourceVersion").value_or("") : "";
+}
+
+// The manager that most recently wrote probe fields of the template: who reverted them.
+std::string latest_probe_writer(const std::vector<ManagerSummary>& managers) {
+  const ManagerSummary* latest = nullptr;
+  for (const auto& manager : managers) {
+    if (manager.owns_probe_fields && (!latest || manager.time >= latest->time)) latest = &manager;
+  }
+  return latest ? latest->manager : "an unknown field manager";
+}
+
+}  // namespace
+
+std::string template_patch(const json& current, const json& desired, const std::string& resource_version) {
+  // Setting metadata.resourceVersion makes the write conditional: a Deployment changed since the
+  // cache saw it gives 409 Conflict. (A JSON-patch "test" op would give 422 Invalid instead,
+  // indistinguishable from a template the API server refuses.)
+  json patch = json::array({{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", resource_version}}});
+  for (auto operation : json::diff(current, desired, "/spec/template")) patch.push_back(std::move(operation));
+  return patch.dump();
+}
+
+json status_condition_apply(const std::string& namespace_name, const std::string& name, const json& condition) {
+  return {{"apiVersion", kDeploymentApiVersion},
+          {"kind", "Deployment"},
+          {"metadata", {{"namespace", namespace_name}, {"name", name}}},
+          {"status", {{"conditions", json::array({condition})}}}};
+}
+
+DeploymentReconciler::DeploymentReconciler(const ClusterCache& cache, kube::KubernetesApi& api,
+                                           EventRecorder& events, RevertTracker& reverts, kube::Clock& clock,
+                                           kube::MetricsRegistry& metrics, kube::Logger& logger,
+                                           DeploymentReconcilerOptions options)
+    : cache_(cache),
+      api_(api),
+      events_(events),
+      reverts_(reverts),
+      clock_(clock),
+      logger_(logger),
+      options_(std::move(options)),
+      expectations_(clock, options_.expectation_timeout),
+      writes_(metrics.counter("meshprobe_writes_total", "Writes to the API server, by what was written.",
+                              {"kind"})),
+      conflicts_(metrics.counter("meshprobe_write_conflicts_total",
+                                 "Writes refused with 409 Conflict (then retried from fresh state), by kind.",
+                                 {"kind"})),
+      reverts_counter_(metrics.counter("meshprobe_reverts_total",
+                                       "Rewritten Deployments found with their original probes put back by another "
+                                       "field manager.")
+                           .labels({})) {}
+
+probe::Decision DeploymentReconciler::decide(const kube::ObjectMeta& metadata, const DeploymentState& state,
+                                             const json& pod_template) const {
+  const json workload_metadata = state.workload_metadata();
+  const auto policies = cache_.policies_for(metadata.namespace_name, options_.root_namespace);
+  const auto peer_authentications = cache_.peer_authentications_for(metadata.namespace_name, options_.root_namespace);
+  probe::DecisionInput input;
+  input.workload_metadata = &workload_metadata;
+  input.template_metadata = probe::find_member(pod_template, "metadata");
+  input.namespace_name = metadata.namespace_name;
+  input.namespace_labels = cache_.namespace_labels(metadata.namespace_name);
+  input.policies = policies;
+  input.peer_authentications = peer_authentications;
+  input.root_namespace = options_.root_namespace;
+  input.rewrite_globally = read_injector_toggle(cache_.injector_values()).rewrite.value_or(options_.default_rewrite);
+  return probe::decide(input);
+}
+
+kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
+  auto entry = cache_.deployments.get(key);
+  if (!entry) {  // deleted: forget everything about it
+    expectations_.forget(key);
+    reverts_.forget(key);
+    std::lock_guard lock(seen_mutex_);
+    seen_rewritten_.erase(key);
+    return kube::ReconcileResult::done();
+  }
+  const kube::ObjectMeta& metadata = entry->metadata;
+  const DeploymentState& state = entry->value;
+  if (options_.excluded_namespaces.contains(metadata.namespace_name)) return kube::ReconcileResult::done();
+  if (!expectations_.satisfied(key, metadata.resource_version)) {
+    // Our last write has not reached the cache yet; its watch event enqueues the key again.
+    return kube::ReconcileResult::requeue_after(expectations_.remaining(key));
+  }
+
+  const json pod_template = state.pod_template.decode();
+  const probe::Decision decision = decide(metadata, state, pod_template);
+  auto result = decision.rewrite ? probe::rewrite(pod_template, options_.agent, decision.scope)
+                                 : probe::restore(pod_template, options_.agent.port);
+  std::set<std::string> stale_versions{metadata.resource_version};
+  if (!result) {
+    const probe::ConditionSummary summary{false, probe::ConditionReason::kInvalidProbe,
+                                          "The pod template cannot be rewritten: " + result.error().message};
+    auto written = write_condition(metadata, state, summary, stale_versions);
+    return written.kind == kube::ReconcileResult::Kind::kDone ? kube::ReconcileResult::terminal(summary.message)
+                                                              : written;
+  }
+  if (decision.rewrite && !result->changed) {  // converged: rewritten as meshprobe wants it
+    std::lock_guard lock(seen_mutex_);
+    seen_rewritten_.insert(key);
+  }
+  if (decision.rewrite && result->changed) {
+    if (auto writer = conflicting_writer(metadata, state, *result)) {
+      return write_condition(metadata, state, {false, probe::ConditionReason::kConflictingWriter, *writer},
+                             stale_versions);
+    }
+  }
+
+  // The condition describes the state the template converges to, as the next reconcile will
+  // see it (so it is written once); the Event describes what this write did.
+  probe::ConditionSummary summary = probe::summarize(decision, *result);
+  const probe::ConditionSummary action = summary;
+  if (result->changed) {
+    auto converged = decision.rewrite ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
+                                      : probe::restore(result->pod_template, options_.agent.port);
+    if (converged) summary = probe::summarize(decision, *converged);
+  }
+  if (result->changed) {
+    auto patched = api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
+                              kube::PatchType::kJson,
+                              template_patch(pod_template, result->pod_template, metadata.resource_version),
+                              {.field_manager = kFieldManager});
+    if (!patched) {
+      const auto& error = patched.error();
+      if (error.is(kube::ApiErrorKind::kNotFound)) return kube::ReconcileResult::done();
+      if (error.is(kube::ApiErrorKind::kConflict)) {
+        conflicts_.labels({"template"}).increment();
+        return kube::ReconcileResult::retry("changed since the cache saw it; reconciling again from fresh state");
+      }
+      if (error.is(kube::ApiErrorKind::kInvalid)) {  // the API server refused the template we computed
+        const probe::ConditionSummary refused{false, probe::ConditionReason::kInvalidProbe,
+                                              "The API server refused the rewritten template: " + error.message()};
+        write_condition(metadata, state, refused, stale_versions);
+        return kube::ReconcileResult::terminal(refused.message);
+      }
+      return kube::ReconcileResult::retry(error.message());
+    }
+    writes_.labels({"template"}).increment();
+    stale_versions.insert(resource_version_of(*patched));
+    log_probes(metadata, *result, decision.rewrite);
+    events_.record(subject_of(metadata, state), EventType::kNormal, decision.rewrite ? "Rewritten" : "Restored",
+                   decision.rewrite ? "RewriteProbes" : "RestoreProbes", action.message);
+    std::lock_guard lock(seen_mutex_);
+    if (decision.rewrite) {
+      seen_rewritten_.insert(key);
+    } else {
+      seen_rewritten_.erase(key);
+    }
+  }
+  return write_condition(metadata, state, summary, stale_versions);
+}
+
+std::optional<std::string> DeploymentReconciler::conflicting_writer(const kube::ObjectMeta& metadata,
+                                                                    const DeploymentState& state,
+                                                                    const probe::RewriteResult&) {
+  const std::string key = metadata.key();
+  const auto now = clock_.now();
+  if (state.condition.is_object() &&
+      state.condition.value("reason", "") ==
+          probe::condition_reason_name(probe::ConditionReason::kConflictingWriter)) {
+    // Stopped earlier (maybe by another process): stay stopped until someone changes the template.
+    const std::string stopped_at = state.condition.value("lastTransitionTime", "");
+    const bool changed_since = std::any_of(state.managers.begin(), state.managers.end(), [&](const ManagerSummary& m) {
+      return m.owns_template_fields && m.time > stopped_at;
+    });
+    if (!changed_since) return state.condition.value("message", "");
+    logger_.info("retrying " + reference(metadata) + ": its pod template changed since meshprobe stopped rewriting it");
+    reverts_.forget(key);
+    return std::nullopt;
+  }
+  bool was_rewritten = false;
+  {
+    std::lock_guard lock(seen_mutex_);
+    was_rewritten = seen_rewritten_.erase(key) > 0;
+  }
+  if (was_rewritten) {
+    const std::string writer = latest_probe_writer(state.managers);
+    reverts_.record_revert(key, writer, now);
+    reverts_counter_.increment();
+    logger_.warning(writer + " put the original probes of " + reference(metadata) + " back");
+  }
+  auto writer = reverts_.conflicting_writer(key, now);
+  if (!writer) return std::nullopt;
+  return "meshprobe stopped rewriting this Deployment: field manager \"" + *writer +
+         "\" keeps putting the original probes back, and every rewrite would roll the pods out again. "
+         "Render the manifests with `meshprobe inject` before they reach that tool, or make it ignore the "
+         "fields owned by the field manager meshprobe; then `kubectl rollout restart` asks meshprobe to retry.";
+}
+
+kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMeta& metadata,
+                                                            const DeploymentState& state,
+                                                            const probe::ConditionSummary& summary,
+                                                            std::set<std::string>& stale_versions) {
+  const std::string key = metadata.key();
+  const Condition desired{std::string(probe::kConditionType), summary.status ? "True" : "False",
+                          std::string(probe::condition_reason_name(summary.reason)), summary.message, std::nullopt};
+  const json existing = state.condition.is_null() ? json::array() : json::array({state.condition});
+  auto entry = condition_to_write(existing, desired, ConditionShape::kDeployment, format_time(clock_.system_now()));
+  kube::ReconcileResult outcome = kube::ReconcileResult::done();
+  if (entry) {
+    auto applied = kube::apply(api_, kube::resources::kDeployments, metadata.namespace_name,
+                               status_condition_apply(metadata.namespace_name, metadata.name, *entry), kFieldManager,
+                               /*force=*/true, "status");
+    if (applied) {
+      writes_.labels({"status"}).increment();
+      stale_versions.insert(resource_version_of(*applied));
+      if (summary.reason == probe::ConditionReason::kInvalidProbe ||
+          summary.reason == probe::ConditionReason::kConflictingWriter) {
+        logger_.warning(reference(metadata) + ": " + desired.reason + ": " + summary.message);
+        events_.record(subject_of(metadata, state), EventType::kWarning, desired.reason,
+                       summary.reason == probe::ConditionReason::kConflictingWriter ? "StopRewriting"
+                                                                                    : "RewriteProbes",
+                       summary.message);
+      }
+    } else if (!applied.error().is(kube::ApiErrorKind::kNotFound)) {
+      outcome = kube::ReconcileResult::retry("writing the condition: " + applied.error().message());
+    }
+  }
+  if (stale_versions.size() > 1) expectations_.expect(key, stale_versions);
+  return outcome;
+}
+
+void DeploymentReconciler::log_probes(const kube::ObjectMeta& metadata, const probe::RewriteResult& result,
+                                      bool rewrite) {
+  for (const auto& report : result.probes) {
+    const std::string where = std::string(probe::slot_name(report.slot)) + " of " + reference(metadata) +
+                              " container " + report.container;
+    if (report.outcome == probe::ProbeOutcome::kRewritten) {
+      logger_.info("rewrote " + where + ": " + report.before + " → " + report.after);
+    } else if (report.outcome == probe::ProbeOutcome::kRestored) {
+      logger_.info("restored " + where + ": " + report.before + " → " + report.after);
+    } else if (report.outcome == probe::ProbeOutcome::kInvalid || report.outcome == probe::ProbeOutcome::kUserChanged) {
+      logger_.warning(std::string(rewrite ? "did not rewrite " : "did not restore ") + where + ": " + report.reason);
+    }
+  }
+}
+
+}  // namespace meshprobe::controller

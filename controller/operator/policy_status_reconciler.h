@@ -1,0 +1,51 @@
+// PolicyStatusReconciler: HealthProbePolicy status (DESIGN.md "Status"): observedGeneration;
+// the Accepted condition (True; False with InvalidSpec and the validation error; False with
+// Superseded when an older policy of the same specificity, also without a selector in the
+// same namespace, wins the tie); matchedDeployments (Deployments this policy is the most
+// specific one for) and rewrittenDeployments (of those, the ones with a probe rewritten),
+// counted from the cache. Written with a merge patch of /status, only when it changed.
+#pragma once
+
+#include <set>
+#include <string>
+
+#include "kube/api.h"
+#include "kube/clock.h"
+#include "kube/logger.h"
+#include "kube/metrics.h"
+#include "kube/workers.h"
+#include "operator/cluster_state.h"
+
+namespace meshprobe::controller {
+
+inline const kube::ResourceType kHealthProbePolicies{"meshprobe.io", "v1alpha1", "healthprobepolicies",
+                                                     "HealthProbePolicy", true};
+
+struct PolicyCounts {
+  int matched = 0;
+  int rewritten = 0;
+  bool operator==(const PolicyCounts&) const = default;
+};
+
+class PolicyStatusReconciler {
+ public:
+  PolicyStatusReconciler(const ClusterCache& cache, kube::KubernetesApi& api, kube::Clock& clock,
+                         kube::MetricsRegistry& metrics, kube::Logger& logger, std::string root_namespace,
+                         std::set<std::string> excluded_namespaces);
+
+  kube::ReconcileResult reconcile(const std::string& key);
+
+  // The Deployments `policy` is the most specific policy for.
+  PolicyCounts count(const probe::HealthProbePolicy& policy) const;
+
+ private:
+  const ClusterCache& cache_;
+  kube::KubernetesApi& api_;
+  kube::Clock& clock_;
+  kube::Logger& logger_;
+  const std::string root_namespace_;
+  const std::set<std::string> excluded_namespaces_;
+  kube::CounterFamily& writes_;
+};
+
+}  // namespace meshprobe::controller

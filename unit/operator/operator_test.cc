@@ -1,0 +1,86 @@
+// The event mapping: which changes put which keys on which queue (observed through the
+// queues' own metrics, workqueue_adds_total). The informers are the Operator's real ones, fed
+// by hand; nothing is started, so no API call is made.
+#include "operator/operator.h"
+
+#include "operator/cluster_fixture.h"
+
+namespace meshprobe::controller {
+namespace {
+
+using nlohmann::json;
+
+class OperatorTest : public ::testing::Test {
+ protected:
+  OperatorOptions options() {
+    OperatorOptions options;
+    options.deployments.agent = {"agent:1", kTestAgentPort};
+    return options;
+  }
+  double adds(const std::string& queue) {
+    return metrics.counter("workqueue_adds_total", "", {"name"}).labels({queue}).value();
+  }
+  // The adds to each queue while `change` runs: {deployments, policies, injector}.
+  std::array<double, 3> adds_during(const std::function<void()>& change) {
+    const std::array<double, 3> before{adds("deployments"), adds("healthprobepolicies"), adds("injector")};
+    change();
+    clock.advance(std::chrono::seconds(2));  // the policy queue's gathering delay
+    return {adds("deployments") - before[0], adds("healthprobepolicies") - before[1], adds("injector") - before[2]};
+  }
+
+  ::testing::StrictMock<kube::MockKubernetesApi> api;
+  kube::FakeClock clock;
+  ::testing::NiceMock<kube::MockRandom> random;
+  kube::MetricsRegistry metrics;
+  kube::RecordingLogger logger;
+  Operator meshprobe_operator{api, options(), clock, random, metrics, logger};
+  const ClusterCache& cache = meshprobe_operator.cache();
+
+  void SetUp() override {
+    put(cache.deployments, deployment_object("shop", "web", "1", http_liveness_pod_spec()));
+    put(cache.deployments, deployment_object("shop", "api", "1", http_liveness_pod_spec()));
+    put(cache.deployments, deployment_object("bank", "ledger", "1", http_liveness_pod_spec()));
+    put(cache.policies, policy_object("shop", "shop-policy", {{"mode", "Always"}}));
+  }
+};
+
+TEST_F(OperatorTest, ADeploymentEnqueuesItselfAndThePoliciesThatMayCountIt) {
+  auto added = adds_during([&] { put(cache.deployments, deployment_object("shop", "web", "2", http_liveness_pod_spec())); });
+  EXPECT_EQ(added[0], 1);
+  EXPECT_EQ(added[1], 1);  // shop-policy (after a short delay that gathers changes)
+  EXPECT_EQ(added[2], 0);
+}
+
+TEST_F(OperatorTest, ANamespaceEnqueuesItsDeployments) {
+  auto added = adds_during([&] { put(cache.namespaces, namespace_object("shop", {{"istio-injection", "enabled"}})); });
+  EXPECT_EQ(added[0], 2);
+}
+
+TEST_F(OperatorTest, APeerAuthenticationEnqueuesItsNamespaceOrEverythingFromTheRootNamespace) {
+  json peer_authentication = {{"apiVersion", "security.istio.io/v1"},
+                              {"kind", "PeerAuthentication"},
+                              {"metadata", {{"namespace", "bank"}, {"name", "strict"}, {"resourceVersion", "3"}}},
+                              {"spec", {{"mtls", {{"mode", "STRICT"}}}}}};
+  EXPECT_EQ(adds_during([&] { put(cache.peer_authentications, peer_authentication); })[0], 1);
+  peer_authentication["metadata"]["namespace"] = "istio-system";
+  EXPECT_EQ(adds_during([&] { put(cache.peer_authentications, peer_authentication); })[0], 3);
+}
+
+TEST_F(OperatorTest, APolicyEnqueuesItsNamespaceAndItsNeighboursAndFromTheRootNamespaceEverythingAndTheConfigMap) {
+  auto added = adds_during([&] { put(cache.policies, policy_object("shop", "second", {{"mode", "Never"}})); });
+  EXPECT_EQ(added[0], 2);
+  EXPECT_EQ(added[1], 2);  // both policies of shop: one may supersede the other
+  EXPECT_EQ(added[2], 0);
+  added = adds_during([&] { put(cache.policies, policy_object("istio-system", "mesh", {{"mode", "Never"}})); });
+  EXPECT_EQ(added[0], 3);
+  EXPECT_EQ(added[2], 1);
+}
+
+TEST_F(OperatorTest, TheConfigMapEnqueuesEveryDeploymentAndItself) {
+  auto added = adds_during([&] { put(cache.injector, injector_object("{}")); });
+  EXPECT_EQ(added[0], 3);
+  EXPECT_EQ(added[2], 1);
+}
+
+}  // namespace
+}  // namespace meshprobe::controller
