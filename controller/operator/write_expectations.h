@@ -2,7 +2,9 @@
 // Deployment, the cache still shows the version the write was based on (and, until the watch
 // delivers the next event, each version the reconcile itself produced): acting on those would
 // write the same change again. So the reconciler records the versions it has made stale and
-// does not act on that Deployment until the cache shows another one. An expectation expires
+// does not act on that Deployment until the cache shows a newer one (a version another writer
+// made between two of the reconciler's writes is older than the last write, so it waits for
+// that too). An expectation expires
 // after `timeout` (a watch event that never arrives must not stop reconciling for good).
 #pragma once
 
@@ -21,7 +23,8 @@ class WriteExpectations {
 
   // The cache's versions `stale_versions` of `key` are out of date: this process wrote over them.
   void expect(const std::string& key, std::set<std::string> stale_versions);
-  // Whether the cache's version of `key` can be acted on; forgets a fulfilled or expired
+  // Whether the cache's version of `key` can be acted on: not one of the stale versions and
+  // not older than the newest of them (numeric resource versions); forgets a fulfilled or expired
   // expectation.
   bool satisfied(const std::string& key, const std::string& cached_version);
   // How long until an unfulfilled expectation of `key` expires (zero when there is none).

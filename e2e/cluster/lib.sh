@@ -87,3 +87,39 @@ print_log_tails() {
     tail -n "$lines" "$file" >&2
   done
 }
+
+# stop_component STATE_DIR NAME [GRACE_SECONDS]: stops the component (SIGTERM, then SIGKILL
+# after GRACE_SECONDS, default 15) if it is still the process that was started, and keeps its
+# command line in pids/NAME.cmdline so that restart_component can start it again.
+stop_component() {
+  local state_dir=$1 name=$2 grace=${3:-15} pid_file="$1/pids/$2.pid" pid deadline
+  [[ -f $pid_file ]] || return 0
+  if component_running "$pid_file"; then
+    read -r pid _ <"$pid_file"
+    cp "/proc/$pid/cmdline" "$state_dir/pids/$name.cmdline" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + grace))
+    while component_running "$pid_file" && ((SECONDS < deadline)); do sleep 0.1; done
+    if component_running "$pid_file"; then
+      log "$name (pid $pid) did not stop after SIGTERM; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      while component_running "$pid_file"; do sleep 0.1; done
+    fi
+    log "stopped $name (pid $pid)"
+  fi
+  rm -f "$pid_file"
+}
+
+# restart_component STATE_DIR NAME: starts a component that stop_component stopped again, with
+# the same command line, its output appended to its log; down stops it as before.
+restart_component() {
+  local state_dir=$1 name=$2 arguments
+  [[ -f $state_dir/pids/$name.cmdline ]] || die "$name of $state_dir was not stopped by stop_component"
+  [[ -f $state_dir/pids/$name.pid ]] && component_running "$state_dir/pids/$name.pid" &&
+    die "$name of $state_dir is running"
+  mapfile -d '' arguments <"$state_dir/pids/$name.cmdline"
+  setsid "${arguments[@]}" </dev/null >>"$state_dir/logs/$name.log" 2>&1 9>&- &
+  local pid=$!
+  echo "$pid $(process_start_time "$pid")" >"$state_dir/pids/$name.pid"
+  log "started $name again (pid $pid)"
+}
