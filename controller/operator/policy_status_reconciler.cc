@@ -26,6 +26,7 @@ PolicyStatusReconciler::PolicyStatusReconciler(const ClusterCache& cache, kube::
       logger_(logger),
       root_namespace_(std::move(root_namespace)),
       excluded_namespaces_(std::move(excluded_namespaces)),
+      expectations_(clock, std::chrono::minutes(1)),
       writes_(metrics.counter("meshprobe_writes_total", "Writes to the API server, by what was written.",
                               {"kind"})) {}
 
@@ -51,7 +52,13 @@ PolicyCounts PolicyStatusReconciler::count(const probe::HealthProbePolicy& polic
 
 kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) {
   auto entry = cache_.policies.get(key);
-  if (!entry) return kube::ReconcileResult::done();
+  if (!entry) {
+    expectations_.forget(key);
+    return kube::ReconcileResult::done();
+  }
+  if (!expectations_.satisfied(key, entry->metadata.resource_version)) {
+    return kube::ReconcileResult::requeue_after(expectations_.remaining(key));
+  }
   const PolicyState& state = entry->value;
 
   Condition accepted{"Accepted", "True", "Accepted", "The policy is valid and in effect.", state.generation};
@@ -108,6 +115,7 @@ kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) 
     return kube::ReconcileResult::retry("writing the status of HealthProbePolicy " + key + ": " + patched.error().message());
   }
   writes_.labels({"policy_status"}).increment();
+  expectations_.expect(key, {entry->metadata.resource_version});
   if (entry_to_write) {
     logger_.info("HealthProbePolicy " + key + ": Accepted=" + accepted.status + " (" + accepted.reason + ")" +
                  (accepted.status == "True" ? "" : ": " + accepted.message));

@@ -3,7 +3,8 @@
 // Superseded when an older policy of the same specificity, also without a selector in the
 // same namespace, wins the tie); matchedDeployments (Deployments this policy is the most
 // specific one for) and rewrittenDeployments (of those, the ones with a probe rewritten),
-// counted from the cache. Written with a merge patch of /status, only when it changed.
+// counted from the cache. Written with a merge patch of /status, only when it changed, and
+// not again until the cache shows the write.
 #pragma once
 
 #include <set>
@@ -15,6 +16,7 @@
 #include "kube/metrics.h"
 #include "kube/workers.h"
 #include "operator/cluster_state.h"
+#include "operator/write_expectations.h"
 
 namespace meshprobe::controller {
 
@@ -45,6 +47,7 @@ class PolicyStatusReconciler {
   kube::Logger& logger_;
   const std::string root_namespace_;
   const std::set<std::string> excluded_namespaces_;
+  WriteExpectations expectations_;  // a status written is not recounted from the stale cache
   kube::CounterFamily& writes_;
 };
 

@@ -17,6 +17,18 @@ MATCHER_P(IsType, type, "") { return arg == type; }
 
 const std::string kKey = "shop/web";
 
+// managedFields of a manager that owns the liveness probe of container web, written at `time`.
+json probe_owner(const std::string& manager, const std::string& time) {
+  return {{"manager", manager},
+          {"operation", "Apply"},
+          {"time", time},
+          {"fieldsType", "FieldsV1"},
+          {"fieldsV1",
+           {{"f:spec",
+             {{"f:template", {{"f:spec", {{"f:containers", {{"k:{\"name\":\"web\"}", {{"f:livenessProbe", json::object()}}}}}}}}}}}}}};
+}
+
+
 class DeploymentReconcilerTest : public ClusterFixture {
  protected:
   void SetUp() override { put(*namespaces, namespace_object("shop", {{"istio-injection", "enabled"}})); }
@@ -214,17 +226,6 @@ TEST_F(DeploymentReconcilerTest, AFailedEventIsLoggedAndDoesNotFailTheReconcile)
   EXPECT_THAT(logger.lines(), ::testing::Contains(::testing::HasSubstr("could not record Event Rewritten")));
 }
 
-// managedFields of a manager that owns the liveness probe of container web, written at `time`.
-json probe_owner(const std::string& manager, const std::string& time) {
-  return {{"manager", manager},
-          {"operation", "Apply"},
-          {"time", time},
-          {"fieldsType", "FieldsV1"},
-          {"fieldsV1",
-           {{"f:spec",
-             {{"f:template", {{"f:spec", {{"f:containers", {{"k:{\"name\":\"web\"}", {{"f:livenessProbe", json::object()}}}}}}}}}}}}}};
-}
-
 TEST_F(DeploymentReconcilerTest, ThreeRevertsByAnotherManagerStopRewritingUntilTheTemplateChanges) {
   const json original = deployment_object("shop", "web", "10", http_liveness_pod_spec());
   put(*deployments, original);
@@ -288,6 +289,26 @@ TEST_F(DeploymentReconcilerTest, ThreeRevertsByAnotherManagerStopRewritingUntilT
   reverted["metadata"]["resourceVersion"] = std::to_string(++version);
   put(*deployments, reverted);
   expect_rewrite(reverted, "Rewritten", std::to_string(++version));
+}
+
+TEST_F(DeploymentReconcilerTest, AServerSideApplyThatPutsOnlyTheProbesBackIsARevertToo) {
+  const json original = deployment_object("shop", "web", "10", http_liveness_pod_spec());
+  put(*deployments, original);
+  json rewritten = expect_rewrite(original, "Rewritten", "12");
+  put(*deployments, rewritten);
+  EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);  // converged
+  // Apply keeps the agent container meshprobe owns; only the probe goes back.
+  json reverted = rewritten;
+  reverted["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] =
+      original["spec"]["template"]["spec"]["containers"][0]["livenessProbe"];
+  reverted["metadata"]["managedFields"] = json::array({probe_owner("flux", format_time(clock.system_now()))});
+  reverted["metadata"]["resourceVersion"] = "13";
+  put(*deployments, reverted);
+  EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kJson, _, _)).WillOnce(Return(with_version("14")));
+  EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _)).WillOnce(Return(json::object()));
+  EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
+  EXPECT_EQ(metrics.counter("meshprobe_reverts_total", "").labels({}).value(), 1);
+  EXPECT_THAT(logger.lines(), ::testing::Contains(::testing::HasSubstr("flux put the original probes of shop/web back")));
 }
 
 TEST(TemplatePatchTest, ChangesExactlyTheDifferingPathsWithEscapedKeys) {

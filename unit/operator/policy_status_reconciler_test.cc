@@ -43,8 +43,12 @@ TEST_F(PolicyStatusReconcilerTest, CountsTheDeploymentsItDecidesForAndThoseRewri
   EXPECT_EQ(status["conditions"][0]["status"], "True");
   EXPECT_EQ(status["conditions"][0]["observedGeneration"], 1);
 
+  // Until the cache shows the write, nothing is recounted (StrictMock: no call).
+  EXPECT_EQ(reconciler.reconcile("shop/all").kind, kube::ReconcileResult::Kind::kRequeueAfter);
+
   // Unchanged: nothing is written again.
   json with_status = policy_object("shop", "all", {{"mode", "Always"}});
+  with_status["metadata"]["resourceVersion"] = "8";
   with_status["status"] = status;
   put(*policies, with_status);
   EXPECT_EQ(reconciler.reconcile("shop/all").kind, kube::ReconcileResult::Kind::kDone);

@@ -18,7 +18,7 @@ e2e_kubectl apply -f "$repository/config/manager/namespace.yaml" >/dev/null
 e2e_kubectl apply -k "$repository/config/rbac" >/dev/null
 kubeconfig=$(e2e_token_kubeconfig meshprobe-system meshprobe-controller)
 controller_log="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.controller.log"
-"$MESHPROBE_BINARY" controller --kubeconfig "$kubeconfig" >"$controller_log" 2>&1 &
+"$MESHPROBE_BINARY" controller --kubeconfig "$kubeconfig" --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 >"$controller_log" 2>&1 &
 controller_pid=$!
 stop_controller() {
   local status=$?

@@ -11,6 +11,12 @@ namespace meshprobe::e2e {
 using nlohmann::json;
 
 void OperatorEndToEndTest::SetUp() {
+  set_up_install();
+  if (HasFatalFailure()) return;
+  start_controller();
+}
+
+void OperatorEndToEndTest::set_up_install() {
   EndToEndTest::SetUp();
   if (HasFatalFailure()) return;
   const std::string source = source_directory();
@@ -22,7 +28,6 @@ void OperatorEndToEndTest::SetUp() {
   kubectl_ok({"delete", "healthprobepolicies", "--all", "--namespace", "istio-system"});
   kubectl_ok({"delete", "configmap", "istio-sidecar-injector", "--namespace", "istio-system", "--ignore-not-found"});
   kubectl_ok({"label", "namespace", test_namespace(), "istio-injection=enabled"});
-  start_controller();
 }
 
 void OperatorEndToEndTest::TearDown() {

@@ -25,6 +25,8 @@ class OperatorEndToEndTest : public EndToEndTest {
   void SetUp() override;
   void TearDown() override;
 
+  // Installs the CRD, namespaces and RBAC; resets the global toggle (deletes the ConfigMap).
+  void set_up_install();
   // Starts the controller and waits until it leads; stop_controller() is SIGTERM and wait.
   void start_controller();
   int stop_controller();
