@@ -24,9 +24,12 @@ class WriteExpectations {
 
   // The cache's versions `stale_versions` of `key` are out of date: this process wrote over them.
   void expect(const std::string& key, std::set<std::string> stale_versions);
-  // Whether the cache's version of `key` can be acted on: not older than the newest written
-  // (numeric resource versions, as kube-apiserver serves them; otherwise: not one of the
-  // stale versions); forgets a fulfilled or expired
+  // Like expect(), and `newest_written` (the version of this process's last write) is what the
+  // cache shows once it caught up: that version and later ones can be acted on, earlier ones
+  // not (numeric resource versions, as kube-apiserver serves them; otherwise expect()'s rule).
+  void expect_written(const std::string& key, std::set<std::string> stale_versions,
+                      const std::string& newest_written);
+  // Whether the cache's version of `key` can be acted on; forgets a fulfilled or expired
   // expectation.
   bool satisfied(const std::string& key, const std::string& cached_version);
   // How long until an unfulfilled expectation of `key` expires (zero when there is none).
@@ -36,6 +39,7 @@ class WriteExpectations {
  private:
   struct Expectation {
     std::set<std::string> stale_versions;
+    std::string newest_written;  // empty: not known
     kube::MonotonicTime deadline;
   };
   kube::Clock& clock_;
