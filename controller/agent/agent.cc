@@ -6,9 +6,11 @@
 
 namespace meshprobe::agent {
 
-ProberSet make_network_probers(const asio::any_io_executor& executor, const std::string& pod_ip) {
-  return ProberSet{std::make_unique<AsioHttpProber>(executor, pod_ip), std::make_unique<AsioTcpProber>(executor, pod_ip),
-                   std::make_unique<Nghttp2GrpcProber>(executor, pod_ip)};
+ProberSet make_network_probers(const asio::any_io_executor& executor, const std::string& pod_ip, Logger& logger) {
+  auto dialer = std::make_shared<ApplicationDialer>(pod_ip, logger);
+  return ProberSet{std::make_unique<AsioHttpProber>(executor, pod_ip, dialer),
+                   std::make_unique<AsioTcpProber>(executor, pod_ip, dialer),
+                   std::make_unique<Nghttp2GrpcProber>(executor, pod_ip, dialer)};
 }
 
 std::vector<std::string> Agent::paths_of(const probe::AppProbers& probers) {

@@ -19,8 +19,9 @@ struct ProberSet {
   GrpcProberPtr grpc;
 };
 
-// The probers that talk to the application over the network, on `executor`.
-ProberSet make_network_probers(const asio::any_io_executor& executor, const std::string& pod_ip);
+// The probers that talk to the application over the network, on `executor`; `logger` hears
+// once when connections to the pod IP cannot come from the source the mesh lets through.
+ProberSet make_network_probers(const asio::any_io_executor& executor, const std::string& pod_ip, Logger& logger);
 
 class Agent {
  public:

@@ -16,8 +16,8 @@ namespace po = boost::program_options;
 std::optional<Error> check_host(const std::string& path, std::string_view field, const std::string& host,
                                 std::string_view pod_ip) {
   if (probe::is_pod_local_host(host) || (!pod_ip.empty() && host == pod_ip)) return std::nullopt;
-  return Error{"ISTIO_KUBE_APP_PROBERS: \"" + path + "\": " + std::string(field) + " \"" + host +
-               "\" is not the pod's own address (empty, localhost, 127.0.0.1, ::1 or POD_IP)"};
+  return Error{"ISTIO_KUBE_APP_PROBERS: \"" + path + "\": " + std::string(field) + " " + quoted_for_message(host) +
+               " is not the pod's own address (empty, localhost, 127.0.0.1, ::1 or POD_IP)"};
 }
 
 }  // namespace
@@ -28,8 +28,8 @@ std::optional<Error> validate_probers_for_agent(const probe::AppProbers& probers
       if (auto error = check_host(path, "httpGet.host", http->host, pod_ip)) return error;
       for (const auto& header : http->headers) {
         if (!is_safe_header(header)) {
-          return Error{"ISTIO_KUBE_APP_PROBERS: \"" + path + "\": httpGet.httpHeaders entry \"" + header.name +
-                       "\" is not a valid header name with a value free of CR, LF and NUL"};
+          return Error{"ISTIO_KUBE_APP_PROBERS: \"" + path + "\": httpGet.httpHeaders entry " + quoted_for_message(header.name) +
+                       " is not a valid header name with a value free of CR, LF and NUL"};
         }
       }
     } else if (const auto* tcp = std::get_if<probe::TcpSocketAction>(&prober.action)) {
@@ -85,13 +85,13 @@ Result<CommandLine> parse_command_line(int argc, const char* const argv[], const
   if (!config.address.empty()) {
     boost::system::error_code error;
     boost::asio::ip::make_address(config.address, error);
-    if (error) return Error{"--address must be an IP address, got \"" + config.address + "\""};
+    if (error) return Error{"--address must be an IP address, got " + quoted_for_message(config.address)};
   }
 
   if (auto pod_ip = environment(std::string(probe::kPodIpEnvName)); pod_ip && !pod_ip->empty()) {
     boost::system::error_code error;
     boost::asio::ip::make_address(*pod_ip, error);
-    if (error) return Error{"POD_IP must be an IP address, got \"" + *pod_ip + "\""};
+    if (error) return Error{"POD_IP must be an IP address, got " + quoted_for_message(*pod_ip)};
     config.pod_ip = *pod_ip;
   }
   auto probers_text = environment(std::string(probe::kAppProbersEnvName));

@@ -5,6 +5,7 @@
 
 #include "agent/asio.h"
 #include "agent/probers.h"
+#include "agent/application_dialer.h"
 
 namespace meshprobe::agent {
 
@@ -13,7 +14,7 @@ class AsioHttpProber final : public HttpProber {
   // Response heads larger than this fail the probe; the body is never read.
   static constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;
 
-  AsioHttpProber(asio::any_io_executor executor, std::string pod_ip);
+  AsioHttpProber(asio::any_io_executor executor, std::string pod_ip, ApplicationDialerPtr dialer);
 
   void probe(const probe::HttpGetAction& action, std::chrono::seconds timeout, std::string user_agent,
              ProbeCallback done) override;
@@ -23,6 +24,7 @@ class AsioHttpProber final : public HttpProber {
 
   asio::any_io_executor executor_;
   std::string pod_ip_;
+  ApplicationDialerPtr dialer_;
   // Shared by every HTTPS probe and made at the first: OpenSSL's initialisation costs resident
   // memory that an agent without HTTPS probes need not pay. Verifies nothing, as the kubelet.
   std::optional<asio::ssl::context> tls_;

@@ -3,19 +3,21 @@
 
 #include "agent/asio.h"
 #include "agent/probers.h"
+#include "agent/application_dialer.h"
 
 namespace meshprobe::agent {
 
 class AsioTcpProber final : public TcpProber {
  public:
-  AsioTcpProber(asio::any_io_executor executor, std::string pod_ip)
-      : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)) {}
+  AsioTcpProber(asio::any_io_executor executor, std::string pod_ip, ApplicationDialerPtr dialer)
+      : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)), dialer_(std::move(dialer)) {}
 
   void probe(const probe::TcpSocketAction& action, std::chrono::seconds timeout, ProbeCallback done) override;
 
  private:
   asio::any_io_executor executor_;
   std::string pod_ip_;
+  ApplicationDialerPtr dialer_;
 };
 
 }  // namespace meshprobe::agent

@@ -31,6 +31,25 @@ int default_port(std::string_view scheme) { return scheme == "https" ? 443 : 80;
 
 bool is_target_character(char c) { return c > 0x20 && c != 0x7f; }
 
+// The stored path as a request target: control bytes, spaces and non-ASCII bytes, which
+// cannot appear in one (and CR LF would split the request), are percent-encoded, as Go's URL
+// handling encodes them for the kubelet; everything else, escapes included, stays.
+std::string escape_target(std::string_view path) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : path) {
+    if (is_target_character(c)) {
+      out += c;
+    } else {
+      const auto byte = static_cast<unsigned char>(c);
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    }
+  }
+  return out;
+}
+
 // RFC 3986 section 5.2.4, on a path without query.
 std::string remove_dot_segments(std::string_view path) {
   std::vector<std::string_view> segments;
@@ -131,7 +150,7 @@ HttpProbeState initial_probe_state(const probe::HttpGetAction& action, std::stri
   state.url.scheme = lowercase(action.scheme);
   state.url.host = probe_host(action.host, pod_ip);
   state.url.port = action.port;
-  state.url.target = action.path;
+  state.url.target = escape_target(action.path);
   if (const auto* host = find_header(action.headers, "Host"); host && !host->value.empty()) {
     state.host_header = host->value;
   }

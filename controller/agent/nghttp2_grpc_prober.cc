@@ -120,13 +120,13 @@ ProbeOutcome outcome_of(const HealthCall& call, const std::string& service) {
   return ProbeOutcome::success();
 }
 
-asio::awaitable<ProbeOutcome> check_health(std::string address, int port, std::string service,
+asio::awaitable<ProbeOutcome> check_health(ApplicationDialer& dialer, std::string address, int port, std::string service,
                                            std::chrono::seconds timeout, std::string user_agent) {
   beast::tcp_stream stream(co_await asio::this_coro::executor);
   stream.expires_after(timeout);  // covers the whole call
-  error_code error;
-  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address, error), static_cast<unsigned short>(port));
-  if (!error) co_await stream.async_connect(endpoint, await_error(error));
+  const std::vector<std::string> addresses{address};
+  const DialResult dialed = co_await dialer.connect(stream, addresses, port);
+  error_code error = dialed.error;
   if (error) co_return ProbeOutcome::failure(reason_for(error), describe_failure("connect to", address, port, error));
 
   HealthCall call;
@@ -180,8 +180,8 @@ asio::awaitable<ProbeOutcome> check_health(std::string address, int port, std::s
 void Nghttp2GrpcProber::probe(const probe::GrpcAction& action, std::chrono::seconds timeout, std::string user_agent,
                               ProbeCallback done) {
   // The kubelet's gRPC probe has no host: it asks the pod IP.
-  const std::string address = *dial_address(probe_host("", pod_ip_), pod_ip_);
-  spawn_probe(executor_, check_health(address, action.port, action.service.value_or(""), timeout, std::move(user_agent)),
+  const std::string address = dial_addresses(probe_host("", pod_ip_), pod_ip_).front();
+  spawn_probe(executor_, check_health(*dialer_, address, action.port, action.service.value_or(""), timeout, std::move(user_agent)),
               std::move(done));
 }
 

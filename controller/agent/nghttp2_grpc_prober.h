@@ -7,6 +7,7 @@
 
 #include "agent/asio.h"
 #include "agent/probers.h"
+#include "agent/application_dialer.h"
 
 namespace meshprobe::agent {
 
@@ -15,8 +16,8 @@ class Nghttp2GrpcProber final : public GrpcProber {
   // A health answer is a few bytes; anything larger is not a health answer.
   static constexpr std::size_t kMaxResponseBodyBytes = 16 * 1024;
 
-  Nghttp2GrpcProber(asio::any_io_executor executor, std::string pod_ip)
-      : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)) {}
+  Nghttp2GrpcProber(asio::any_io_executor executor, std::string pod_ip, ApplicationDialerPtr dialer)
+      : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)), dialer_(std::move(dialer)) {}
 
   void probe(const probe::GrpcAction& action, std::chrono::seconds timeout, std::string user_agent,
              ProbeCallback done) override;
@@ -24,6 +25,7 @@ class Nghttp2GrpcProber final : public GrpcProber {
  private:
   asio::any_io_executor executor_;
   std::string pod_ip_;
+  ApplicationDialerPtr dialer_;
 };
 
 }  // namespace meshprobe::agent

@@ -61,6 +61,31 @@ std::string node_kind(const YAML::Node& node) {
   }
 }
 
+// RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. YAML text is Unicode
+// (kubectl refuses other bytes), and JSON strings must be valid UTF-8 to be written.
+bool is_valid_utf8(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 0;
+    unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
+    if (lead >= 0xc2 && lead <= 0xdf) length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef) length = 3, low = lead == 0xe0 ? 0xa0 : 0x80, high = lead == 0xed ? 0x9f : 0xbf;
+    else if (lead >= 0xf0 && lead <= 0xf4) length = 4, low = lead == 0xf0 ? 0x90 : 0x80, high = lead == 0xf4 ? 0x8f : 0xbf;
+    else return false;
+    if (i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(text[i + k]);
+      if (k == 1 ? (byte < low || byte > high) : (byte < 0x80 || byte > 0xbf)) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 std::string child_path(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;
 }
@@ -74,6 +99,7 @@ Result<json> convert(const YAML::Node& node, const std::string& path) {
     case YAML::NodeType::Scalar: {
       const std::string& tag = node.Tag();
       const std::string& text = node.Scalar();
+      if (!is_valid_utf8(text)) return Error{where + ": not valid UTF-8 text"};
       if (tag == "!" ) return json(text);  // quoted or block scalar
       if (tag == "?" || tag.empty()) return resolve_plain_scalar(text);
       if (tag.rfind(kCoreTagPrefix, 0) != 0) return Error{where + ": the YAML tag " + tag + " is not supported"};
@@ -99,6 +125,7 @@ Result<json> convert(const YAML::Node& node, const std::string& path) {
       for (const auto& entry : node) {
         if (!entry.first.IsScalar()) return Error{where + ": a mapping key must be a scalar, got " + node_kind(entry.first)};
         const std::string key = entry.first.Scalar();
+        if (!is_valid_utf8(key)) return Error{where + ": a key is not valid UTF-8 text"};
         if (key == "<<" && entry.first.Tag() == "?") {
           return Error{where + ": YAML merge keys (<<) are not supported; write the fields out"};
         }

@@ -33,11 +33,18 @@ std::optional<std::chrono::seconds> parse_seconds(const std::string& text) {
   return std::chrono::seconds(value);
 }
 
+// The string member `key` of `object`; empty when it is missing or not a string (json::value
+// would throw on a member of another type, and a body is whatever the server or a proxy sent).
+std::string string_member(const nlohmann::json& object, const char* key) {
+  const auto member = object.find(key);
+  return member != object.end() && member->is_string() ? member->get<std::string>() : "";
+}
+
 // Fills reason, detail, causes and retryAfter from a Status object; false when it is none.
 bool read_status(const nlohmann::json& status, ApiError& error) {
-  if (!status.is_object() || status.value("kind", "") != "Status") return false;
-  error.reason = status.value("reason", "");
-  error.detail = status.value("message", "");
+  if (!status.is_object() || string_member(status, "kind") != "Status") return false;
+  error.reason = string_member(status, "reason");
+  error.detail = string_member(status, "message");
   if (error.http_status == 0 && status.contains("code") && status["code"].is_number_integer()) {
     error.http_status = status["code"].get<int>();
   }
@@ -46,8 +53,8 @@ bool read_status(const nlohmann::json& status, ApiError& error) {
     if (auto causes = details->find("causes"); causes != details->end() && causes->is_array()) {
       for (const auto& cause : *causes) {
         if (!cause.is_object()) continue;
-        error.causes.push_back({cause.value("reason", ""), cause.value("field", ""),
-                                cause.value("message", "")});
+        error.causes.push_back({string_member(cause, "reason"), string_member(cause, "field"),
+                                string_member(cause, "message")});
       }
     }
     if (auto seconds = details->find("retryAfterSeconds");

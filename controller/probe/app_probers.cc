@@ -54,7 +54,7 @@ class FieldError {
 };
 
 std::string describe(const json& value) {
-  std::string text = value.dump();
+  std::string text = printable_for_message(value.dump());  // dump() leaves DEL (0x7f) as it is
   return text.size() > 40 ? text.substr(0, 40) + "..." : text;
 }
 
@@ -80,7 +80,9 @@ std::optional<Error> unknown_field(const json& object, const std::set<std::strin
                                    std::string_view where, const FieldError& fail) {
   for (const auto& [key, _] : object.items()) {
     if (!known.count(key)) {
-      return fail(std::string(where) + (where.empty() ? "" : ".") + key, "is not a known field");
+      const std::string printable = printable_for_message(key);
+      const std::string name = printable == key ? key : quoted_for_message(key);  // quoted only when escaped
+      return fail(std::string(where) + (where.empty() ? "" : ".") + name, "is not a known field");
     }
   }
   return std::nullopt;
@@ -103,7 +105,7 @@ Result<ProbeAction> parse_http_get(const json& object, const FieldError& fail) {
   if (!scheme) return scheme.error();
   if (!scheme->empty()) action.scheme = *scheme;
   if (action.scheme != "HTTP" && action.scheme != "HTTPS") {
-    return fail("httpGet.scheme", "must be HTTP or HTTPS, got \"" + action.scheme + "\"");
+    return fail("httpGet.scheme", "must be HTTP or HTTPS, got " + quoted_for_message(action.scheme));
   }
   if (auto it = object.find("httpHeaders"); it != object.end()) {
     if (!it->is_array()) return fail("httpGet.httpHeaders", "must be a list");
@@ -200,8 +202,8 @@ Result<AppProbers> parse_app_probers(std::string_view json_text) {
   json document;
   try {
     document = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    return Error{"ISTIO_KUBE_APP_PROBERS: not valid JSON: " + std::string(e.what())};
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large (1e400)
+    return Error{"ISTIO_KUBE_APP_PROBERS: not valid JSON: " + printable_for_message(e.what())};
   }
   if (!document.is_object()) {
     return Error{"ISTIO_KUBE_APP_PROBERS: must be a JSON object keyed by probe path, got " +
@@ -210,8 +212,8 @@ Result<AppProbers> parse_app_probers(std::string_view json_text) {
   AppProbers probers;
   for (const auto& [key, value] : document.items()) {
     if (!parse_prober_path(key)) {
-      return Error{"ISTIO_KUBE_APP_PROBERS: key \"" + key +
-                   "\" is not /app-health/<container>/livez|readyz|startupz or "
+      return Error{"ISTIO_KUBE_APP_PROBERS: key " + quoted_for_message(key) +
+                   " is not /app-health/<container>/livez|readyz|startupz or "
                    "/app-lifecycle/<container>/prestopz|poststartz"};
     }
     auto prober = parse_prober(value, FieldError(key));

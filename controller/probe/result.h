@@ -4,6 +4,7 @@
 
 #include <cassert>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -12,6 +13,34 @@ namespace meshprobe {
 struct Error {
   std::string message;
 };
+
+// `text` for an error message, with control bytes escaped (\n, \x1b, ...): whatever the
+// input held, the message stays one printable line.
+inline std::string printable_for_message(std::string_view text, bool escape_quotes = false) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (escape_quotes && (c == '"' || c == '\\')) {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (byte < 0x20 || byte == 0x7f) {
+      out += "\\x";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// The same in double quotes, quotes and backslashes inside escaped.
+inline std::string quoted_for_message(std::string_view text) {
+  return "\"" + printable_for_message(text, true) + "\"";
+}
 
 // E defaults to Error; a layer with richer errors (kube::ApiError) names its own type.
 template <typename T, typename E = Error>

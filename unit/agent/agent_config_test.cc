@@ -88,6 +88,14 @@ TEST_F(ParseCommandLine, EveryBadInputIsOneLineNamingIt) {
       {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"httpGet": {"port": 80, "host": "10.9.9.9"}}})"}}, "httpGet.host \"10.9.9.9\" is not the pod's own address"},
       {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"tcpSocket": {"port": 80, "host": "db"}}})"}}, "tcpSocket.host \"db\" is not the pod's own address"},
       {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"httpGet": {"port": 80, "httpHeaders": [{"name": "X", "value": "a\r\nB: c"}]}}})"}}, "httpHeaders entry \"X\" is not a valid header"},
+      // Found by agent_config_fuzzer: what the input holds is escaped, so the error stays one line.
+      {{}, {{"POD_IP", "10.0.0.1\nlevel=info msg=forged"}}, R"(POD_IP must be an IP address, got "10.0.0.1\nlevel=info msg=forged")"},
+      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/x\n\u001b[31m": {}})"}}, R"(key "/x\n\x1b[31m" is not)"},
+      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"tcpSocket": {"port": 80, "host": "a\r\nb"}}})"}}, R"(tcpSocket.host "a\x0d\nb" is not)"},
+      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"grpc": {"port": 80, "x\ny": 1}}})"}}, R"(grpc."x\ny" is not a known field)"},
+      {{}, {{"ISTIO_KUBE_APP_PROBERS", "\x7f{}"}}, R"(last read: '\x7f')"},
+      // Found by agent_config_fuzzer: a number too large for a double threw past the parser.
+      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"tcpSocket": {"port": 1e400}}})"}}, "ISTIO_KUBE_APP_PROBERS: not valid JSON: [json.exception.out_of_range.406] number overflow"},
   };
   for (const auto& c : cases) {
     auto saved = environment;

@@ -24,19 +24,38 @@ TEST(InitialProbeState, AsksStoredHostElsePodIpElseLoopback) {
   EXPECT_EQ(initial_probe_state(action, "10.1.2.3").url.host, "localhost");
 }
 
+// Found by agent_config_fuzzer's invariant (every request target is one token): a stored path
+// with CR LF went out as it was, so the configuration could add lines to the request.
+TEST(InitialProbeState, BytesThatCannotBeInATargetArePercentEncoded) {
+  HttpGetAction action{"", 80, "/a b\r\nX-Injected: 1?q=\x7f\xc3\xa9&e=%2F", "HTTP", {}};
+  EXPECT_EQ(initial_probe_state(action, "").url.target, "/a%20b%0D%0AX-Injected:%201?q=%7F%C3%A9&e=%2F");
+  EXPECT_EQ(build_probe_request(initial_probe_state(action, ""), {}, "").target,
+            "/a%20b%0D%0AX-Injected:%201?q=%7F%C3%A9&e=%2F");
+}
+
 TEST(InitialProbeState, AStoredHostHeaderBecomesTheHost) {
   HttpGetAction action{"", 80, "/", "HTTP", {{"host", "app.example"}}};
   EXPECT_EQ(initial_probe_state(action, "").host_header, "app.example");
 }
 
-TEST(DialAddress, OnlyThePodsOwnAddresses) {
-  EXPECT_EQ(dial_address("localhost", "10.1.2.3"), "127.0.0.1");
-  EXPECT_EQ(dial_address("127.0.0.1", ""), "127.0.0.1");
-  EXPECT_EQ(dial_address("::1", ""), "::1");
-  EXPECT_EQ(dial_address("10.1.2.3", "10.1.2.3"), "10.1.2.3");
-  for (const char* other : {"10.1.2.4", "example.com", "0.0.0.0", "169.254.169.254", ""}) {
-    EXPECT_FALSE(dial_address(other, "10.1.2.3").has_value()) << other;
+TEST(DialAddresses, OnlyThePodsOwnAddressesLocalhostAsBothLoopbacks) {
+  using Addresses = std::vector<std::string>;
+  EXPECT_EQ(dial_addresses("localhost", "10.1.2.3"), (Addresses{"127.0.0.1", "::1"}));
+  EXPECT_EQ(dial_addresses("127.0.0.1", ""), Addresses{"127.0.0.1"});
+  EXPECT_EQ(dial_addresses("::1", ""), Addresses{"::1"});
+  EXPECT_EQ(dial_addresses("10.1.2.3", "10.1.2.3"), Addresses{"10.1.2.3"});
+  for (const char* other : {"10.1.2.4", "example.com", "0.0.0.0", "169.254.169.254", "", "LOCALHOST"}) {
+    EXPECT_TRUE(dial_addresses(other, "10.1.2.3").empty()) << other;
   }
+}
+
+TEST(MeshExemptSourceAddress, OnlyForThePodIp) {
+  EXPECT_EQ(mesh_exempt_source_address("10.1.2.3", "10.1.2.3"), "127.0.0.6");
+  EXPECT_EQ(mesh_exempt_source_address("fd00::7", "fd00:0::0007"), "::6");  // compared as addresses
+  EXPECT_EQ(mesh_exempt_source_address("127.0.0.1", "10.1.2.3"), std::nullopt);  // loopback is not captured
+  EXPECT_EQ(mesh_exempt_source_address("::1", "10.1.2.3"), std::nullopt);
+  EXPECT_EQ(mesh_exempt_source_address("10.1.2.3", ""), std::nullopt);
+  EXPECT_EQ(mesh_exempt_source_address("10.1.2.3", "10.1.2.4"), std::nullopt);
 }
 
 TEST(ProbeUrl, AuthorityBracketsIpv6) {

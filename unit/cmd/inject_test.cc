@@ -195,6 +195,9 @@ TEST(Inject, BadInputIsOneMessageNamingDocumentAndField) {
        "document 1 (Pod p, line 1): spec.containers: must be a list"},
       {"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, name: e}\n",
        "document 1 (Deployment, line 1): metadata: duplicate key \"name\""},
+      // Found by cmd_inject_fuzzer: inject terminated (nlohmann::json threw writing these bytes).
+      {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: w, image: \"w\xff\"}\n",
+       "document 1 (Pod, line 1): spec.containers[0].image: not valid UTF-8 text"},
   };
   for (const auto& [input, error] : cases) {
     auto output = inject(input, kRewrite);

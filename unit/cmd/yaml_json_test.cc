@@ -50,12 +50,21 @@ TEST(YamlToJson, ErrorsNameThePath) {
       {"spec:\n  items:\n  - !!int abc\n", "spec.items[0]: \"abc\" is not a valid !!int"},
       {"x: !custom 1\n", "x: the YAML tag !custom is not supported"},
       {"? [a]\n: 1\n", "the document: a mapping key must be a scalar, got a list"},
+      // Found by cmd_inject_fuzzer: such bytes reached nlohmann::json, which throws when writing them.
+      {"a:\n  b: \"x\xff\"\n", "a.b: not valid UTF-8 text"},
+      {"a: [\"\xed\xa0\x80\"]\n", "a[0]: not valid UTF-8 text"},  // a UTF-16 surrogate
+      {"a:\n  \"k\xc0\xaf\": 1\n", "a: a key is not valid UTF-8 text"},  // an overlong '/'
   };
   for (const auto& [text, error] : cases) {
     auto converted = yaml_to_json(YAML::Load(text));
     ASSERT_FALSE(converted.ok()) << text;
     EXPECT_EQ(converted.error().message, error);
   }
+}
+
+TEST(YamlToJson, ValidUtf8OfEveryLengthIsKept) {
+  EXPECT_EQ(from_yaml("a: \"\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf\"\n")["a"],
+            "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf");
 }
 
 TEST(JsonToYaml, EveryValueReadsBackAsItself) {

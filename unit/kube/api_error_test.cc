@@ -84,6 +84,21 @@ TEST(ApiErrorTest, WatchErrorEventStatusBecomesGone) {
   EXPECT_EQ(error_from_status_object("[]", "").kind, ApiErrorKind::kDecode);
 }
 
+// Found by kube_watch_decoder_fuzzer: a member of the wrong type threw out of the decoder.
+TEST(ApiErrorTest, StatusMembersOfTheWrongTypeAreIgnoredNotThrown) {
+  EXPECT_EQ(error_from_status_object(R"({"kind":429,"details":{"retryAfterSeconds":3}})", "").kind,
+            ApiErrorKind::kDecode);
+  const ApiError gone = error_from_status_object(
+      R"({"kind":"Status","code":410,"reason":5,"message":["x"],"details":{"causes":[{"field":1,"message":"m"}]}})", "");
+  EXPECT_EQ(gone.kind, ApiErrorKind::kGone);
+  EXPECT_EQ(gone.reason, "");
+  ASSERT_EQ(gone.causes.size(), 1u);
+  EXPECT_EQ(gone.causes[0].field, "");
+  EXPECT_EQ(gone.causes[0].message, "m");
+  EXPECT_EQ(error_from_response(500, R"({"kind":"Status","message":{}})", std::nullopt, "").kind,
+            ApiErrorKind::kServerError);
+}
+
 TEST(ApiErrorTest, TransientKinds) {
   ApiError error;
   for (auto kind : {ApiErrorKind::kTransport, ApiErrorKind::kTimeout,

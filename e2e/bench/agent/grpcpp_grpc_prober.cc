@@ -41,7 +41,7 @@ ProbeOutcome outcome_of(const grpc::Status& status, const grpc::ByteBuffer& resp
 
 void GrpcppGrpcProber::probe(const probe::GrpcAction& action, std::chrono::seconds timeout, std::string user_agent,
                              ProbeCallback done) {
-  const std::string address = *dial_address(probe_host("", pod_ip_), pod_ip_);
+  const std::string address = dial_addresses(probe_host("", pod_ip_), pod_ip_).front();
   const std::string target = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
                              std::to_string(action.port);
   grpc::ChannelArguments arguments;

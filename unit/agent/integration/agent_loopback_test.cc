@@ -166,6 +166,77 @@ TEST(AgentHttpProbe, AStoredLocalhostIsDialedAs127001AndNamedInHost) {
   EXPECT_EQ(app.requests().at(0).header("Host"), "localhost:" + std::to_string(app.port()));
 }
 
+// A reason to skip when this machine has no IPv6 loopback; empty when it has one.
+std::string without_ipv6_loopback() {
+  asio::io_context io;
+  error_code error;
+  asio::ip::tcp::acceptor acceptor(io);
+  acceptor.open(asio::ip::tcp::v6(), error);
+  if (!error) acceptor.bind({asio::ip::make_address("::1"), 0}, error);
+  return error ? "this machine has no IPv6 loopback (::1): " + error.message() : "";
+}
+
+TEST(AgentHttpProbe, AStoredLocalhostReachesAnApplicationOnIpv6LoopbackOnly) {
+  if (const auto why = without_ipv6_loopback(); !why.empty()) GTEST_SKIP() << why;
+  TestHttpApp app(TestHttpApp::Tls::kOff, "::1");  // 127.0.0.1 refuses: the kubelet's dialer then tries ::1
+  app.route("/", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/", {}, "HTTP", 1, "localhost")));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+  EXPECT_EQ(app.requests().at(0).header("Host"), "localhost:" + std::to_string(app.port()));
+}
+
+TEST(AgentTcpProbe, AStoredLocalhostReachesAnApplicationOnIpv6LoopbackOnly) {
+  if (const auto why = without_ipv6_loopback(); !why.empty()) GTEST_SKIP() << why;
+  TestHttpApp app(TestHttpApp::Tls::kOff, "::1");
+  TestAgent agent(agent_config({{kLivez, {probe::TcpSocketAction{"localhost", app.port()}, 1}}}));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+}
+
+// Under Istio, connections of uid 1337 (the agent's) to the pod's own address over loopback
+// are captured unless they come from 127.0.0.6 (e2e/README.md "The test images"): the agent
+// binds that address for them, as Istio's own agent does. 127.0.0.2 plays the pod IP here.
+TEST(AgentSourceAddress, ConnectionsToThePodIpComeFrom127006ForEveryProbe) {
+  TestHttpApp app(TestHttpApp::Tls::kOff, "127.0.0.2");
+  app.route("/", {});
+  TestAgent agent(agent_config({{"/app-health/app/livez", {probe::HttpGetAction{"", app.port(), "/", "HTTP", {}}, 1}},
+                                {"/app-health/app/readyz", {probe::TcpSocketAction{"", app.port()}, 1}},
+                                {"/app-health/app/startupz", {probe::GrpcAction{app.port(), std::nullopt}, 1}}},
+                               "127.0.0.2"));
+  EXPECT_EQ(http_get(agent.port(), "/app-health/app/livez").status, 200);
+  EXPECT_EQ(http_get(agent.port(), "/app-health/app/readyz").status, 200);
+  EXPECT_EQ(http_get(agent.port(), "/app-health/app/startupz").status, 500);  // an HTTP/1 app: the source is what counts
+  EXPECT_THAT(app.peers(), ElementsAre("127.0.0.6", "127.0.0.6", "127.0.0.6"));
+}
+
+TEST(AgentSourceAddress, LoopbackHostsAreDialedFromLoopback) {
+  TestHttpApp app;
+  app.route("/", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/", {}, "HTTP", 1, "127.0.0.1"), "127.0.0.2"));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+  EXPECT_THAT(app.peers(), ElementsAre("127.0.0.1"));
+}
+
+TEST(AgentSourceAddress, WhereTheSourceCannotBeBoundItConnectsWithoutAndSaysSoOnce) {
+  if (const auto why = without_ipv6_loopback(); !why.empty()) GTEST_SKIP() << why;
+  {
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io, asio::ip::tcp::v6());
+    error_code error;
+    socket.bind({asio::ip::make_address("::6"), 0}, error);
+    if (!error) GTEST_SKIP() << "this machine has ::6 (as Istio sets it up): nothing to fall back from";
+  }
+  TestHttpApp app(TestHttpApp::Tls::kOff, "::1");  // ::1 plays an IPv6 pod IP: its exempt source ::6 is missing
+  app.route("/", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/"), "::1"));
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+  EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
+  EXPECT_THAT(app.peers(), ElementsAre("::1", "::1"));
+  const auto lines = agent.log_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_THAT(lines[0], HasSubstr("cannot bind the source address"));
+  EXPECT_THAT(lines[0], HasSubstr("source=::6"));
+}
+
 // ---- redirects, as the kubelet follows them ----
 
 TEST(AgentHttpProbe, ARedirectOnTheSameHostIsFollowed) {
@@ -304,6 +375,69 @@ TEST(AgentGrpcProbeWithoutServer, AnHttp1ApplicationIsNotAHealthyGrpcServer) {
   EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
 }
 
+// ---- what the agent refuses: other hosts, and the caller's headers ----
+// 127.0.0.2 plays the pod IP; 127.0.0.3 is an address that is not the pod's, where a real
+// listener would see any connection the agent made.
+
+// The probers check again what the configuration checked at start: even a configuration that
+// skipped validation never makes the agent connect elsewhere.
+TEST(AgentRefuses, AnOffPodHostIsAnsweredWithAnErrorAndNeverDialed) {
+  TestHttpApp elsewhere(TestHttpApp::Tls::kOff, "127.0.0.3");
+  elsewhere.route("/", {});
+  TestAgent agent(agent_config({{"/app-health/app/livez", {probe::HttpGetAction{"127.0.0.3", elsewhere.port(), "/", "HTTP", {}}, 1}},
+                                {"/app-health/app/readyz", {probe::TcpSocketAction{"127.0.0.3", elsewhere.port()}, 1}}},
+                               "127.0.0.2"));
+  EXPECT_EQ(http_get(agent.port(), "/app-health/app/livez").status, 500);
+  EXPECT_EQ(http_get(agent.port(), "/app-health/app/readyz").status, 500);
+  EXPECT_TRUE(elsewhere.peers().empty());
+  const auto lines = agent.log_lines();
+  ASSERT_EQ(lines.size(), 2u);
+  for (const auto& line : lines) EXPECT_THAT(line, HasSubstr(R"(host \"127.0.0.3\" is not the pod's own)"));
+}
+
+TEST(AgentRefuses, ARedirectToAnotherAddressIsNeverFollowed) {
+  TestHttpApp elsewhere(TestHttpApp::Tls::kOff, "127.0.0.3");
+  elsewhere.route("/x", {});
+  TestHttpApp app;
+  const std::string other_port = std::to_string(elsewhere.port());
+  app.route("/ip", {302, {{"Location", "http://127.0.0.3:" + other_port + "/x"}}, ""});
+  app.route("/scheme-relative", {302, {{"Location", "//127.0.0.3:" + other_port + "/x"}}, ""});
+  app.route("/name", {302, {{"Location", "http://localhost:" + other_port + "/x"}}, ""});
+  for (const char* path : {"/ip", "/scheme-relative", "/name"}) {
+    TestAgent agent(agent_config(http_prober(app.port(), path)));
+    EXPECT_EQ(http_get(agent.port(), kLivez).status, 200) << path;  // the kubelet's rule: another host is a success
+  }
+  EXPECT_TRUE(elsewhere.peers().empty());
+}
+
+TEST(AgentRefuses, NoHeaderOfTheCallerButItsUserAgentReachesTheApplication) {
+  TestHttpApp app;
+  app.route("/healthz", {});
+  TestAgent agent(agent_config(http_prober(app.port(), "/healthz", {{"X-Stored", "1"}})));
+  const auto answer = http_get(agent.port(), kLivez,
+                               {{"Host", "evil.example"},
+                                {"User-Agent", "kube-probe/1.35"},
+                                {"Authorization", "Bearer stolen"},
+                                {"Proxy-Authorization", "Basic c3RvbGVu"},
+                                {"Cookie", "session=1"},
+                                {"X-Forwarded-For", "6.6.6.6"},
+                                {"X-Forwarded-Host", "evil.example"},
+                                {"X-Forwarded-Proto", "https"},
+                                {"Forwarded", "for=6.6.6.6"},
+                                {"X-Real-IP", "6.6.6.6"},
+                                {"Accept", "text/html"},
+                                {"Connection", "keep-alive, X-Stored"},
+                                {"X-Stored", "from-caller"},
+                                {"X-Envoy-Original-Path", "/admin"}});
+  EXPECT_EQ(answer.status, 200);
+  const auto requests = app.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  std::vector<std::string> seen;
+  for (const auto& header : requests[0].headers) seen.push_back(header.name + ": " + header.value);
+  EXPECT_THAT(seen, ElementsAre("Host: 127.0.0.1:" + std::to_string(app.port()), "X-Stored: 1",
+                                "User-Agent: kube-probe/1.35", "Accept: */*", "Connection: close"));
+}
+
 // ---- the agent's own surface and its limits ----
 
 TEST(AgentServerLimits, UnknownPathsAre404AndReachNothing) {
@@ -424,6 +558,21 @@ TEST(AgentBinary, ABadConfigurationIsOneLineAndExitStatus2) {
     EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
   }
   EXPECT_EQ(run_agent_binary("ISTIO_KUBE_APP_PROBERS='{}'", "--port 70000").exit_code, 2);
+}
+
+TEST(AgentBinary, AStoredHostThatIsNotThePodsOwnStopsItAtStart) {
+  TestHttpApp elsewhere(TestHttpApp::Tls::kOff, "127.0.0.3");
+  const std::string port = std::to_string(elsewhere.port());
+  const std::vector<std::string> actions = {R"("httpGet": {"host": "127.0.0.3", "port": )" + port + "}",
+                                            R"("tcpSocket": {"host": "127.0.0.3", "port": )" + port + "}",
+                                            R"("httpGet": {"host": "metadata.google.internal", "port": 80})"};
+  for (const auto& action : actions) {
+    const auto result =
+        run_agent_binary("POD_IP=127.0.0.2 ISTIO_KUBE_APP_PROBERS='{\"/app-health/a/livez\": {" + action + "}}'");
+    EXPECT_EQ(result.exit_code, 2) << action;
+    EXPECT_THAT(result.output, HasSubstr("is not the pod's own address")) << action;
+  }
+  EXPECT_TRUE(elsewhere.peers().empty());
 }
 
 TEST(AgentBinary, NeedsOnlyGlibcAtRunTime) {

@@ -72,6 +72,11 @@ std::vector<RecordedRequest> TestHttpApp::requests() const {
   return requests_;
 }
 
+std::vector<std::string> TestHttpApp::peers() const {
+  std::lock_guard lock(mutex_);
+  return peers_;
+}
+
 std::size_t TestHttpApp::request_count(const std::string& target) const {
   std::lock_guard lock(mutex_);
   return std::count_if(requests_.begin(), requests_.end(), [&](const auto& r) { return r.target == target; });
@@ -82,6 +87,10 @@ asio::awaitable<void> TestHttpApp::accept_loop() {
     error_code error;
     auto socket = co_await acceptor_.async_accept(await_error(error));
     if (error) co_return;
+    {
+      std::lock_guard lock(mutex_);
+      peers_.push_back(socket.remote_endpoint(error).address().to_string());
+    }
     asio::co_spawn(io_, serve_connection(std::move(socket)), asio::detached);
   }
 }
@@ -183,7 +192,7 @@ std::vector<std::string> TestAgent::RecordingLogger::lines() const {
 
 TestAgent::TestAgent(AgentConfig config) {
   const std::string pod_ip = config.pod_ip;
-  agent_ = std::make_unique<Agent>(io_.get_executor(), std::move(config), make_network_probers(io_.get_executor(), pod_ip),
+  agent_ = std::make_unique<Agent>(io_.get_executor(), std::move(config), make_network_probers(io_.get_executor(), pod_ip, logger_),
                                    logger_, clock_);
   auto port = agent_->start();
   if (!port) throw std::runtime_error(port.error().message);

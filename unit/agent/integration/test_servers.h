@@ -41,6 +41,8 @@ class TestHttpApp {
   void route(const std::string& path, Route route);
   std::vector<RecordedRequest> requests() const;
   std::size_t request_count(const std::string& target) const;
+  // The source address of every connection accepted, in order (whatever came over it).
+  std::vector<std::string> peers() const;
 
  private:
   asio::awaitable<void> accept_loop();
@@ -56,6 +58,7 @@ class TestHttpApp {
   mutable std::mutex mutex_;
   std::map<std::string, Route> routes_;
   std::vector<RecordedRequest> requests_;
+  std::vector<std::string> peers_;
   std::thread thread_;
 };
 
