@@ -125,7 +125,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     seen_rewritten_.insert(key);
   }
   if (decision.rewrite && result->changed) {
-    if (auto writer = conflicting_writer(metadata, state, *result)) {
+    if (auto writer = conflicting_writer(metadata, state)) {
       return write_condition(metadata, state, {false, probe::ConditionReason::kConflictingWriter, *writer},
                              stale_versions);
     }
@@ -139,8 +139,6 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     auto converged = decision.rewrite ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
                                       : probe::restore(result->pod_template, options_.agent.port);
     if (converged) summary = probe::summarize(decision, *converged);
-  }
-  if (result->changed) {
     auto patched = api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
                               kube::PatchType::kJson,
                               template_patch(pod_template, result->pod_template, metadata.resource_version),
@@ -176,8 +174,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
 }
 
 std::optional<std::string> DeploymentReconciler::conflicting_writer(const kube::ObjectMeta& metadata,
-                                                                    const DeploymentState& state,
-                                                                    const probe::RewriteResult&) {
+                                                                    const DeploymentState& state) {
   const std::string key = metadata.key();
   const auto now = clock_.now();
   if (state.condition.is_object() &&
