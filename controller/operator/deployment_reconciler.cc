@@ -1,5 +1,7 @@
 #include "operator/deployment_reconciler.h"
 
+#include <algorithm>
+
 #include "operator/conditions.h"
 #include "operator/injector_toggle.h"
 #include "probe/object_fields.h"
@@ -236,7 +238,14 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
       outcome = kube::ReconcileResult::retry("writing the condition: " + applied.error().message());
     }
   }
-  if (stale_versions.size() > 1) expectations_.expect(key, stale_versions);
+  if (stale_versions.size() > 1) {
+    // The newest version is this reconcile's last write (kube-apiserver's versions increase).
+    const std::string newest = *std::max_element(stale_versions.begin(), stale_versions.end(),
+        [](const std::string& left, const std::string& right) {
+          return left.size() != right.size() ? left.size() < right.size() : left < right;
+        });
+    expectations_.expect_written(key, stale_versions, newest);
+  }
   return outcome;
 }
 
