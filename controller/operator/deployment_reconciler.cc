@@ -156,7 +156,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
         write_condition(metadata, state, refused, stale_versions);
         return kube::ReconcileResult::terminal(refused.message);
       }
-      return kube::ReconcileResult::retry(error.message());
+      return kube::ReconcileResult::retry(error.message(), error);
     }
     writes_.labels({"template"}).increment();
     stale_versions.insert(resource_version_of(*patched));
@@ -235,7 +235,7 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
                        summary.message);
       }
     } else if (!applied.error().is(kube::ApiErrorKind::kNotFound)) {
-      outcome = kube::ReconcileResult::retry("writing the condition: " + applied.error().message());
+      outcome = kube::ReconcileResult::retry("writing the condition: " + applied.error().message(), applied.error());
     }
   }
   if (stale_versions.size() > 1) {
