@@ -3,6 +3,7 @@
 // part takes them through its constructor.
 #include "cmd/controller_command.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -231,6 +232,11 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   }
   const ControllerConfig& config = parsed->config;
 
+  // Two malloc arenas instead of eight per core: the informers' and workers' threads then share
+  // freed memory instead of each keeping its own (about 10 MB less resident at 2,000
+  // Deployments, README "Decisions").
+  mallopt(M_ARENA_MAX, 2);
+
   // SIGINT and SIGTERM are taken by one thread (sigtimedwait) rather than a handler: every
   // thread started below inherits the blocked mask.
   sigset_t shutdown_signals;
@@ -315,6 +321,8 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   std::unique_ptr<kube::LeaderElector> elector;
   if (meshprobe_operator.wait_for_sync(shutdown.token())) {
     logger->info("caches synced: " + cache_summary(meshprobe_operator.cache()));
+    // The first lists parsed whole pages of JSON; give that memory back to the system.
+    malloc_trim(0);
     if (config.leader_election.enabled) {
       const auto& election = config.leader_election;
       const kube::LeaderElectionConfig lease{election.namespace_name, election.lease_name, operator_options.identity,

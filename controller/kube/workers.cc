@@ -67,7 +67,11 @@ bool Workers::process_next_item() {
       errors_.increment();
       logger_.warning(name_ + ": " + *key + ": " + result.error + " (retry " +
                       std::to_string(queue_.num_requeues(*key) + 1) + ")");
-      queue_.add_rate_limited(*key);
+      if (result.after > Duration::zero()) {
+        queue_.add_after(*key, result.after);
+      } else {
+        queue_.add_rate_limited(*key);
+      }
       break;
     case ReconcileResult::Kind::kTerminal:
       results_.labels({name_, "terminal_error"}).increment();

@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "kube/api_error.h"
 #include "kube/logger.h"
 #include "kube/metrics.h"
 #include "kube/work_queue.h"
@@ -17,7 +18,7 @@ struct ReconcileResult {
   enum class Kind {
     kDone,          // converged: forget the item's failures
     kRequeueAfter,  // converged for now, look again after `after`
-    kRetry,         // failed, retry with the rate limiter's backoff
+    kRetry,         // failed, retry with the rate limiter's backoff (not before `after`, if set)
     kTerminal,      // failed in a way retrying cannot fix (bad input): logged, not retried
   };
   Kind kind = Kind::kDone;
@@ -26,7 +27,15 @@ struct ReconcileResult {
 
   static ReconcileResult done() { return {}; }
   static ReconcileResult requeue_after(Duration delay) { return {Kind::kRequeueAfter, delay, {}}; }
-  static ReconcileResult retry(std::string error) { return {Kind::kRetry, {}, std::move(error)}; }
+  // `not_before`: the API server asked for that much patience (a 429's Retry-After, once the
+  // RestClient's own retries are used up): the retry waits that long instead of the rate
+  // limiter's few milliseconds.
+  static ReconcileResult retry(std::string error, Duration not_before = {}) {
+    return {Kind::kRetry, not_before, std::move(error)};
+  }
+  static ReconcileResult retry(std::string error, const ApiError& cause) {
+    return retry(std::move(error), Duration(cause.retry_after.value_or(std::chrono::seconds(0))));
+  }
   static ReconcileResult terminal(std::string error) {
     return {Kind::kTerminal, {}, std::move(error)};
   }

@@ -1,5 +1,7 @@
 #include "operator/deployment_reconciler.h"
 
+#include <algorithm>
+
 #include "operator/conditions.h"
 #include "operator/injector_toggle.h"
 #include "probe/object_fields.h"
@@ -123,7 +125,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     seen_rewritten_.insert(key);
   }
   if (decision.rewrite && result->changed) {
-    if (auto writer = conflicting_writer(metadata, state, *result)) {
+    if (auto writer = conflicting_writer(metadata, state)) {
       return write_condition(metadata, state, {false, probe::ConditionReason::kConflictingWriter, *writer},
                              stale_versions);
     }
@@ -137,8 +139,6 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     auto converged = decision.rewrite ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
                                       : probe::restore(result->pod_template, options_.agent.port);
     if (converged) summary = probe::summarize(decision, *converged);
-  }
-  if (result->changed) {
     auto patched = api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
                               kube::PatchType::kJson,
                               template_patch(pod_template, result->pod_template, metadata.resource_version),
@@ -156,7 +156,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
         write_condition(metadata, state, refused, stale_versions);
         return kube::ReconcileResult::terminal(refused.message);
       }
-      return kube::ReconcileResult::retry(error.message());
+      return kube::ReconcileResult::retry(error.message(), error);
     }
     writes_.labels({"template"}).increment();
     stale_versions.insert(resource_version_of(*patched));
@@ -174,8 +174,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
 }
 
 std::optional<std::string> DeploymentReconciler::conflicting_writer(const kube::ObjectMeta& metadata,
-                                                                    const DeploymentState& state,
-                                                                    const probe::RewriteResult&) {
+                                                                    const DeploymentState& state) {
   const std::string key = metadata.key();
   const auto now = clock_.now();
   if (state.condition.is_object() &&
@@ -236,10 +235,17 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
                        summary.message);
       }
     } else if (!applied.error().is(kube::ApiErrorKind::kNotFound)) {
-      outcome = kube::ReconcileResult::retry("writing the condition: " + applied.error().message());
+      outcome = kube::ReconcileResult::retry("writing the condition: " + applied.error().message(), applied.error());
     }
   }
-  if (stale_versions.size() > 1) expectations_.expect(key, stale_versions);
+  if (stale_versions.size() > 1) {
+    // The newest version is this reconcile's last write (kube-apiserver's versions increase).
+    const std::string newest = *std::max_element(stale_versions.begin(), stale_versions.end(),
+        [](const std::string& left, const std::string& right) {
+          return left.size() != right.size() ? left.size() < right.size() : left < right;
+        });
+    expectations_.expect_written(key, stale_versions, newest);
+  }
   return outcome;
 }
 

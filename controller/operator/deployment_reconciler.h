@@ -70,17 +70,15 @@ class DeploymentReconciler {
 
   kube::ReconcileResult reconcile(const std::string& key);
 
-  // The decision for a cached Deployment, as reconcile() makes it (HealthProbePolicy status
-  // counts use the same).
+ private:
+  // The engine's decision for a cached Deployment, from everything else in the cache.
   probe::Decision decide(const kube::ObjectMeta& metadata, const DeploymentState& state,
                          const nlohmann::json& pod_template) const;
-
- private:
   kube::ReconcileResult write_condition(const kube::ObjectMeta& metadata, const DeploymentState& state,
                                         const probe::ConditionSummary& summary, std::set<std::string>& stale_versions);
   void log_probes(const kube::ObjectMeta& metadata, const probe::RewriteResult& result, bool rewrite);
-  std::optional<std::string> conflicting_writer(const kube::ObjectMeta& metadata, const DeploymentState& state,
-                                                const probe::RewriteResult& result);
+  // The ConflictingWriter message when meshprobe must not rewrite this Deployment (now, or still).
+  std::optional<std::string> conflicting_writer(const kube::ObjectMeta& metadata, const DeploymentState& state);
 
   const ClusterCache& cache_;
   kube::KubernetesApi& api_;

@@ -45,7 +45,9 @@ kube::ReconcileResult InjectorReconciler::reconcile(const std::string&) {
                          {"metadata", {{"name", kInjectorConfigMapName}, {"namespace", root_namespace_}}},
                          {"data", {{kInjectorValuesKey, *plan.values}}}};
     auto created = api_.create(kube::resources::kConfigMaps, root_namespace_, object, {.field_manager = kFieldManager});
-    if (!created) return kube::ReconcileResult::retry("creating ConfigMap " + key() + ": " + created.error().message());
+    if (!created) {
+      return kube::ReconcileResult::retry("creating ConfigMap " + key() + ": " + created.error().message(), created.error());
+    }
     writes_.labels({"configmap"}).increment();
     logger_.info("created ConfigMap " + key() + " with the global probe-rewrite toggle");
     return kube::ReconcileResult::done();
@@ -61,7 +63,9 @@ kube::ReconcileResult InjectorReconciler::reconcile(const std::string&) {
   }
   auto patched = api_.patch(kube::resources::kConfigMaps, root_namespace_, kInjectorConfigMapName,
                             kube::PatchType::kJson, patch.dump(), {.field_manager = kFieldManager});
-  if (!patched) return kube::ReconcileResult::retry("updating ConfigMap " + key() + ": " + patched.error().message());
+  if (!patched) {
+    return kube::ReconcileResult::retry("updating ConfigMap " + key() + ": " + patched.error().message(), patched.error());
+  }
   writes_.labels({"configmap"}).increment();
   logger_.info("set the global probe-rewrite toggle in ConfigMap " + key());
   return kube::ReconcileResult::done();

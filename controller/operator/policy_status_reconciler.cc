@@ -112,7 +112,8 @@ kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) 
                             kube::PatchType::kMerge, patch.dump(), {.field_manager = kFieldManager, .subresource = "status"});
   if (!patched) {
     if (patched.error().is(kube::ApiErrorKind::kNotFound)) return kube::ReconcileResult::done();
-    return kube::ReconcileResult::retry("writing the status of HealthProbePolicy " + key + ": " + patched.error().message());
+    return kube::ReconcileResult::retry("writing the status of HealthProbePolicy " + key + ": " + patched.error().message(),
+                                        patched.error());
   }
   writes_.labels({"policy_status"}).increment();
   expectations_.expect(key, {entry->metadata.resource_version});

@@ -14,38 +14,31 @@ std::optional<std::uint64_t> as_number(const std::string& version) {
   return std::stoull(version);
 }
 
-// Whether `cached` is older than the newest version this process wrote. Another writer's
-// version between two of ours (kube-controller-manager's status write between meshprobe's
-// template patch and its status write) is neither stale nor current: the cache has not seen
-// meshprobe's last write yet, and acting on it would write that again. Resource versions are
-// opaque to clients, but every kube-apiserver serves etcd revisions (decimal, increasing); if a
-// version is not a number, only the stale set counts.
-bool older_than_written(const std::string& cached, const std::set<std::string>& stale_versions) {
-  const auto cached_number = as_number(cached);
-  if (!cached_number) return false;
-  for (const auto& version : stale_versions) {
-    const auto number = as_number(version);
-    if (number && *cached_number < *number) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 void WriteExpectations::expect(const std::string& key, std::set<std::string> stale_versions) {
+  expect_written(key, std::move(stale_versions), "");
+}
+
+void WriteExpectations::expect_written(const std::string& key, std::set<std::string> stale_versions,
+                                       const std::string& newest_written) {
   std::lock_guard lock(mutex_);
-  expectations_[key] = {std::move(stale_versions), clock_.now() + timeout_};
+  expectations_[key] = {std::move(stale_versions), newest_written, clock_.now() + timeout_};
 }
 
 bool WriteExpectations::satisfied(const std::string& key, const std::string& cached_version) {
   std::lock_guard lock(mutex_);
   auto found = expectations_.find(key);
   if (found == expectations_.end()) return true;
-  const auto& stale = found->second.stale_versions;
-  if ((stale.contains(cached_version) || older_than_written(cached_version, stale)) &&
-      clock_.now() < found->second.deadline) {
-    return false;
-  }
+  // With the newest write known, the cache is behind while it shows an older version: also
+  // another writer's version between two of ours (kube-controller-manager's status write
+  // between meshprobe's template patch and its status write), which lacks the second write;
+  // acting on it would make that write again. The newest write itself is caught up.
+  const auto newest_written = as_number(found->second.newest_written);
+  const auto cached_number = as_number(cached_version);
+  const bool behind = newest_written && cached_number ? *cached_number < *newest_written
+                                                      : found->second.stale_versions.contains(cached_version);
+  if (behind && clock_.now() < found->second.deadline) return false;
   expectations_.erase(found);
   return true;
 }

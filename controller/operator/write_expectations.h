@@ -1,10 +1,11 @@
 // WriteExpectations: client-go's "expectations" for the operator's own writes. After writing a
 // Deployment, the cache still shows the version the write was based on (and, until the watch
 // delivers the next event, each version the reconcile itself produced): acting on those would
-// write the same change again. So the reconciler records the versions it has made stale and
-// does not act on that Deployment until the cache shows a newer one (a version another writer
-// made between two of the reconciler's writes is older than the last write, so it waits for
-// that too). An expectation expires
+// write the same change again. So the reconciler records the versions it has made stale (the
+// one it read and the ones its writes produced) and does not act on that Deployment until the
+// cache shows the newest of them or a later one: a version another writer made between two of
+// the reconciler's writes lacks the second write, so it waits past that too. An expectation
+// expires
 // after `timeout` (a watch event that never arrives must not stop reconciling for good).
 #pragma once
 
@@ -23,8 +24,12 @@ class WriteExpectations {
 
   // The cache's versions `stale_versions` of `key` are out of date: this process wrote over them.
   void expect(const std::string& key, std::set<std::string> stale_versions);
-  // Whether the cache's version of `key` can be acted on: not one of the stale versions and
-  // not older than the newest of them (numeric resource versions); forgets a fulfilled or expired
+  // Like expect(), and `newest_written` (the version of this process's last write) is what the
+  // cache shows once it caught up: that version and later ones can be acted on, earlier ones
+  // not (numeric resource versions, as kube-apiserver serves them; otherwise expect()'s rule).
+  void expect_written(const std::string& key, std::set<std::string> stale_versions,
+                      const std::string& newest_written);
+  // Whether the cache's version of `key` can be acted on; forgets a fulfilled or expired
   // expectation.
   bool satisfied(const std::string& key, const std::string& cached_version);
   // How long until an unfulfilled expectation of `key` expires (zero when there is none).
@@ -34,6 +39,7 @@ class WriteExpectations {
  private:
   struct Expectation {
     std::set<std::string> stale_versions;
+    std::string newest_written;  // empty: not known
     kube::MonotonicTime deadline;
   };
   kube::Clock& clock_;

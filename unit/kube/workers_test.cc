@@ -47,6 +47,21 @@ TEST_F(WorkersTest, RetryBacksOffAndSuccessForgets) {
   EXPECT_THAT(logger_.lines()[0], ::testing::HasSubstr("default/web: conflict (retry 1)"));
 }
 
+// The throttling e2e test found a reconcile retried 27 ms after a 429 once the RestClient had
+// used up its own retries: the server's Retry-After holds for the work queue's retry too.
+TEST_F(WorkersTest, ARetryAfterA429WaitsForItsRetryAfter) {
+  ApiError throttled;
+  throttled.kind = ApiErrorKind::kTooManyRequests;
+  throttled.retry_after = seconds(4);
+  next_ = [&](const std::string&) { return ReconcileResult::retry("too many requests", throttled); };
+  queue_.add("a/b");
+  ASSERT_TRUE(workers_->process_next_item());
+  clock_.advance(milliseconds(3999));
+  EXPECT_EQ(queue_.length(), 0u);
+  clock_.advance(milliseconds(1));
+  EXPECT_EQ(queue_.length(), 1u);
+}
+
 TEST_F(WorkersTest, RequeueAfterComesBackAfterTheDelay) {
   next_ = [](const std::string&) { return ReconcileResult::requeue_after(seconds(30)); };
   queue_.add("a/b");

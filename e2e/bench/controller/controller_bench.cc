@@ -16,7 +16,9 @@
 //   wait     watches the Deployments of the given namespaces (an informer) until every one is
 //            rewritten and carries the condition with status True (--until rewritten), or has
 //            its original probes back and the condition with status False (--until
-//            restored); prints the Unix time at which that first held.
+//            restored), or is settled: its current generation observed by the deployment
+//            controller, which says NewReplicaSetAvailable (--until settled); prints the Unix
+//            time at which that first held.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -257,6 +259,7 @@ int ceiling_command(const options::variables_map& arguments) {
 struct Progress {
   bool rewritten = false;
   std::optional<bool> condition;  // HealthProbesRewritten's status, if present
+  bool settled = false;           // observed by the deployment controller, rollout complete
 };
 
 Progress project_progress(const json& object, int agent_port) {
@@ -264,10 +267,15 @@ Progress project_progress(const json& object, int agent_port) {
   if (auto found = object.find("spec"); found != object.end() && found->contains("template")) {
     progress.rewritten = probe::is_rewritten((*found)["template"], agent_port);
   }
+  bool rollout_complete = false;
   if (auto status = object.find("status"); status != object.end() && status->contains("conditions")) {
     for (const auto& condition : (*status)["conditions"]) {
-      if (condition.value("type", "") == probe::kConditionType) progress.condition = condition.value("status", "") == "True";
+      const std::string type = condition.value("type", "");
+      if (type == probe::kConditionType) progress.condition = condition.value("status", "") == "True";
+      if (type == "Progressing") rollout_complete = condition.value("reason", "") == "NewReplicaSetAvailable";
     }
+    progress.settled = rollout_complete && object["metadata"].value("generation", 0) ==
+                                               (*status).value("observedGeneration", -1);
   }
   return progress;
 }
@@ -276,11 +284,16 @@ int wait_command(const options::variables_map& arguments) {
   const auto namespace_list = split(arguments["namespaces"].as<std::string>());
   const std::set<std::string> namespaces(namespace_list.begin(), namespace_list.end());
   const auto count = arguments["count"].as<std::size_t>();
-  const bool until_rewritten = arguments["until"].as<std::string>() == "rewritten";
-  if (!until_rewritten && arguments["until"].as<std::string>() != "restored") {
-    std::cerr << "--until: rewritten or restored\n";
+  const std::string until = arguments["until"].as<std::string>();
+  if (until != "rewritten" && until != "restored" && until != "settled") {
+    std::cerr << "--until: rewritten, restored or settled\n";
     return 2;
   }
+  const auto done_with = [&](const Progress& progress) {
+    if (until == "settled") return progress.settled;
+    if (until == "rewritten") return progress.rewritten && progress.condition == true;
+    return !progress.rewritten && progress.condition == false;
+  };
   const int agent_port = arguments["agent-port"].as<int>();
   auto connection = connect(arguments["kubeconfig"].as<std::string>(), {.queries_per_second = 50, .burst = 100});
   kube::Informer<Progress> informer("deployments", *connection->api, kube::fixed_resource(resources::kDeployments),
@@ -297,11 +310,7 @@ int wait_command(const options::variables_map& arguments) {
     for (const auto& entry : informer.list()) {
       if (!namespaces.contains(entry->metadata.namespace_name)) continue;
       ++seen;
-      const Progress& progress = entry->value;
-      if (until_rewritten ? progress.rewritten && progress.condition == true
-                          : !progress.rewritten && progress.condition == false) {
-        ++done;
-      }
+      if (done_with(entry->value)) ++done;
     }
     if (seen == count && done == count) {
       std::cout << std::fixed << unix_seconds() << std::endl;
@@ -311,7 +320,7 @@ int wait_command(const options::variables_map& arguments) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   std::cerr << "timed out: " << done << " of " << seen << " Deployments (of " << count << " expected) "
-            << (until_rewritten ? "rewritten" : "restored") << "\n";
+            << until << "\n";
   informer.stop();
   return 1;
 }
@@ -336,7 +345,7 @@ int main(int argc, char** argv) {
       ("events", options::value<bool>()->default_value(false), "ceiling: also the controller's Event per Deployment")
       ("agent-image", options::value<std::string>()->default_value("ghcr.io/meshprobe/meshprobe-agent:0.1.0"), "ceiling: agent image")
       ("agent-port", options::value<int>()->default_value(kDefaultAgentPort), "ceiling, wait: agent port")
-      ("until", options::value<std::string>()->default_value("rewritten"), "wait: rewritten or restored")
+      ("until", options::value<std::string>()->default_value("rewritten"), "wait: rewritten, restored or settled")
       ("timeout", options::value<int>()->default_value(1800), "wait: seconds");
   options::positional_options_description positional;
   positional.add("command", 1);

@@ -11,6 +11,7 @@
 
 #include <filesystem>
 
+#include "cmd/build_info.h"
 #include "kube/leader_election.h"
 #include "operator/operator.h"
 #include "operator_fixture.h"
@@ -82,7 +83,7 @@ TEST_F(RbacTest, ConfigRbacCoversExactlyTheCallsTheControllerMakes) {
   RecordingKubernetesApi api(*(*connection)->api);
   kube::RealClock& clock = (*connection)->clock;
   controller::OperatorOptions options;
-  options.deployments.agent = {"agent:1", 15120};
+  options.deployments.agent = {cmd::default_agent_image(), probe::kDefaultAgentPort};
   options.identity = "rbac-test";
   controller::Operator meshprobe_operator(api, options, clock, (*connection)->random, (*connection)->metrics,
                                           (*connection)->logger);
