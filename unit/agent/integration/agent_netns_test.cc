@@ -132,18 +132,27 @@ bool connects(const std::string& address, int port) {
   return !error;
 }
 
+// Waits up to 5 s for the agent to listen on the pod's address, as seen from the node.
+bool agent_listening(const MeshNamespaces& namespaces) {
+  for (int i = 0; i < 100; ++i) {
+    if (in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAgentPort); })) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return false;
+}
+
+// What the agent answers the kubelet (on the node) for the liveness probe.
+int agent_says(const MeshNamespaces& namespaces) {
+  return in_namespace(namespaces.node(), [] { return http_get(kAgentPort, "/app-health/app/livez", {}, kPodAddress).status; });
+}
+
 TEST(AgentInMeshNamespace, SeesAStoppedApplicationThatTrafficRedirectionHides) {
   MeshNamespaces namespaces;
   if (const std::string why = namespaces.set_up(); !why.empty()) GTEST_SKIP() << "cannot build the mesh namespaces: " << why;
 
   auto catch_all = listener_in(namespaces.pod(), kCatchAllPort);  // the sidecar, accepting everything
   ASSERT_TRUE(namespaces.start_agent(R"({"/app-health/app/livez": {"tcpSocket": {"port": 8080}, "timeoutSeconds": 1}})"));
-  bool agent_up = false;
-  for (int i = 0; i < 100 && !agent_up; ++i) {
-    agent_up = in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAgentPort); });
-    if (!agent_up) std::this_thread::sleep_for(milliseconds(50));
-  }
-  ASSERT_TRUE(agent_up) << "the agent did not start listening in the pod namespace";
+  ASSERT_TRUE(agent_listening(namespaces)) << "the agent did not start listening in the pod namespace";
 
   // The kubelet's own TCP check of the stopped application: redirected, so it passes.
   EXPECT_TRUE(in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAppPort); }))
@@ -152,14 +161,11 @@ TEST(AgentInMeshNamespace, SeesAStoppedApplicationThatTrafficRedirectionHides) {
   EXPECT_TRUE(in_namespace(namespaces.pod(), [] { return connects(kPodAddress, kAppPort); }));
 
   // Through the agent: the application is down.
-  auto agent_says = [&] {
-    return in_namespace(namespaces.node(), [] { return http_get(kAgentPort, "/app-health/app/livez", {}, kPodAddress).status; });
-  };
-  EXPECT_EQ(agent_says(), 500);
+  EXPECT_EQ(agent_says(namespaces), 500);
 
   // The application starts: now the agent says so.
   auto app = listener_in(namespaces.pod(), kAppPort);
-  EXPECT_EQ(agent_says(), 200);
+  EXPECT_EQ(agent_says(namespaces), 200);
 }
 
 // Under Istio's loopback capture a connection of uid 1337 to POD_IP reaches the sidecar, which
@@ -172,15 +178,7 @@ TEST(AgentInMeshNamespace, ReachesTheApplicationThroughIstiosLoopbackCapture) {
 
   auto catch_all = listener_in(namespaces.pod(), kCatchAllPort);
   ASSERT_TRUE(namespaces.start_agent(R"({"/app-health/app/livez": {"tcpSocket": {"port": 8080}, "timeoutSeconds": 1}})"));
-  bool agent_up = false;
-  for (int i = 0; i < 100 && !agent_up; ++i) {
-    agent_up = in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAgentPort); });
-    if (!agent_up) std::this_thread::sleep_for(milliseconds(50));
-  }
-  ASSERT_TRUE(agent_up) << "the agent did not start listening in the pod namespace";
-  auto agent_says = [&] {
-    return in_namespace(namespaces.node(), [] { return http_get(kAgentPort, "/app-health/app/livez", {}, kPodAddress).status; });
-  };
+  ASSERT_TRUE(agent_listening(namespaces)) << "the agent did not start listening in the pod namespace";
   // The capture is real: uid 1337 from any other source reaches the catch-all.
   const std::string uid = std::to_string(kMeshUid);
   EXPECT_EQ(run_command("ip netns exec " + namespaces.pod() + " setpriv --reuid=" + uid + " --regid=" + uid +
@@ -189,9 +187,9 @@ TEST(AgentInMeshNamespace, ReachesTheApplicationThroughIstiosLoopbackCapture) {
             0)
       << "uid 1337's connection to the stopped application should be captured";
   // Through the agent, from 127.0.0.6: the application is down, then up.
-  EXPECT_EQ(agent_says(), 500);
+  EXPECT_EQ(agent_says(namespaces), 500);
   auto app = listener_in(namespaces.pod(), kAppPort);
-  EXPECT_EQ(agent_says(), 200);
+  EXPECT_EQ(agent_says(namespaces), 200);
 }
 
 }  // namespace
