@@ -3,9 +3,9 @@
 // same host only, the timeout covering the whole probe, only the response head read.
 #pragma once
 
+#include "agent/application_dialer.h"
 #include "agent/asio.h"
 #include "agent/probers.h"
-#include "agent/application_dialer.h"
 
 namespace meshprobe::agent {
 

@@ -1,9 +1,9 @@
 // TCP probe: connect within the timeout → 200, else 500; the connection is closed at once.
 #pragma once
 
+#include "agent/application_dialer.h"
 #include "agent/asio.h"
 #include "agent/probers.h"
-#include "agent/application_dialer.h"
 
 namespace meshprobe::agent {
 

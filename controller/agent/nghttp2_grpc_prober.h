@@ -5,9 +5,9 @@
 // else (another status, a gRPC error, no answer in time) → 500.
 #pragma once
 
+#include "agent/application_dialer.h"
 #include "agent/asio.h"
 #include "agent/probers.h"
-#include "agent/application_dialer.h"
 
 namespace meshprobe::agent {
 

@@ -78,7 +78,7 @@ CommandResult run_command(const std::vector<std::string>& arguments, std::string
   CommandResult result;
   result.command_line = command_line(arguments);
   if (arguments.empty()) {
-    result.standard_error = "runCommand: no program given";
+    result.standard_error = "run_command: no program given";
     return result;
   }
 

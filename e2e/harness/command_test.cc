@@ -1,9 +1,11 @@
-// runCommand drives every kubectl call of the end-to-end tests; these cases run real processes
+// run_command drives every kubectl call of the end-to-end tests; these cases run real processes
 // (no cluster needed) and are labelled "integration".
 #include "harness/command.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <unistd.h>
 
 #include <chrono>
 #include <string>
@@ -42,10 +44,12 @@ TEST(RunCommandTest, SurvivesAProgramThatExitsWithoutReadingItsInput) {
 
 TEST(RunCommandTest, KillsAProgramThatRunsPastItsTimeout) {
   auto start = std::chrono::steady_clock::now();
-  // The shell's child holds standard output open too: it must be killed with the shell.
-  CommandResult result = shell("sleep 30; echo done", {}, 300ms);
+  // The shell's child holds standard output open too: it must be killed with the shell. Its
+  // duration names it uniquely, so another `sleep` on the machine cannot be mistaken for it.
+  const std::string sleep = "sleep 30." + std::to_string(getpid());
+  CommandResult result = shell(sleep + "; echo done", {}, 300ms);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
-  EXPECT_EQ(run_command({"/usr/bin/pgrep", "-f", "^sleep 30$"}, {}, 10s).exit_status, 1)
+  EXPECT_EQ(run_command({"/usr/bin/pgrep", "-f", "^" + sleep + "$"}, {}, 10s).exit_status, 1)
       << "the shell's child outlived the timeout";
   EXPECT_EQ(result.exit_status, -1);
   EXPECT_THAT(result.standard_error, HasSubstr("killed after 300 ms"));
