@@ -3,7 +3,7 @@
 # one token per replica, so the audit log tells replicas apart), Deployments in bulk, and the
 # checks every test makes.
 #   reliability_setup                  # e2e_setup, the CRDs, config/rbac, istio-system
-#   controller_config FILE [FLAG...]   # a config file for tests (loopback ports, short lease)
+#   controller_config FILE ["key: value"...]  # a config file for tests (loopback ports, short lease)
 #   start_controller NAME CONFIG       # replica NAME; controller_pid[NAME], controller_id[NAME]
 #   create_deployments FIRST COUNT     # app-FIRST.. in $E2E_NAMESPACE: even HTTP, odd TCP probes
 #   count_converged                    # how many are rewritten with HealthProbesRewritten=True
@@ -43,8 +43,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # controller_config FILE [KEY: VALUE lines]: the install's keys with settings for tests: health
 # and metrics on free loopback ports, leader election in seconds (on the install's Lease: its
-# Role allows no other).
-# Extra lines (e.g. "workers: 8") override.
+# Role allows no other). Extra lines (e.g. "workers: 8") override.
 controller_config() {
   local file=$1
   shift
