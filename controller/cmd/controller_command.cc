@@ -270,6 +270,10 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
     return kExitFailure;
   }
   kube::RestClient api(**transport, {.queries_per_second = config.api_qps, .burst = config.api_burst}, clock, metrics);
+  // Events get a rate limit of their own (as client-go's event broadcaster does), so they never
+  // take the budget of the template and status writes.
+  kube::RestClient events_api(**transport, {.queries_per_second = config.api_qps, .burst = config.api_burst}, clock,
+                              metrics);
 
   controller::OperatorOptions operator_options;
   operator_options.deployments.agent = {config.agent_image, config.agent_port};
@@ -278,7 +282,7 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   operator_options.deployments.excluded_namespaces = {config.excluded_namespaces.begin(), config.excluded_namespaces.end()};
   operator_options.workers = config.workers;
   operator_options.identity = replica_identity(environment, random);
-  controller::Operator meshprobe_operator(api, operator_options, clock, random, metrics, *logger);
+  controller::Operator meshprobe_operator(api, events_api, operator_options, clock, random, metrics, *logger);
 
   ShutdownRequest shutdown;
   std::jthread signal_waiter([&](std::stop_token stop) {

@@ -27,8 +27,8 @@ typename kube::Informer<T>::Handlers on_any_change(std::function<void(const kube
 
 }  // namespace
 
-Operator::Operator(kube::KubernetesApi& api, OperatorOptions options, kube::Clock& clock, kube::Random& random,
-                   kube::MetricsRegistry& metrics, kube::Logger& logger)
+Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api, OperatorOptions options,
+                   kube::Clock& clock, kube::Random& random, kube::MetricsRegistry& metrics, kube::Logger& logger)
     : options_(std::move(options)),
       logger_(logger),
       deployments_(
@@ -53,7 +53,7 @@ Operator::Operator(kube::KubernetesApi& api, OperatorOptions options, kube::Cloc
       deployment_queue_("deployments", clock, kube::make_default_controller_rate_limiter(clock), metrics),
       policy_queue_("healthprobepolicies", clock, kube::make_default_controller_rate_limiter(clock), metrics),
       injector_queue_("injector", clock, kube::make_default_controller_rate_limiter(clock), metrics),
-      events_(api, clock, options_.identity, metrics, logger),
+      events_(events_api, clock, options_.identity, metrics, logger),
       reverts_(options_.reverts),
       deployment_reconciler_(cache_, api, events_, reverts_, clock, metrics, logger, options_.deployments),
       policy_reconciler_(cache_, api, clock, metrics, logger, options_.deployments.root_namespace,

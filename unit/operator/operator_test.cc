@@ -29,11 +29,12 @@ class OperatorTest : public ::testing::Test {
   }
 
   ::testing::StrictMock<kube::MockKubernetesApi> api;
+  ::testing::StrictMock<kube::MockKubernetesApi> events_api;
   kube::FakeClock clock;
   ::testing::NiceMock<kube::MockRandom> random;
   kube::MetricsRegistry metrics;
   kube::RecordingLogger logger;
-  Operator meshprobe_operator{api, options(), clock, random, metrics, logger};
+  Operator meshprobe_operator{api, events_api, options(), clock, random, metrics, logger};
   const ClusterCache& cache = meshprobe_operator.cache();
 
   void SetUp() override {

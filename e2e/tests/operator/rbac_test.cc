@@ -85,7 +85,7 @@ TEST_F(RbacTest, ConfigRbacCoversExactlyTheCallsTheControllerMakes) {
   controller::OperatorOptions options;
   options.deployments.agent = {cmd::default_agent_image(), probe::kDefaultAgentPort};
   options.identity = "rbac-test";
-  controller::Operator meshprobe_operator(api, options, clock, (*connection)->random, (*connection)->metrics,
+  controller::Operator meshprobe_operator(api, api, options, clock, (*connection)->random, (*connection)->metrics,
                                           (*connection)->logger);
   std::atomic<bool> renewed{false};
   kube::LeaderElectionConfig lease{"meshprobe-system", "meshprobe-controller", "rbac-test", std::chrono::seconds(3),
