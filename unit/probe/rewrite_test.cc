@@ -340,6 +340,25 @@ TEST(Rewrite, TemplateWithoutMetadataOrAnnotationsComesBackWithout) {
   EXPECT_EQ(restored(rewritten(empty_annotations).pod_template).pod_template, empty_annotations);
 }
 
+// `annotations:` with nothing under it (templated YAML often has it) is null, not absent; a
+// manifest read back after restore must say the same.
+TEST(Rewrite, NullMetadataAnnotationsAndInitContainersComeBackNull) {
+  const json bare = {{"spec", {{"containers", {{{"name", "web"}, {"livenessProbe", {{"tcpSocket", {{"port", 1}}}}}}}}}}};
+  json null_metadata = bare;
+  null_metadata["metadata"] = nullptr;
+  json null_annotations = bare;
+  null_annotations["metadata"] = {{"labels", {{"app", "web"}}}, {"annotations", nullptr}};
+  json null_init_containers = bare;
+  null_init_containers["spec"]["initContainers"] = nullptr;
+  for (const json& original : {null_metadata, null_annotations, null_init_containers}) {
+    SCOPED_TRACE(original.dump());
+    const auto result = rewritten(original);
+    ASSERT_TRUE(is_rewritten(result.pod_template));
+    EXPECT_EQ(restored(result.pod_template).pod_template, original);
+    EXPECT_EQ(rewritten(result.pod_template).pod_template, result.pod_template);
+  }
+}
+
 TEST(Rewrite, ScopeDecidesWhichProbesAreRewritten) {
   RewriteScope only_liveness_http;
   only_liveness_http.families = {ProbeFamily::kLiveness};
