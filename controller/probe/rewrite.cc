@@ -441,7 +441,11 @@ json with_action_of(const json& current, const json& original) {
   }
   for (const auto& [field, value] : kProbeDefaults) {
     const json* now = find_member(out, field);
-    if (now != nullptr && *now == value && !find_member(original, field)) out.erase(std::string(field));
+    if (now == nullptr || *now != value || find_member(original, field)) continue;
+    // The original left it out, or wrote it as null (`failureThreshold:` with nothing after it):
+    // it comes back the same way.
+    if (original.is_object() && original.contains(field)) out[std::string(field)] = nullptr;
+    else out.erase(std::string(field));
   }
   return out;
 }
