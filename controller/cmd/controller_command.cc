@@ -236,6 +236,10 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   // freed memory instead of each keeping its own (about 10 MB less resident at 2,000
   // Deployments, README "Decisions").
   mallopt(M_ARENA_MAX, 2);
+  // A fixed threshold above which allocations are their own mappings, returned to the system
+  // when freed. glibc raises the default one to the size of each such block freed, after which
+  // response bodies of several MB come from the heap and leave it fragmented.
+  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
 
   // SIGINT and SIGTERM are taken by one thread (sigtimedwait) rather than a handler: every
   // thread started below inherits the blocked mask.

@@ -36,15 +36,4 @@ void drop_managed_fields(nlohmann::json& object) {
   }
 }
 
-CompactObject CompactObject::encode(const nlohmann::json& object) {
-  CompactObject compact;
-  compact.bytes_ = nlohmann::json::to_msgpack(object);
-  compact.bytes_.shrink_to_fit();
-  return compact;
-}
-
-nlohmann::json CompactObject::decode() const { return nlohmann::json::from_msgpack(bytes_); }
-
-CompactObject project_compact(const nlohmann::json& object) { return CompactObject::encode(object); }
-
 }  // namespace meshprobe::kube

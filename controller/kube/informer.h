@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "kube/compact_object.h"
 #include "kube/reflector.h"
 #include "kube/work_queue.h"
 
@@ -47,18 +48,6 @@ ObjectMeta read_object_meta(const nlohmann::json& object);
 // The default transform: removes metadata.managedFields.
 void drop_managed_fields(nlohmann::json& object);
 
-// A whole object kept as MessagePack (about half the size of its JSON text and far smaller
-// than a parsed nlohmann::json), decoded when a reader needs it.
-class CompactObject {
- public:
-  static CompactObject encode(const nlohmann::json& object);
-  nlohmann::json decode() const;
-  std::size_t size() const { return bytes_.size(); }
-
- private:
-  std::vector<std::uint8_t> bytes_;
-};
-CompactObject project_compact(const nlohmann::json& object);
 
 template <typename T>
 struct Cached {

@@ -79,14 +79,63 @@ DeploymentState project_deployment(const json& object, int agent_port) {
   if (const json* template_metadata = probe::find_member(template_object, "metadata")) {
     state.template_labels = probe::labels_of(*template_metadata);
   }
-  state.pod_template = kube::CompactObject::encode(template_object);
+  state.pod_template = kube::CompactObject::encode(template_object, &deployment_dictionary());
   state.rewritten = probe::is_rewritten(template_object, agent_port);
   if (const json* status = probe::find_member(object, "status")) {
     if (const json* conditions = probe::find_member(*status, "conditions")) {
-      if (const json* ours = find_condition(*conditions, probe::kConditionType)) state.condition = *ours;
+      if (const json* ours = find_condition(*conditions, probe::kConditionType)) {
+        state.condition = kube::CompactObject::encode(*ours, &deployment_dictionary());
+      }
     }
   }
   return state;
+}
+
+const kube::CompressionDictionary& deployment_dictionary() {
+  // A made-up application (not any test's), rewritten by the engine, with the fields the API
+  // server defaults; the template goes last, where the compressor reaches it most cheaply.
+  static const kube::CompressionDictionary dictionary = [] {
+    const json probe_defaults = {{"failureThreshold", 3}, {"periodSeconds", 10}, {"successThreshold", 1},
+                                 {"timeoutSeconds", 1}};
+    json liveness = {{"httpGet", {{"path", "/healthz"}, {"port", "http"}, {"scheme", "HTTP"}}}};
+    json readiness = {{"tcpSocket", {{"port", 8080}}}};
+    liveness.update(probe_defaults);
+    readiness.update(probe_defaults);
+    const json original = {
+        {"metadata", {{"labels", {{"app", "web"}}}}},
+        {"spec",
+         {{"containers",
+           {{{"name", "web"},
+             {"image", "example.com/web:1.0"},
+             {"imagePullPolicy", "IfNotPresent"},
+             {"ports", {{{"containerPort", 8080}, {"name", "http"}, {"protocol", "TCP"}}}},
+             {"livenessProbe", liveness},
+             {"readinessProbe", readiness},
+             {"resources", json::object()},
+             {"terminationMessagePath", "/dev/termination-log"},
+             {"terminationMessagePolicy", "File"}}}},
+          {"dnsPolicy", "ClusterFirst"},
+          {"restartPolicy", "Always"},
+          {"schedulerName", "default-scheduler"},
+          {"securityContext", json::object()},
+          {"terminationGracePeriodSeconds", 30}}}};
+    const auto rewritten = probe::rewrite(original, probe::AgentConfig{"meshprobe-agent", probe::kDefaultAgentPort});
+    const json pod_template = rewritten ? rewritten->pod_template : original;
+    const json condition = {
+        {"type", probe::kConditionType},
+        {"status", "True"},
+        {"reason", probe::condition_reason_name(probe::ConditionReason::kRewritten)},
+        {"message", rewritten ? probe::summarize(probe::Decision{}, *rewritten).message : ""},
+        {"lastTransitionTime", "2026-01-01T00:00:00Z"},
+        {"lastUpdateTime", "2026-01-01T00:00:00Z"}};
+    std::string bytes;
+    for (const json& part : {condition, pod_template}) {
+      const auto packed = json::to_msgpack(part);
+      bytes.append(packed.begin(), packed.end());
+    }
+    return kube::CompressionDictionary(std::move(bytes));
+  }();
+  return dictionary;
 }
 
 PeerAuthenticationState project_peer_authentication(const json& object) {

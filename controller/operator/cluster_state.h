@@ -1,9 +1,10 @@
 // What the operator's caches hold of each kind: compact projections of the objects as the API
 // serves them (kube::Informer's projection hook), and the queries the reconcilers make of them.
 // A Deployment keeps only what reconciling it reads: identity, generation, the workload's own
-// rewrite annotation, the pod template (MessagePack), its labels, whether it is rewritten, our
-// condition, and a summary of managedFields (who last wrote which probe fields); a Namespace
-// only its labels (in kube::ObjectMeta); a policy its parsed spec or the reason it is invalid.
+// rewrite annotation, the pod template and our condition (compressed), the template's labels,
+// whether it is rewritten, and a summary of managedFields (who last wrote which probe fields); a
+// Namespace only its labels (in kube::ObjectMeta); a policy its parsed spec or the reason it is
+// invalid.
 #pragma once
 
 #include <optional>
@@ -43,9 +44,11 @@ struct DeploymentState {
   // decision, but reported).
   std::optional<std::string> workload_rewrite_annotation;
   probe::Labels template_labels;
+  // Compressed against deployment_dictionary(): the reconciler decodes them, nothing else reads
+  // them, and they are most of what a Deployment costs the cache (README "Performance").
   kube::CompactObject pod_template;  // spec.template
+  kube::CompactObject condition;     // our status condition entry; decodes to null when absent
   bool rewritten = false;            // probe::is_rewritten(spec.template)
-  nlohmann::json condition;          // our status condition entry, or null
   std::vector<ManagerSummary> managers;
 
   // {"annotations": {...}} with the workload annotation, for probe::DecisionInput.
@@ -53,6 +56,10 @@ struct DeploymentState {
 };
 // `agent_port`: the configured one, to tell rewritten templates.
 DeploymentState project_deployment(const nlohmann::json& object, int agent_port);
+
+// What cached pod templates and conditions share: a rewritten template and its condition, as
+// MessagePack (kube::CompressionDictionary).
+const kube::CompressionDictionary& deployment_dictionary();
 
 struct NamespaceState {};  // the labels are in kube::ObjectMeta
 

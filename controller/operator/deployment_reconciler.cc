@@ -177,15 +177,15 @@ std::optional<std::string> DeploymentReconciler::conflicting_writer(const kube::
                                                                     const DeploymentState& state) {
   const std::string key = metadata.key();
   const auto now = clock_.now();
-  if (state.condition.is_object() &&
-      state.condition.value("reason", "") ==
-          probe::condition_reason_name(probe::ConditionReason::kConflictingWriter)) {
+  const json condition = state.condition.decode();
+  if (condition.is_object() &&
+      condition.value("reason", "") == probe::condition_reason_name(probe::ConditionReason::kConflictingWriter)) {
     // Stopped earlier (maybe by another process): stay stopped until someone changes the template.
-    const std::string stopped_at = state.condition.value("lastTransitionTime", "");
+    const std::string stopped_at = condition.value("lastTransitionTime", "");
     const bool changed_since = std::any_of(state.managers.begin(), state.managers.end(), [&](const ManagerSummary& m) {
       return m.owns_template_fields && m.time > stopped_at;
     });
-    if (!changed_since) return state.condition.value("message", "");
+    if (!changed_since) return condition.value("message", "");
     logger_.info("retrying " + reference(metadata) + ": its pod template changed since meshprobe stopped rewriting it");
     reverts_.forget(key);
     return std::nullopt;
@@ -216,7 +216,8 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
   const std::string key = metadata.key();
   const Condition desired{std::string(probe::kConditionType), summary.status ? "True" : "False",
                           std::string(probe::condition_reason_name(summary.reason)), summary.message, std::nullopt};
-  const json existing = state.condition.is_null() ? json::array() : json::array({state.condition});
+  const json condition = state.condition.decode();
+  const json existing = condition.is_null() ? json::array() : json::array({condition});
   auto entry = condition_to_write(existing, desired, ConditionShape::kDeployment, format_time(clock_.system_now()));
   kube::ReconcileResult outcome = kube::ReconcileResult::done();
   if (entry) {

@@ -161,16 +161,28 @@ struct Record {
   int agent_port = 0;
   json probes = json::object();  // container -> slot name -> original
   std::optional<std::string> exclude_inbound_ports;
-  // initContainers, metadata, annotations: those the original had present but empty.
-  // restore() removes what it empties unless it is listed here. (Recording what was empty,
-  // not what rewrite() created, keeps the record stable when others add to them later, as
-  // kubectl apply and kubectl rollout restart do to annotations.)
+  // initContainers, metadata, annotations: those the original had present but empty, and
+  // those it had present as null (`annotations:` with nothing under it, as templated YAML
+  // often has). restore() removes what it empties unless it is listed here, and puts a listed
+  // null back. (Recording what was empty, not what rewrite() created, keeps the record stable
+  // when others add to them later, as kubectl apply and kubectl rollout restart do to
+  // annotations.)
   std::set<std::string> empty;
+  std::set<std::string> null;
+
+  // What `parent[key]`, about to be filled, was: empty or null is recorded.
+  void note_original(const json& parent, const std::string& key) {
+    const auto it = parent.find(key);
+    if (it == parent.end()) return;
+    if (it->is_null()) null.insert(key);
+    else if (it->empty()) empty.insert(key);
+  }
 
   json to_json() const {
     json out = {{"agentPort", agent_port}, {"probes", probes}};
     if (exclude_inbound_ports) out["excludeInboundPorts"] = *exclude_inbound_ports;
     if (!empty.empty()) out["empty"] = empty;
+    if (!null.empty()) out["null"] = null;
     return out;
   }
 };
@@ -184,9 +196,11 @@ std::optional<Record> read_record(const json& pod_template, std::vector<std::str
   const json* probes = find_member(parsed, "probes");
   const json* exclude = find_member(parsed, "excludeInboundPorts");
   const json* empty = find_member(parsed, "empty");
+  const json* null = find_member(parsed, "null");
   const bool well_formed = agent_port && agent_port->is_number_integer() && probes && probes->is_object() &&
                            std::all_of(probes->begin(), probes->end(), [](const json& p) { return p.is_object(); }) &&
-                           (!exclude || exclude->is_string()) && (!empty || empty->is_array());
+                           (!exclude || exclude->is_string()) && (!empty || empty->is_array()) &&
+                           (!null || null->is_array());
   if (!well_formed) {
     notes.push_back("the annotation " + std::string(kOriginalProbesAnnotation) +
                     " is not a record meshprobe wrote; it was ignored");
@@ -196,9 +210,10 @@ std::optional<Record> read_record(const json& pod_template, std::vector<std::str
   record.agent_port = agent_port->get<int>();
   record.probes = *probes;
   if (exclude) record.exclude_inbound_ports = exclude->get<std::string>();
-  if (empty) {
-    for (const auto& item : *empty) {
-      if (item.is_string()) record.empty.insert(item.get<std::string>());
+  for (const auto& [list, names] : {std::pair{empty, &record.empty}, std::pair{null, &record.null}}) {
+    if (list == nullptr) continue;
+    for (const auto& item : *list) {
+      if (item.is_string()) names->insert(item.get<std::string>());
     }
   }
   return record;
@@ -426,7 +441,11 @@ json with_action_of(const json& current, const json& original) {
   }
   for (const auto& [field, value] : kProbeDefaults) {
     const json* now = find_member(out, field);
-    if (now != nullptr && *now == value && !find_member(original, field)) out.erase(std::string(field));
+    if (now == nullptr || *now != value || find_member(original, field)) continue;
+    // The original left it out, or wrote it as null (`failureThreshold:` with nothing after it):
+    // it comes back the same way.
+    if (original.is_object() && original.contains(field)) out[std::string(field)] = nullptr;
+    else out.erase(std::string(field));
   }
   return out;
 }
@@ -488,19 +507,17 @@ std::optional<std::string> port_owner(const json& pod_template, const std::vecto
 
 // parent[key] as an object (created when absent); noted in the record when it was there but empty.
 json& ensure_object(json& parent, const std::string& key, Record& record) {
-  if (parent.contains(key) && parent[key].is_object()) {
-    if (parent[key].empty()) record.empty.insert(key);
-    return parent[key];
-  }
-  parent[key] = json::object();
+  record.note_original(parent, key);
+  if (!parent.contains(key) || !parent[key].is_object()) parent[key] = json::object();
   return parent[key];
 }
 
 // Removes parent[key] when restore() emptied it (`was_empty`: it was empty before), unless
-// the original had it present and empty.
+// the original had it present and empty; puts back a null the original had.
 void erase_if_emptied(json& parent, const std::string& key, const std::optional<Record>& record, bool was_empty) {
   if (!parent.contains(key) || !parent[key].empty() || was_empty) return;
-  if (!record || !record->empty.count(key)) parent.erase(key);
+  if (record && record->null.count(key)) parent[key] = nullptr;
+  else if (!record || !record->empty.count(key)) parent.erase(key);
 }
 
 // Puts excludeInboundPorts back as it was before the rewrite; when someone changed the list
@@ -743,10 +760,9 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
 
   if (!result.app_probers.empty()) {
     json& spec = out["spec"];
+    record.note_original(spec, "initContainers");
     if (!spec.contains("initContainers") || !spec["initContainers"].is_array()) {
       spec["initContainers"] = json::array();
-    } else if (spec["initContainers"].empty()) {
-      record.empty.insert("initContainers");
     }
     spec["initContainers"].insert(spec["initContainers"].begin(),
                                   merged_over(existing_agent, agent_container(agent, result.app_probers)));

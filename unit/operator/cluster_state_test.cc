@@ -46,7 +46,7 @@ TEST(ProjectDeploymentTest, KeepsWhatReconcilingReads) {
   EXPECT_EQ(state.template_labels, (probe::Labels{{"app", "web"}}));
   EXPECT_EQ(state.pod_template.decode(), object["spec"]["template"]);
   EXPECT_FALSE(state.rewritten);
-  EXPECT_EQ(state.condition, (json{{"type", "HealthProbesRewritten"}, {"status", "True"}}));
+  EXPECT_EQ(state.condition.decode(), (json{{"type", "HealthProbesRewritten"}, {"status", "True"}}));
 
   object["spec"]["template"] = probe::rewrite(object["spec"]["template"], {"agent:1", kTestAgentPort})->pod_template;
   EXPECT_TRUE(project_deployment(object, kTestAgentPort).rewritten);
@@ -55,7 +55,7 @@ TEST(ProjectDeploymentTest, KeepsWhatReconcilingReads) {
 TEST(ProjectDeploymentTest, AMalformedObjectGivesAnEmptyState) {
   const DeploymentState state = project_deployment(json{{"spec", 3}}, kTestAgentPort);
   EXPECT_EQ(state.pod_template.decode(), json::object());
-  EXPECT_TRUE(state.condition.is_null());
+  EXPECT_TRUE(state.condition.decode().is_null());
 }
 
 TEST(ProjectPolicyTest, KeepsTheParsedSpecOrTheProblem) {

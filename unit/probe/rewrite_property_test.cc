@@ -24,7 +24,10 @@ class TemplateGenerator {
     if (chance(0.9)) {
       json metadata = {{"labels", {{"app", pick({"web", "api", "db"})}}}};
       if (chance(0.6)) metadata["annotations"] = annotations();
+      else if (chance(0.1)) metadata["annotations"] = nullptr;  // `annotations:` and nothing under it
       pod_template["metadata"] = std::move(metadata);
+    } else if (chance(0.2)) {
+      pod_template["metadata"] = nullptr;
     }
     json spec = json::object();
     if (chance(0.3)) spec["terminationGracePeriodSeconds"] = number(0, 120);
@@ -37,6 +40,8 @@ class TemplateGenerator {
       spec["initContainers"] = std::move(init);
     } else if (chance(0.1)) {
       spec["initContainers"] = json::array();
+    } else if (chance(0.1)) {
+      spec["initContainers"] = nullptr;
     }
     json containers = json::array();
     for (int i = number(1, 3); i > 0; --i) containers.push_back(container(false));
@@ -194,7 +199,10 @@ class TemplateGenerator {
   }
 
   json container(bool native_sidecar) {
-    json container = {{"name", names_.at(next_name_++)}, {"image", "example/app:1"}};
+    // Up to 3 init containers, 3 containers and 3 added by edits: past the 7 names, numbered.
+    const std::size_t n = next_name_++;
+    const std::string name = n < names_.size() ? names_[n] : "extra-" + std::to_string(n);
+    json container = {{"name", name}, {"image", "example/app:1"}};
     if (native_sidecar) container["restartPolicy"] = "Always";
     if (chance(0.8)) {
       json ports = json::array();
@@ -267,7 +275,8 @@ TEST(RewriteProperty, RewriteIsAFunctionOfTheRestoredViewEvenAfterEdits) {
 // A rewritten template that someone else changes without touching meshprobe's fields stays a
 // fixed point: the controller does not write it again (terminationGracePeriodSeconds feeds
 // the hooks' timeout, so that one edit may change the agent's configuration, nothing else).
-// As the API server stores a template: empty maps and lists are left out (omitempty).
+// As the API server stores a template: nulls, empty maps and empty lists are left out
+// (omitempty; json::empty() is true of null).
 json as_stored(json pod_template) {
   if (pod_template.contains("metadata") && pod_template["metadata"].contains("annotations") &&
       pod_template["metadata"]["annotations"].empty()) {

@@ -340,6 +340,41 @@ TEST(Rewrite, TemplateWithoutMetadataOrAnnotationsComesBackWithout) {
   EXPECT_EQ(restored(rewritten(empty_annotations).pod_template).pod_template, empty_annotations);
 }
 
+// A timing field written as null (`failureThreshold:` and nothing after it) is absent to the
+// API server; the engine keeps it null both ways, also when someone nulls it after the rewrite.
+TEST(Rewrite, NullTimingFieldsStayNull) {
+  const json original = template_with({{"startupProbe", {{"tcpSocket", {{"port", 9901}}}, {"failureThreshold", nullptr}}}});
+  const auto result = rewritten(original);
+  ASSERT_TRUE(is_rewritten(result.pod_template));
+  EXPECT_EQ(restored(result.pod_template).pod_template, original);
+  EXPECT_EQ(rewritten(result.pod_template).pod_template, result.pod_template);
+
+  json nulled_later = result.pod_template;
+  nulled_later["spec"]["containers"][0]["startupProbe"]["failureThreshold"] = nullptr;
+  const auto again = rewritten(nulled_later);
+  EXPECT_EQ(rewritten(again.pod_template).pod_template, again.pod_template);
+  EXPECT_EQ(restored(again.pod_template).pod_template, restored(nulled_later).pod_template);
+}
+
+// `annotations:` with nothing under it (templated YAML often has it) is null, not absent; a
+// manifest read back after restore must say the same.
+TEST(Rewrite, NullMetadataAnnotationsAndInitContainersComeBackNull) {
+  const json bare = {{"spec", {{"containers", {{{"name", "web"}, {"livenessProbe", {{"tcpSocket", {{"port", 1}}}}}}}}}}};
+  json null_metadata = bare;
+  null_metadata["metadata"] = nullptr;
+  json null_annotations = bare;
+  null_annotations["metadata"] = {{"labels", {{"app", "web"}}}, {"annotations", nullptr}};
+  json null_init_containers = bare;
+  null_init_containers["spec"]["initContainers"] = nullptr;
+  for (const json& original : {null_metadata, null_annotations, null_init_containers}) {
+    SCOPED_TRACE(original.dump());
+    const auto result = rewritten(original);
+    ASSERT_TRUE(is_rewritten(result.pod_template));
+    EXPECT_EQ(restored(result.pod_template).pod_template, original);
+    EXPECT_EQ(rewritten(result.pod_template).pod_template, result.pod_template);
+  }
+}
+
 TEST(Rewrite, ScopeDecidesWhichProbesAreRewritten) {
   RewriteScope only_liveness_http;
   only_liveness_http.families = {ProbeFamily::kLiveness};
