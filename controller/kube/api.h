@@ -31,10 +31,17 @@ struct ObjectList {
   std::vector<nlohmann::json> items;
 };
 
+// What the answer to a write is read into: the whole object, or only apiVersion, kind and
+// metadata without managedFields, for callers that need no more than its resourceVersion. (The
+// answer to a Deployment write is about 20 kB; parsed whole it is a few hundred kB of short-lived
+// allocations per write, which fragment the heap the cache lives in.)
+enum class ResponseFields { kObject, kMetadata };
+
 struct WriteOptions {
   std::string field_manager;
   std::string subresource;       // "status" for the status subresource
   bool dry_run = false;
+  ResponseFields response = ResponseFields::kObject;
 };
 
 enum class PatchType {
@@ -49,6 +56,7 @@ struct PatchOptions {
   bool force = false;            // server-side apply: take over conflicting fields
   std::string subresource;
   bool dry_run = false;
+  ResponseFields response = ResponseFields::kObject;
 };
 
 struct DeleteOptions {
@@ -123,7 +131,8 @@ using KubernetesApiPtr = std::unique_ptr<KubernetesApi>;
 ApiResult<nlohmann::json> apply(KubernetesApi& api, const ResourceType& type,
                                 const std::string& namespace_name, const nlohmann::json& object,
                                 const std::string& field_manager, bool force = false,
-                                const std::string& subresource = "");
+                                const std::string& subresource = "",
+                                ResponseFields response = ResponseFields::kObject);
 
 // Lists every page of `pageSize`, handing each item to `visit` (by value, so the caller may
 // keep or project it while the page is dropped). Returns the list's resourceVersion. When a

@@ -48,7 +48,6 @@ ObjectMeta read_object_meta(const nlohmann::json& object);
 // The default transform: removes metadata.managedFields.
 void drop_managed_fields(nlohmann::json& object);
 
-
 template <typename T>
 struct Cached {
   ObjectMeta metadata;
@@ -69,8 +68,6 @@ class Informer final : public ReflectorSink {
     std::function<void(const ObjectPtr& deleted)> on_delete;
   };
 
-  static constexpr const char* kNamespaceIndex = "namespace";
-
   Informer(std::string name, KubernetesApi& api, ResourceResolver resolve, Projection project,
            ReflectorOptions options, Clock& clock, Random& random, MetricsRegistry& metrics,
            Logger& logger, Transform transform = drop_managed_fields)
@@ -80,11 +77,7 @@ class Informer final : public ReflectorSink {
         objects_(metrics.gauge("informer_objects", "Objects in the informer's cache.", {"name"})
                      .labels({name})),
         reflector_(std::move(name), api, std::move(resolve), *this, std::move(options), clock,
-                   random, metrics, logger) {
-    indexers_.emplace(kNamespaceIndex, [](const Object& object) {
-      return std::vector<std::string>{object.metadata.namespace_name};
-    });
-  }
+                   random, metrics, logger) {}
   ~Informer() override { stop(); }
 
   // Call before start().
@@ -141,8 +134,22 @@ class Informer final : public ReflectorSink {
     for (const auto& key : keys->second) out.push_back(store_.at(key));
     return out;
   }
+  // The objects of one namespace (cluster-scoped objects: namespace ""). No index needed: the
+  // store is ordered by "namespace/name", so a namespace's objects are one range of it.
   std::vector<ObjectPtr> list_namespace(const std::string& namespace_name) const {
-    return by_index(kNamespaceIndex, namespace_name);
+    std::lock_guard lock(mutex_);
+    std::vector<ObjectPtr> out;
+    if (namespace_name.empty()) {
+      for (const auto& [key, object] : store_) {
+        if (object->metadata.namespace_name.empty()) out.push_back(object);
+      }
+      return out;
+    }
+    const std::string prefix = namespace_name + "/";
+    for (auto it = store_.lower_bound(prefix); it != store_.end() && it->first.starts_with(prefix); ++it) {
+      out.push_back(it->second);
+    }
+    return out;
   }
   std::size_t size() const {
     std::lock_guard lock(mutex_);
@@ -275,7 +282,7 @@ class Informer final : public ReflectorSink {
   mutable std::mutex mutex_;
   std::condition_variable_any synced_changed_;
   bool synced_ = false;
-  std::unordered_map<std::string, ObjectPtr> store_;
+  std::map<std::string, ObjectPtr> store_;  // by key: "namespace/name", or "name"
   std::map<std::string, Indexer> indexers_;
   std::map<std::string, std::unordered_map<std::string, std::set<std::string>>> indexes_;
   std::vector<Handlers> handlers_;

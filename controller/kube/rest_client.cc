@@ -32,8 +32,24 @@ ApiError stopped_error(const std::string& request) {
   return error;
 }
 
-ApiResult<json> parse_object(const HttpResponse& response, const std::string& request) {
-  json object = json::parse(response.body, nullptr, false);
+// Keeps apiVersion, kind and metadata without managedFields; what it drops is never built.
+json parse_metadata(const std::string& body) {
+  std::string top_level_key;
+  const json::parser_callback_t keep = [&top_level_key](int depth, json::parse_event_t event, json& parsed) {
+    if (event != json::parse_event_t::key) return true;
+    if (depth == 1) {
+      top_level_key = parsed.get<std::string>();
+      return top_level_key == "apiVersion" || top_level_key == "kind" || top_level_key == "metadata";
+    }
+    return !(depth == 2 && top_level_key == "metadata" && parsed == "managedFields");
+  };
+  return json::parse(body, keep, /*allow_exceptions=*/false);
+}
+
+ApiResult<json> parse_object(const HttpResponse& response, const std::string& request,
+                             ResponseFields fields = ResponseFields::kObject) {
+  json object = fields == ResponseFields::kMetadata ? parse_metadata(response.body)
+                                                    : json::parse(response.body, nullptr, false);
   if (object.is_discarded() || !object.is_object()) {
     ApiError error;
     error.kind = ApiErrorKind::kDecode;
@@ -103,10 +119,11 @@ ApiResult<HttpResponse> RestClient::execute(const std::string& verb, const HttpR
   }
 }
 
-ApiResult<json> RestClient::execute_for_object(const std::string& verb, const HttpRequest& request) {
+ApiResult<json> RestClient::execute_for_object(const std::string& verb, const HttpRequest& request,
+                                               ResponseFields fields) {
   auto response = execute(verb, request);
   if (!response) return response.error();
-  return parse_object(*response, describe(request));
+  return parse_object(*response, describe(request), fields);
 }
 
 ApiResult<json> RestClient::get(const ResourceType& type, const std::string& namespace_name,
@@ -151,7 +168,8 @@ ApiResult<json> RestClient::create(const ResourceType& type, const std::string& 
   Query query;
   query.add("fieldManager", options.field_manager).add("dryRun", options.dry_run ? "All" : "");
   return execute_for_object("create", {"POST", type.path(namespace_name) + query.text(),
-                                     "application/json", object.dump()});
+                                     "application/json", object.dump()},
+                            options.response);
 }
 
 ApiResult<json> RestClient::update(const ResourceType& type, const std::string& namespace_name,
@@ -170,7 +188,8 @@ ApiResult<json> RestClient::update(const ResourceType& type, const std::string& 
   query.add("fieldManager", options.field_manager).add("dryRun", options.dry_run ? "All" : "");
   return execute_for_object(
       "update", {"PUT", type.path(namespace_name, name, options.subresource) + query.text(),
-                 "application/json", object.dump()});
+                 "application/json", object.dump()},
+      options.response);
 }
 
 ApiResult<json> RestClient::patch(const ResourceType& type, const std::string& namespace_name,
@@ -190,7 +209,7 @@ ApiResult<json> RestClient::patch(const ResourceType& type, const std::string& n
     error.detail = "server-side apply needs a field manager";
     return error;
   }
-  return execute_for_object(patch_type == PatchType::kApply ? "apply" : "patch", request);
+  return execute_for_object(patch_type == PatchType::kApply ? "apply" : "patch", request, options.response);
 }
 
 ApiStatus RestClient::remove(const ResourceType& type, const std::string& namespace_name,
@@ -248,7 +267,7 @@ ApiResult<json> RestClient::get_path(const std::string& path) {
 ApiResult<json> apply(KubernetesApi& api, const ResourceType& type,
                       const std::string& namespace_name, const json& object,
                       const std::string& field_manager, bool force,
-                      const std::string& subresource) {
+                      const std::string& subresource, ResponseFields response) {
   const std::string name = object.contains("metadata") && object["metadata"].is_object()
                                ? object["metadata"].value("name", "")
                                : "";
@@ -256,6 +275,7 @@ ApiResult<json> apply(KubernetesApi& api, const ResourceType& type,
   options.field_manager = field_manager;
   options.force = force;
   options.subresource = subresource;
+  options.response = response;
   // JSON is YAML: the apply content type takes it as it is.
   return api.patch(type, namespace_name, name, PatchType::kApply, object.dump(), options);
 }

@@ -51,7 +51,8 @@ class RestClient final : public KubernetesApi {
 
  private:
   ApiResult<HttpResponse> execute(const std::string& verb, const HttpRequest& request);
-  ApiResult<nlohmann::json> execute_for_object(const std::string& verb, const HttpRequest& request);
+  ApiResult<nlohmann::json> execute_for_object(const std::string& verb, const HttpRequest& request,
+                                               ResponseFields fields = ResponseFields::kObject);
   void record(const std::string& verb, const std::string& code, MonotonicTime started);
 
   Transport& transport_;

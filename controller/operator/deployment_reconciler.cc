@@ -142,7 +142,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     auto patched = api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
                               kube::PatchType::kJson,
                               template_patch(pod_template, result->pod_template, metadata.resource_version),
-                              {.field_manager = kFieldManager});
+                              {.field_manager = kFieldManager, .response = kube::ResponseFields::kMetadata});
     if (!patched) {
       const auto& error = patched.error();
       if (error.is(kube::ApiErrorKind::kNotFound)) return kube::ReconcileResult::done();
@@ -223,7 +223,7 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
   if (entry) {
     auto applied = kube::apply(api_, kube::resources::kDeployments, metadata.namespace_name,
                                status_condition_apply(metadata.namespace_name, metadata.name, *entry), kFieldManager,
-                               /*force=*/true, "status");
+                               /*force=*/true, "status", kube::ResponseFields::kMetadata);
     if (applied) {
       writes_.labels({"status"}).increment();
       stale_versions.insert(resource_version_of(*applied));

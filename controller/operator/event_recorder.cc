@@ -55,7 +55,7 @@ void EventRecorder::record(const EventSubject& subject, EventType type, const st
         {"uid", subject.uid},
         {"resourceVersion", subject.resource_version}}},
   };
-  auto created = api_.create(kEventsV1, subject.namespace_name, event, {});
+  auto created = api_.create(kEventsV1, subject.namespace_name, event, {.response = kube::ResponseFields::kMetadata});
   if (!created) {
     logger_.warning("could not record Event " + reason + " for " + subject.kind + " " + subject.namespace_name +
                     "/" + subject.name + ": " + created.error().message());

@@ -6,6 +6,7 @@
 #   e2e_eventually "the pod to exist" 30 e2e_kubectl get pod web -n "$E2E_NAMESPACE"
 #   kubeconfig=$(e2e_service_account_kubeconfig reader get,list configmaps)
 #   e2e_fail "what went wrong"      # the test fails with this message
+#   port=$(e2e_free_port)           # a TCP port free now (for a server the test starts)
 # A test passes when its script exits 0. Without a cluster (MESHPROBE_E2E_* unset) it fails
 # and says how to run it; nothing is skipped.
 set -euo pipefail
@@ -13,6 +14,20 @@ set -euo pipefail
 e2e_fail() {
   echo "FAIL: $*" >&2
   exit 1
+}
+
+# A port no socket on the machine uses now, below the kernel's ephemeral range so that outgoing
+# connections cannot take it before the test's server starts (as e2e/cluster/lib.sh picks the
+# cluster's ports).
+e2e_free_port() {
+  local ephemeral_start _ port tries
+  read -r ephemeral_start _ </proc/sys/net/ipv4/ip_local_port_range
+  local low=20000 high=$((ephemeral_start < 32000 ? ephemeral_start : 32000))
+  for ((tries = 0; tries < 200; tries++)); do
+    port=$((low + RANDOM % (high - low)))
+    [[ -z $(ss -Htan "( sport = :$port )") ]] && { echo "$port"; return 0; }
+  done
+  e2e_fail "no free port between $low and $high"
 }
 
 e2e_kubectl() { "$MESHPROBE_E2E_KUBECTL" --kubeconfig="$MESHPROBE_E2E_KUBECONFIG" "$@"; }

@@ -125,6 +125,24 @@ TEST_F(InformerTest, ListsInPagesThenWatchesFromTheListVersionWithBookmarks) {
   EXPECT_EQ(metrics_.gauge("informer_objects", "").labels({"deployments"}).value(), 2.0);
 }
 
+// A namespace is a range of the store's keys: "a" must not take in "ab", nor "ab" in "a-b".
+TEST_F(InformerTest, ListsOneNamespaceInKeyOrder) {
+  for (const auto& [ns, name] : std::vector<std::pair<std::string, std::string>>{
+           {"ab", "x"}, {"a", "z"}, {"a-b", "y"}, {"a", "b"}, {"", "cluster-wide"}, {"b", "a"}}) {
+    informer().apply(WatchEventType::kAdded, deployment(ns, name, "1"));
+  }
+  auto keys = [](const auto& objects) {
+    std::vector<std::string> out;
+    for (const auto& object : objects) out.push_back(object->metadata.key());
+    return out;
+  };
+  EXPECT_EQ(keys(informer().list_namespace("a")), (std::vector<std::string>{"a/b", "a/z"}));
+  EXPECT_EQ(keys(informer().list_namespace("ab")), (std::vector<std::string>{"ab/x"}));
+  EXPECT_EQ(keys(informer().list_namespace("")), (std::vector<std::string>{"cluster-wide"}));
+  EXPECT_TRUE(informer().list_namespace("c").empty());
+  EXPECT_EQ(keys(informer().list()), (std::vector<std::string>{"a-b/y", "a/b", "a/z", "ab/x", "b/a", "cluster-wide"}));
+}
+
 TEST_F(InformerTest, ARelistAfterGoneTurnsTheDifferenceIntoEvents) {
   EXPECT_CALL(api_, list(_, _, _))
       .WillOnce(Return(list_of("10", {deployment("a", "keep", "1"), deployment("a", "change", "2"),

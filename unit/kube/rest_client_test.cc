@@ -153,6 +153,39 @@ TEST_F(RestClientTest, PatchTypesUseTheirContentTypes) {
   EXPECT_TRUE(client_.patch(resources::kDeployments, "a", "b", PatchType::kJson, "[]", status).ok());
 }
 
+TEST_F(RestClientTest, AWriteCanReadOnlyTheMetadataOfItsAnswer) {
+  const std::string served =
+      R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web","resourceVersion":"42",)"
+      R"("managedFields":[{"manager":"meshprobe","fieldsV1":{"f:spec":{}}}],"labels":{"app":"web"}},)"
+      R"("spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"managedFields"}]}]}}},)"
+      R"("status":{"conditions":[{"type":"Available","status":"True"}]}})";
+  EXPECT_CALL(transport_, send(_)).Times(4).WillRepeatedly(Return(respond(200, served)));
+  PatchOptions metadata_only;
+  metadata_only.response = ResponseFields::kMetadata;
+  const json expected = {{"apiVersion", "apps/v1"},
+                         {"kind", "Deployment"},
+                         {"metadata", {{"name", "web"}, {"resourceVersion", "42"}, {"labels", {{"app", "web"}}}}}};
+  EXPECT_EQ(client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", metadata_only).value(), expected);
+  EXPECT_EQ(apply(client_, resources::kDeployments, "a", json{{"metadata", {{"name", "web"}}}}, "mp", true, "status",
+                  ResponseFields::kMetadata)
+                .value(),
+            expected);
+  WriteOptions write;
+  write.response = ResponseFields::kMetadata;
+  EXPECT_EQ(client_.create(resources::kDeployments, "a", json::object(), write).value(), expected);
+  // By default the whole answer.
+  EXPECT_EQ(client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", {}).value(), json::parse(served));
+}
+
+TEST_F(RestClientTest, AnAnswerThatIsNotAnObjectIsADecodeErrorAlsoForMetadataOnly) {
+  EXPECT_CALL(transport_, send(_)).WillOnce(Return(respond(200, "[1,2")));
+  PatchOptions metadata_only;
+  metadata_only.response = ResponseFields::kMetadata;
+  EXPECT_TRUE(client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", metadata_only)
+                  .error()
+                  .is(ApiErrorKind::kDecode));
+}
+
 TEST_F(RestClientTest, CreateUpdateAndDeleteWithPreconditions) {
   EXPECT_CALL(transport_, send(AllOf(IsRequest("POST", "/api/v1/namespaces/a/configmaps?fieldManager=mp"),
                                      Field(&HttpRequest::content_type, "application/json"))))

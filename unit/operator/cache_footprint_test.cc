@@ -21,7 +21,7 @@ namespace {
 using nlohmann::json;
 
 constexpr int kDeployments = 2000;
-// The budget per cached Deployment. Measured: 1.4 kB; 4.4 kB when the template was kept as plain
+// The budget per cached Deployment. Measured: 1,280 bytes; 4,395 when the template was kept as plain
 // MessagePack and the condition as a parsed nlohmann::json (README "Performance").
 constexpr double kBudgetBytes = 1500;
 

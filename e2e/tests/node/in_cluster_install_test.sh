@@ -18,15 +18,9 @@ repository="$node_tests_dir/../../.."
 work="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE"
 mkdir -p "$work/overlay"
 
-free_port() {
-  local port
-  for ((port = 20000 + RANDOM % 10000; ; port++)); do
-    [[ -z $(ss -Htan "( sport = :$port )") ]] && { echo "$port"; return; }
-  done
-}
-health_port=$(free_port)
-metrics_port=$((health_port + 1))
-[[ -z $(ss -Htan "( sport = :$metrics_port )") ]] || metrics_port=$(free_port)
+health_port=$(e2e_free_port)
+metrics_port=$(e2e_free_port)
+[[ $metrics_port != "$health_port" ]] || metrics_port=$(e2e_free_port)
 server_address=${MESHPROBE_E2E_SERVER#https://}
 
 cp "$repository/deploy/install.yaml" "$work/overlay/install.yaml"

@@ -39,7 +39,6 @@ _reliability_teardown() {
   _e2e_teardown
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # controller_config FILE [KEY: VALUE lines]: the install's keys with settings for tests: health
 # and metrics on free loopback ports, leader election in seconds (on the install's Lease: its
@@ -51,8 +50,8 @@ controller_config() {
     echo "workers: 4"
     echo "apiQPS: 50"
     echo "apiBurst: 100"
-    echo "healthProbeBindAddress: \"127.0.0.1:$(free_port)\""
-    echo "metricsBindAddress: \"127.0.0.1:$(free_port)\""
+    echo "healthProbeBindAddress: \"127.0.0.1:$(e2e_free_port)\""
+    echo "metricsBindAddress: \"127.0.0.1:$(e2e_free_port)\""
     echo "leaderElection: {enabled: true, leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 1s}"
     echo "log: {level: info, format: text}"
     printf '%s\n' "$@"
