@@ -136,7 +136,7 @@ TEST_F(CacheMemoryTest, MemoryPerCachedDeploymentWithAThousandDeployments) {
   const double whole_json = measure("nlohmann::json, whole object", [](const json& object) { return object; }, keep_all);
   const double without_managed = measure("nlohmann::json, without managedFields",
                                         [](const json& object) { return object; }, kube::drop_managed_fields);
-  const double compact = measure("CompactObject (MessagePack), without managedFields", kube::project_compact,
+  const double compact = measure("CompactObject (deflated MessagePack), without managedFields", kube::project_compact,
                                  kube::drop_managed_fields);
   const double probes = measure("typed projection: generation + probe parts of the template", project_probes,
                                 kube::drop_managed_fields);
