@@ -220,7 +220,11 @@ Result<InjectOutput> inject(std::string_view input, const InjectOptions& options
         if (*applied) {
           body = json_to_yaml(*object, node);
           // Safety net: what we write must read back as exactly what we meant.
-          auto reread = yaml_to_json(YAML::Load(body));
+          Result<json> reread = Error{"not YAML"};
+          try {
+            reread = yaml_to_json(YAML::Load(body));
+          } catch (const YAML::Exception&) {
+          }
           if (!reread || *reread != *object) {
             return Error{where + ": internal error: the rewritten YAML does not read back the same; nothing written"};
           }

@@ -167,6 +167,20 @@ bool needs_quotes(const std::string& text) {
                            text.front() == '-' || text.front() == '.');
 }
 
+void emit(YAML::Emitter& out, const json& value, const YAML::Node& hint);
+
+// A mapping key. YAML allows a plain or quoted (implicit) key of at most 1024 characters;
+// a longer one is written as an explicit key ("? key" then ": value").
+void emit_key(YAML::Emitter& out, const std::string& key) {
+  out << YAML::Key;
+  if (key.size() > 1024 / 10) {  // escaping can make a character ten: measure only those
+    YAML::Emitter alone;
+    emit(alone, json(key), YAML::Node());
+    if (alone.size() > 1024) out << YAML::LongKey;
+  }
+  emit(out, json(key), YAML::Node());
+}
+
 void emit(YAML::Emitter& out, const json& value, const YAML::Node& hint) {
   switch (value.type()) {
     case json::value_t::object: {
@@ -182,8 +196,7 @@ void emit(YAML::Emitter& out, const json& value, const YAML::Node& hint) {
           const std::string& key = entry.first.Scalar();
           auto it = value.find(key);
           if (it == value.end() || !written.insert(key).second) continue;
-          out << YAML::Key;
-          emit(out, json(key), YAML::Node());
+          emit_key(out, key);
           out << YAML::Value;
           emit(out, *it, entry.second);
         }
@@ -191,8 +204,7 @@ void emit(YAML::Emitter& out, const json& value, const YAML::Node& hint) {
       // Keys the input did not have: "name" first, as Kubernetes writes list entries, then sorted.
       auto write_new = [&](const std::string& key, const json& child) {
         if (!written.insert(key).second) return;
-        out << YAML::Key;
-        emit(out, json(key), YAML::Node());
+        emit_key(out, key);
         out << YAML::Value;
         emit(out, child, YAML::Node());
       };

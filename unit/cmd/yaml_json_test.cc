@@ -95,5 +95,20 @@ TEST(JsonToYaml, QuotesOnlyWhatNeedsIt) {
             "a: \"true\"\nb: \"8001\"\nc: web\nd: 8001\ne: \"1.10\"\n");
 }
 
+// YAML limits an implicit key to 1024 characters (found by cmd_inject_fuzzer: inject wrote a
+// long key that no reader accepts, and then aborted reading its own output back).
+TEST(JsonToYaml, KeysLongerThanYamlAllowsInlineAreWrittenExplicitly) {
+  const std::string long_key(1100, 'k');
+  const std::string escaped_key(120, '\x01');  // 120 characters, each written as \x01
+  const json object = {{long_key, "v"}, {"short", {{escaped_key, json::array({1})}, {"x", 1}}}};
+  const std::string yaml = json_to_yaml(object);
+  EXPECT_NE(yaml.find("? "), std::string::npos);
+  auto reread = yaml_to_json(YAML::Load(yaml));
+  ASSERT_TRUE(reread) << reread.error().message;
+  EXPECT_EQ(*reread, object);
+  // Ordinary keys stay implicit.
+  EXPECT_EQ(json_to_yaml(json{{std::string(200, 'a'), 1}}), std::string(200, 'a') + ": 1\n");
+}
+
 }  // namespace
 }  // namespace meshprobe::cmd
