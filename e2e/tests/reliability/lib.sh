@@ -39,7 +39,6 @@ _reliability_teardown() {
   _e2e_teardown
 }
 
-
 # controller_config FILE [KEY: VALUE lines]: the install's keys with settings for tests: health
 # and metrics on free loopback ports, leader election in seconds (on the install's Lease: its
 # Role allows no other). Extra lines (e.g. "workers: 8") override.
