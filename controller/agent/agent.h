@@ -21,12 +21,14 @@ struct ProberSet {
 
 // The probers that talk to the application over the network, on `executor`; `logger` hears
 // once when connections to the pod IP cannot come from the source the mesh lets through.
-ProberSet make_network_probers(const asio::any_io_executor& executor, const std::string& pod_ip, Logger& logger);
+ProberSet make_network_probers(const asio::any_io_executor& executor, const std::string& pod_ip,
+                               Logger& logger);
 
 class Agent {
  public:
   // The executor must run on one thread: nothing inside the agent is locked.
-  Agent(asio::any_io_executor executor, AgentConfig config, ProberSet probers, Logger& logger, const Clock& clock);
+  Agent(asio::any_io_executor executor, AgentConfig config, ProberSet probers, Logger& logger,
+        const Clock& clock);
 
   Result<int> start();  // listens and serves; returns the bound port
   // Stops serving; the event loop runs out once the probes in flight have been answered.

@@ -15,7 +15,8 @@
 namespace meshprobe::agent {
 
 struct ServerLimits {
-  std::chrono::milliseconds header_read_timeout{10'000};  // from accept, and between keep-alive requests
+  std::chrono::milliseconds header_read_timeout{
+      10'000};  // from accept, and between keep-alive requests
   std::size_t max_header_bytes = 8 * 1024;
   std::size_t max_connections = 64;
 };
@@ -38,10 +39,12 @@ struct CommandLine {
 // Reads a variable of the environment; nullopt when it is not set.
 using EnvironmentReader = std::function<std::optional<std::string>(const std::string& name)>;
 
-Result<CommandLine> parse_command_line(int argc, const char* const argv[], const EnvironmentReader& environment);
+Result<CommandLine> parse_command_line(int argc, const char* const argv[],
+                                       const EnvironmentReader& environment);
 
 // What the agent needs beyond parse_app_probers: every host is one of the pod's own
 // (is_pod_local_host or POD_IP), every stored header can be written as one header.
-std::optional<Error> validate_probers_for_agent(const probe::AppProbers& probers, std::string_view pod_ip);
+std::optional<Error> validate_probers_for_agent(const probe::AppProbers& probers,
+                                                std::string_view pod_ip);
 
 }  // namespace meshprobe::agent

@@ -6,7 +6,8 @@ namespace {
 // Registers a connection with the server for as long as it is served.
 class RegisteredConnection {
  public:
-  RegisteredConnection(std::map<beast::tcp_stream*, bool>& connections, beast::tcp_stream& stream, AgentMetrics& metrics)
+  RegisteredConnection(std::map<beast::tcp_stream*, bool>& connections, beast::tcp_stream& stream,
+                       AgentMetrics& metrics)
       : connections_(connections), stream_(stream), metrics_(metrics) {
     connections_[&stream_] = false;
     metrics_.connection_opened();
@@ -39,14 +40,15 @@ Result<int> AgentServer::listen_on(const asio::ip::address& address, int port) {
   const asio::ip::tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
   acceptor_.open(endpoint.protocol(), error);
   if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
-  if (!error && address.is_v6() && address.is_unspecified()) acceptor_.set_option(asio::ip::v6_only(false), error);
+  if (!error && address.is_v6() && address.is_unspecified())
+    acceptor_.set_option(asio::ip::v6_only(false), error);
   if (!error) acceptor_.bind(endpoint, error);
   if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
   if (error) {
     error_code ignored;
     acceptor_.close(ignored);
-    return Error{"cannot listen on " + endpoint.address().to_string() + " port " + std::to_string(port) + ": " +
-                 error.message()};
+    return Error{"cannot listen on " + endpoint.address().to_string() + " port " +
+                 std::to_string(port) + ": " + error.message()};
   }
   return static_cast<int>(acceptor_.local_endpoint().port());
 }
@@ -97,7 +99,8 @@ asio::awaitable<Reply> AgentServer::answer(const IncomingRequest& request) {
       [this, &request](auto completion) {
         auto shared = std::make_shared<decltype(completion)>(std::move(completion));
         handler_.handle(request, [executor = executor_, shared](Reply reply) {
-          asio::post(executor, [shared, reply = std::move(reply)]() mutable { (*shared)(std::move(reply)); });
+          asio::post(executor,
+                     [shared, reply = std::move(reply)]() mutable { (*shared)(std::move(reply)); });
         });
       },
       asio::use_awaitable);
@@ -119,8 +122,10 @@ asio::awaitable<void> AgentServer::serve(asio::ip::tcp::socket socket) {
         metrics_.record_rejection(Rejection::kHeaderTimeout);
         break;  // as Go's server: a caller too slow to send its headers is dropped
       }
-      const bool too_large = error == http::error::header_limit || error == http::error::buffer_overflow;
-      const bool malformed = error.category() == http::make_error_code(http::error::bad_target).category();
+      const bool too_large =
+          error == http::error::header_limit || error == http::error::buffer_overflow;
+      const bool malformed =
+          error.category() == http::make_error_code(http::error::bad_target).category();
       if (!too_large && !malformed) break;  // reset or closed by the caller
       metrics_.record_rejection(too_large ? Rejection::kHeaderTooLarge : Rejection::kBadRequest);
       stream.expires_after(kWriteTimeout);

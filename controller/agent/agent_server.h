@@ -19,9 +19,13 @@ class AgentServer {
  public:
   static constexpr std::chrono::seconds kWriteTimeout{10};
 
-  AgentServer(asio::any_io_executor executor, RequestHandler& handler, AgentMetrics& metrics, Logger& logger,
-              ServerLimits limits)
-      : executor_(std::move(executor)), handler_(handler), metrics_(metrics), logger_(logger), limits_(limits),
+  AgentServer(asio::any_io_executor executor, RequestHandler& handler, AgentMetrics& metrics,
+              Logger& logger, ServerLimits limits)
+      : executor_(std::move(executor)),
+        handler_(handler),
+        metrics_(metrics),
+        logger_(logger),
+        limits_(limits),
         acceptor_(executor_) {}
 
   // Binds and listens; `address` empty means every address (dual-stack "::", else 0.0.0.0).

@@ -19,13 +19,15 @@ struct DialResult {
 
 class ApplicationDialer {
  public:
-  ApplicationDialer(std::string pod_ip, Logger& logger) : pod_ip_(std::move(pod_ip)), logger_(logger) {}
+  ApplicationDialer(std::string pod_ip, Logger& logger)
+      : pod_ip_(std::move(pod_ip)), logger_(logger) {}
 
   // Connects `stream` to the first of `addresses` (IP addresses, from dial_addresses) that
   // accepts on `port`, within the stream's deadline. A connection to the pod IP is bound to
   // 127.0.0.6 (::6 for IPv6) first; a bind that fails (::6 where nothing set it up) is
   // logged once, and that connection goes out unbound, as it would without a mesh.
-  asio::awaitable<DialResult> connect(beast::tcp_stream& stream, const std::vector<std::string>& addresses, int port);
+  asio::awaitable<DialResult> connect(beast::tcp_stream& stream,
+                                      const std::vector<std::string>& addresses, int port);
 
  private:
   void bind_source(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& target);

@@ -16,8 +16,8 @@ class AsioHttpProber final : public HttpProber {
 
   AsioHttpProber(asio::any_io_executor executor, std::string pod_ip, ApplicationDialerPtr dialer);
 
-  void probe(const probe::HttpGetAction& action, std::chrono::seconds timeout, std::string user_agent,
-             ProbeCallback done) override;
+  void probe(const probe::HttpGetAction& action, std::chrono::seconds timeout,
+             std::string user_agent, ProbeCallback done) override;
 
  private:
   asio::ssl::context& tls();

@@ -5,27 +5,33 @@
 namespace meshprobe::agent {
 namespace {
 
-asio::awaitable<ProbeOutcome> connect_once(ApplicationDialer& dialer, std::vector<std::string> addresses, int port,
+asio::awaitable<ProbeOutcome> connect_once(ApplicationDialer& dialer,
+                                           std::vector<std::string> addresses, int port,
                                            std::chrono::seconds timeout) {
   beast::tcp_stream stream(co_await asio::this_coro::executor);
   stream.expires_after(timeout);
   const DialResult dialed = co_await dialer.connect(stream, addresses, port);
   if (dialed.error) {
-    co_return ProbeOutcome::failure(reason_for(dialed.error), describe_failure("connect to", dialed.address, port, dialed.error));
+    co_return ProbeOutcome::failure(
+        reason_for(dialed.error),
+        describe_failure("connect to", dialed.address, port, dialed.error));
   }
   co_return ProbeOutcome::success();
 }
 
 }  // namespace
 
-void AsioTcpProber::probe(const probe::TcpSocketAction& action, std::chrono::seconds timeout, ProbeCallback done) {
+void AsioTcpProber::probe(const probe::TcpSocketAction& action, std::chrono::seconds timeout,
+                          ProbeCallback done) {
   const std::string host = probe_host(action.host, pod_ip_);
   auto addresses = dial_addresses(host, pod_ip_);
   if (addresses.empty()) {  // validate_probers_for_agent refuses such a configuration at start
-    done(ProbeOutcome::failure(FailureReason::kConnectionError, "host \"" + host + "\" is not the pod's own"));
+    done(ProbeOutcome::failure(FailureReason::kConnectionError,
+                               "host \"" + host + "\" is not the pod's own"));
     return;
   }
-  spawn_probe(executor_, connect_once(*dialer_, std::move(addresses), action.port, timeout), std::move(done));
+  spawn_probe(executor_, connect_once(*dialer_, std::move(addresses), action.port, timeout),
+              std::move(done));
 }
 
 }  // namespace meshprobe::agent

@@ -12,7 +12,8 @@ class AsioTcpProber final : public TcpProber {
   AsioTcpProber(asio::any_io_executor executor, std::string pod_ip, ApplicationDialerPtr dialer)
       : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)), dialer_(std::move(dialer)) {}
 
-  void probe(const probe::TcpSocketAction& action, std::chrono::seconds timeout, ProbeCallback done) override;
+  void probe(const probe::TcpSocketAction& action, std::chrono::seconds timeout,
+             ProbeCallback done) override;
 
  private:
   asio::any_io_executor executor_;

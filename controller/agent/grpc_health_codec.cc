@@ -28,17 +28,21 @@ bool read_varint(std::string_view in, std::size_t& position, std::uint64_t& valu
 
 std::string_view serving_status_name(ServingStatus status) {
   switch (status) {
-    case ServingStatus::kUnknown: return "UNKNOWN";
-    case ServingStatus::kServing: return "SERVING";
-    case ServingStatus::kNotServing: return "NOT_SERVING";
-    case ServingStatus::kServiceUnknown: return "SERVICE_UNKNOWN";
+    case ServingStatus::kUnknown:
+      return "UNKNOWN";
+    case ServingStatus::kServing:
+      return "SERVING";
+    case ServingStatus::kNotServing:
+      return "NOT_SERVING";
+    case ServingStatus::kServiceUnknown:
+      return "SERVICE_UNKNOWN";
   }
   return "UNRECOGNIZED";
 }
 
 std::string encode_health_check_message(std::string_view service) {
   std::string message;
-  if (!service.empty()) {  // proto3 leaves a default (empty) string out
+  if (!service.empty()) {     // proto3 leaves a default (empty) string out
     message.push_back(0x0a);  // field 1, wire type 2 (length-delimited)
     append_varint(message, service.size());
     message.append(service);
@@ -51,13 +55,15 @@ std::string encode_health_check_request(std::string_view service) {
   std::string frame;
   frame.push_back(0);  // not compressed
   const auto length = static_cast<std::uint32_t>(message.size());
-  for (int shift = 24; shift >= 0; shift -= 8) frame.push_back(static_cast<char>((length >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    frame.push_back(static_cast<char>((length >> shift) & 0xff));
   frame += message;
   return frame;
 }
 
 Result<ServingStatus> decode_health_check_response(std::string_view body) {
-  if (body.size() < 5) return Error{"gRPC response frame is truncated (" + std::to_string(body.size()) + " bytes)"};
+  if (body.size() < 5)
+    return Error{"gRPC response frame is truncated (" + std::to_string(body.size()) + " bytes)"};
   if (body[0] != 0) return Error{"gRPC response is compressed, which the agent never asked for"};
   std::uint32_t length = 0;
   for (int i = 1; i <= 4; ++i) length = (length << 8) | static_cast<std::uint8_t>(body[i]);

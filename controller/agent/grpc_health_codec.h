@@ -1,7 +1,8 @@
 // The two messages of grpc.health.v1.Health/Check, encoded by hand: the agent speaks gRPC
 // over nghttp2 without protobuf or gRPC's runtime (README "The agent" says why).
 //   message HealthCheckRequest  { string service = 1; }
-//   message HealthCheckResponse { ServingStatus status = 1; }  // UNKNOWN=0 SERVING=1 NOT_SERVING=2 SERVICE_UNKNOWN=3
+//   message HealthCheckResponse { ServingStatus status = 1; }  // UNKNOWN=0 SERVING=1 NOT_SERVING=2
+//   SERVICE_UNKNOWN=3
 // On the wire each message is a gRPC length-prefixed frame: 1 byte compressed flag, 4 bytes
 // big-endian length, the protobuf bytes.
 #pragma once
@@ -16,7 +17,12 @@ namespace meshprobe::agent {
 
 inline constexpr std::string_view kGrpcHealthCheckPath = "/grpc.health.v1.Health/Check";
 
-enum class ServingStatus : std::uint32_t { kUnknown = 0, kServing = 1, kNotServing = 2, kServiceUnknown = 3 };
+enum class ServingStatus : std::uint32_t {
+  kUnknown = 0,
+  kServing = 1,
+  kNotServing = 2,
+  kServiceUnknown = 3
+};
 
 std::string_view serving_status_name(ServingStatus status);
 

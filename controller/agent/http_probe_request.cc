@@ -174,7 +174,8 @@ OutgoingRequest build_probe_request(const HttpProbeState& state,
     request.headers.push_back({"User-Agent", std::string(caller_user_agent)});
   }
   if (!stored_accept) request.headers.push_back({"Accept", "*/*"});
-  if (!find_header(stored_headers, "Connection")) request.headers.push_back({"Connection", "close"});
+  if (!find_header(stored_headers, "Connection"))
+    request.headers.push_back({"Connection", "close"});
   return request;
 }
 
@@ -199,7 +200,8 @@ std::optional<ProbeUrl> resolve_location(const ProbeUrl& base, std::string_view 
     if (rest.substr(0, 2) != "//") return std::nullopt;
     return parse_authority_and_target(*scheme, rest.substr(2));
   }
-  if (location.substr(0, 2) == "//") return parse_authority_and_target(base.scheme, location.substr(2));
+  if (location.substr(0, 2) == "//")
+    return parse_authority_and_target(base.scheme, location.substr(2));
   ProbeUrl next = base;
   const auto base_query = base.target.find('?');
   const std::string base_path = base.target.substr(0, base_query);
@@ -209,7 +211,8 @@ std::optional<ProbeUrl> resolve_location(const ProbeUrl& base, std::string_view 
   } else if (location.front() == '?') {
     next.target = base_path + std::string(location);
   } else {
-    next.target = normalize_target(base_path.substr(0, base_path.rfind('/') + 1) + std::string(location));
+    next.target =
+        normalize_target(base_path.substr(0, base_path.rfind('/') + 1) + std::string(location));
   }
   return next;
 }
@@ -217,20 +220,23 @@ std::optional<ProbeUrl> resolve_location(const ProbeUrl& base, std::string_view 
 RedirectDecision decide_redirect(const HttpProbeState& state, std::string_view first_host,
                                  int status, std::optional<std::string_view> location) {
   RedirectDecision decision;
-  const bool redirect = status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  const bool redirect =
+      status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
   if (!redirect || !location || location->empty()) return decision;  // kAnswer
   auto next_url = resolve_location(state.url, *location);
   if (!next_url) {
     decision.kind = RedirectDecision::Kind::kFail;
-    decision.failure = ProbeOutcome::failure(
-        FailureReason::kBadRedirect, "redirect to an unusable Location \"" + std::string(*location) + "\"");
+    decision.failure =
+        ProbeOutcome::failure(FailureReason::kBadRedirect, "redirect to an unusable Location \"" +
+                                                               std::string(*location) + "\"");
     return decision;
   }
   if (next_url->host != first_host) return decision;  // another host: not followed, a success
   if (state.requests_made >= kMaxProbeRequests) {
     decision.kind = RedirectDecision::Kind::kFail;
-    decision.failure = ProbeOutcome::failure(FailureReason::kTooManyRedirects,
-                                             "stopped after " + std::to_string(kMaxProbeRequests) + " redirects");
+    decision.failure =
+        ProbeOutcome::failure(FailureReason::kTooManyRedirects,
+                              "stopped after " + std::to_string(kMaxProbeRequests) + " redirects");
     return decision;
   }
   decision.kind = RedirectDecision::Kind::kFollow;
@@ -244,7 +250,8 @@ ProbeOutcome outcome_for_status(int status) {
   if (status >= 200 && status < 300) return {status, FailureReason::kNone, {}};
   if (status >= 300 && status < 400) return ProbeOutcome::success();
   const std::string detail = "application answered HTTP " + std::to_string(status);
-  if (status >= 400 && status < 600) return ProbeOutcome::failure(FailureReason::kStatusCode, detail, status);
+  if (status >= 400 && status < 600)
+    return ProbeOutcome::failure(FailureReason::kStatusCode, detail, status);
   return ProbeOutcome::failure(FailureReason::kStatusCode, detail);
 }
 

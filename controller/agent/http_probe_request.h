@@ -16,7 +16,7 @@ namespace meshprobe::agent {
 
 struct ProbeUrl {
   std::string scheme;  // "http" or "https"
-  std::string host;    // as written in the URL, without IPv6 brackets: "localhost", "10.1.2.3", "::1"
+  std::string host;  // as written in the URL, without IPv6 brackets: "localhost", "10.1.2.3", "::1"
   int port = 0;
   std::string target;  // path and query, always starting with "/"
 

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <ctime>
-
 #include <nlohmann/json.hpp>
 
 namespace meshprobe::agent {
@@ -11,13 +10,15 @@ namespace {
 std::string rfc3339(std::chrono::system_clock::time_point time) {
   const auto since_epoch = time.time_since_epoch();
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
   const std::time_t t = seconds.count();
   std::tm utc{};
   gmtime_r(&t, &utc);
   char buffer[64];
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(millis));
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(millis));
   return buffer;
 }
 
@@ -51,16 +52,21 @@ Result<LogFormat> parse_log_format(std::string_view text) {
 
 std::string_view log_level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
 
-std::string format_log_line(LogFormat format, std::chrono::system_clock::time_point time, LogLevel level,
-                            std::string_view message, const std::vector<LogField>& fields) {
+std::string format_log_line(LogFormat format, std::chrono::system_clock::time_point time,
+                            LogLevel level, std::string_view message,
+                            const std::vector<LogField>& fields) {
   if (format == LogFormat::kJson) {
     // ordered_json keeps time, level, msg first, as people read them.
     nlohmann::ordered_json line;
@@ -79,18 +85,23 @@ std::string format_log_line(LogFormat format, std::chrono::system_clock::time_po
     std::visit(
         [&](const auto& value) {
           using T = std::decay_t<decltype(value)>;
-          if constexpr (std::is_same_v<T, std::string>) line += text_value(value);
-          else if constexpr (std::is_same_v<T, double>) line += number_text(value);
-          else line += std::to_string(value);
+          if constexpr (std::is_same_v<T, std::string>)
+            line += text_value(value);
+          else if constexpr (std::is_same_v<T, double>)
+            line += number_text(value);
+          else
+            line += std::to_string(value);
         },
         field.value);
   }
   return line;
 }
 
-void StreamLogger::log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) {
+void StreamLogger::log(LogLevel level, std::string_view message,
+                       const std::vector<LogField>& fields) {
   if (level < minimum_) return;
-  out_ << format_log_line(format_, clock_.system_now(), level, message, fields) << '\n' << std::flush;
+  out_ << format_log_line(format_, clock_.system_now(), level, message, fields) << '\n'
+       << std::flush;
 }
 
 }  // namespace meshprobe::agent

@@ -29,15 +29,17 @@ struct LogField {
 class Logger {
  public:
   virtual ~Logger() = default;
-  virtual void log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) = 0;
+  virtual void log(LogLevel level, std::string_view message,
+                   const std::vector<LogField>& fields) = 0;
 };
 
 using LoggerPtr = std::unique_ptr<Logger>;
 
 // One line: {"time":"2026-01-02T03:04:05.678Z","level":"warn","msg":"...","key":value,...}
 // or: time=2026-01-02T03:04:05.678Z level=warn msg="..." key=value ...
-std::string format_log_line(LogFormat format, std::chrono::system_clock::time_point time, LogLevel level,
-                            std::string_view message, const std::vector<LogField>& fields);
+std::string format_log_line(LogFormat format, std::chrono::system_clock::time_point time,
+                            LogLevel level, std::string_view message,
+                            const std::vector<LogField>& fields);
 
 // Writes lines at or above `minimum` to `out`, flushing each.
 class StreamLogger final : public Logger {

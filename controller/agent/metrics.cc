@@ -30,12 +30,18 @@ std::string number(double value) {
 
 std::string_view rejection_name(Rejection rejection) {
   switch (rejection) {
-    case Rejection::kNotFound: return "not_found";
-    case Rejection::kMethodNotAllowed: return "method_not_allowed";
-    case Rejection::kBadRequest: return "bad_request";
-    case Rejection::kHeaderTimeout: return "header_timeout";
-    case Rejection::kHeaderTooLarge: return "header_too_large";
-    case Rejection::kConnectionCap: return "connection_cap";
+    case Rejection::kNotFound:
+      return "not_found";
+    case Rejection::kMethodNotAllowed:
+      return "method_not_allowed";
+    case Rejection::kBadRequest:
+      return "bad_request";
+    case Rejection::kHeaderTimeout:
+      return "header_timeout";
+    case Rejection::kHeaderTooLarge:
+      return "header_too_large";
+    case Rejection::kConnectionCap:
+      return "connection_cap";
   }
   return "unknown";
 }
@@ -68,7 +74,8 @@ std::string AgentMetrics::render() const {
   out += "# HELP meshprobe_agent_probes_total Probes of the application, by probe path.\n";
   out += "# TYPE meshprobe_agent_probes_total counter\n";
   for (const auto& [path, metrics] : paths_) {
-    out += "meshprobe_agent_probes_total{path=\"" + label_value(path) + "\"} " + std::to_string(metrics.total) + "\n";
+    out += "meshprobe_agent_probes_total{path=\"" + label_value(path) + "\"} " +
+           std::to_string(metrics.total) + "\n";
   }
   out += "# HELP meshprobe_agent_probe_failures_total Failed probes, by probe path and reason.\n";
   out += "# TYPE meshprobe_agent_probe_failures_total counter\n";
@@ -78,26 +85,32 @@ std::string AgentMetrics::render() const {
              std::string(reason_name(reason)) + "\"} " + std::to_string(count) + "\n";
     }
   }
-  out += "# HELP meshprobe_agent_probe_duration_seconds Time to probe the application, by probe path.\n";
+  out +=
+      "# HELP meshprobe_agent_probe_duration_seconds Time to probe the application, by probe "
+      "path.\n";
   out += "# TYPE meshprobe_agent_probe_duration_seconds histogram\n";
   for (const auto& [path, metrics] : paths_) {
     const std::string labels = "path=\"" + label_value(path) + "\"";
     std::uint64_t cumulative = 0;
     for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
       cumulative += metrics.bucket_counts[i];
-      out += "meshprobe_agent_probe_duration_seconds_bucket{" + labels + ",le=\"" + number(kLatencyBuckets[i]) +
-             "\"} " + std::to_string(cumulative) + "\n";
+      out += "meshprobe_agent_probe_duration_seconds_bucket{" + labels + ",le=\"" +
+             number(kLatencyBuckets[i]) + "\"} " + std::to_string(cumulative) + "\n";
     }
     out += "meshprobe_agent_probe_duration_seconds_bucket{" + labels + ",le=\"+Inf\"} " +
            std::to_string(metrics.total) + "\n";
-    out += "meshprobe_agent_probe_duration_seconds_sum{" + labels + "} " + number(metrics.duration_sum_seconds) + "\n";
-    out += "meshprobe_agent_probe_duration_seconds_count{" + labels + "} " + std::to_string(metrics.total) + "\n";
+    out += "meshprobe_agent_probe_duration_seconds_sum{" + labels + "} " +
+           number(metrics.duration_sum_seconds) + "\n";
+    out += "meshprobe_agent_probe_duration_seconds_count{" + labels + "} " +
+           std::to_string(metrics.total) + "\n";
   }
-  out += "# HELP meshprobe_agent_rejected_total Requests and connections answered without a probe, by reason.\n";
+  out +=
+      "# HELP meshprobe_agent_rejected_total Requests and connections answered without a probe, by "
+      "reason.\n";
   out += "# TYPE meshprobe_agent_rejected_total counter\n";
   for (const auto& [rejection, count] : rejections_) {
-    out += "meshprobe_agent_rejected_total{reason=\"" + std::string(rejection_name(rejection)) + "\"} " +
-           std::to_string(count) + "\n";
+    out += "meshprobe_agent_rejected_total{reason=\"" + std::string(rejection_name(rejection)) +
+           "\"} " + std::to_string(count) + "\n";
   }
   out += "# HELP meshprobe_agent_open_connections Connections from callers open now.\n";
   out += "# TYPE meshprobe_agent_open_connections gauge\n";

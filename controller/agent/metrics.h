@@ -16,20 +16,28 @@
 namespace meshprobe::agent {
 
 // Why a caller's request was answered without a probe, or a connection refused.
-enum class Rejection { kNotFound, kMethodNotAllowed, kBadRequest, kHeaderTimeout, kHeaderTooLarge, kConnectionCap };
+enum class Rejection {
+  kNotFound,
+  kMethodNotAllowed,
+  kBadRequest,
+  kHeaderTimeout,
+  kHeaderTooLarge,
+  kConnectionCap
+};
 
 std::string_view rejection_name(Rejection rejection);
 
 class AgentMetrics {
  public:
   // Upper bounds of the latency histogram, in seconds.
-  static constexpr std::array<double, 13> kLatencyBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                          0.25,  0.5,    1,     2.5,  5,    10};
+  static constexpr std::array<double, 13> kLatencyBuckets{
+      0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
   explicit AgentMetrics(const std::vector<std::string>& probe_paths);
 
   // Ignored for a path that was not configured (the handler never probes one).
-  void record_probe(const std::string& path, const ProbeOutcome& outcome, std::chrono::nanoseconds duration);
+  void record_probe(const std::string& path, const ProbeOutcome& outcome,
+                    std::chrono::nanoseconds duration);
   void record_rejection(Rejection rejection);
   void connection_opened() { ++open_connections_; }
   void connection_closed() { --open_connections_; }

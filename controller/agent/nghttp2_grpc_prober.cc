@@ -25,8 +25,9 @@ struct HealthCall {
   std::uint32_t close_error = 0;
 };
 
-int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t name_length,
-              const std::uint8_t* value, std::size_t value_length, std::uint8_t, void* user_data) {
+int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name,
+              std::size_t name_length, const std::uint8_t* value, std::size_t value_length,
+              std::uint8_t, void* user_data) {
   auto& call = *static_cast<HealthCall*>(user_data);
   if (frame->hd.type != NGHTTP2_HEADERS || frame->hd.stream_id != call.stream_id) return 0;
   const std::string_view header(reinterpret_cast<const char*>(name), name_length);
@@ -44,8 +45,8 @@ int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* 
   return 0;
 }
 
-int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data, std::size_t length,
-                  void* user_data) {
+int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const std::uint8_t* data,
+                  std::size_t length, void* user_data) {
   auto& call = *static_cast<HealthCall*>(user_data);
   if (stream_id != call.stream_id) return 0;
   if (call.body.size() + length > Nghttp2GrpcProber::kMaxResponseBodyBytes) {
@@ -56,7 +57,8 @@ int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t stream_id, const 
   return 0;
 }
 
-int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code, void* user_data) {
+int on_stream_close(nghttp2_session*, std::int32_t stream_id, std::uint32_t error_code,
+                    void* user_data) {
   auto& call = *static_cast<HealthCall*>(user_data);
   if (stream_id != call.stream_id) return 0;
   call.closed = true;
@@ -93,61 +95,82 @@ Session new_client_session(HealthCall& call) {
 
 nghttp2_nv header(std::string_view name, std::string_view value) {
   return {reinterpret_cast<std::uint8_t*>(const_cast<char*>(name.data())),
-          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(), value.size(),
-          NGHTTP2_NV_FLAG_NONE};
+          reinterpret_cast<std::uint8_t*>(const_cast<char*>(value.data())), name.size(),
+          value.size(), NGHTTP2_NV_FLAG_NONE};
 }
 
 ProbeOutcome outcome_of(const HealthCall& call, const std::string& service) {
-  auto protocol_error = [](std::string detail) { return ProbeOutcome::failure(FailureReason::kProtocolError, std::move(detail)); };
+  auto protocol_error = [](std::string detail) {
+    return ProbeOutcome::failure(FailureReason::kProtocolError, std::move(detail));
+  };
   if (call.close_error != NGHTTP2_NO_ERROR) {
-    return protocol_error(std::string("the application reset the stream: ") + nghttp2_http2_strerror(call.close_error));
+    return protocol_error(std::string("the application reset the stream: ") +
+                          nghttp2_http2_strerror(call.close_error));
   }
-  if (call.http_status != 200) return protocol_error("HTTP/2 status " + std::to_string(call.http_status) + ", not a gRPC answer");
+  if (call.http_status != 200)
+    return protocol_error("HTTP/2 status " + std::to_string(call.http_status) +
+                          ", not a gRPC answer");
   if (!call.grpc_status) return protocol_error("the answer carries no grpc-status");
   if (*call.grpc_status != 0) {
     std::string detail = "gRPC status " + std::to_string(*call.grpc_status);
-    if (*call.grpc_status == 12) detail += " (UNIMPLEMENTED: the application has no grpc.health.v1 service)";
+    if (*call.grpc_status == 12)
+      detail += " (UNIMPLEMENTED: the application has no grpc.health.v1 service)";
     if (!call.grpc_message.empty()) detail += ": " + call.grpc_message;
     return ProbeOutcome::failure(FailureReason::kGrpcStatus, detail);
   }
-  if (call.body_too_large) return protocol_error("the health answer is larger than a health answer can be");
+  if (call.body_too_large)
+    return protocol_error("the health answer is larger than a health answer can be");
   auto status = decode_health_check_response(call.body);
   if (!status) return protocol_error(status.error().message);
   if (*status != ServingStatus::kServing) {
-    return ProbeOutcome::failure(FailureReason::kNotServing,
-                                 "service \"" + service + "\" is " + std::string(serving_status_name(*status)));
+    return ProbeOutcome::failure(
+        FailureReason::kNotServing,
+        "service \"" + service + "\" is " + std::string(serving_status_name(*status)));
   }
   return ProbeOutcome::success();
 }
 
-asio::awaitable<ProbeOutcome> check_health(ApplicationDialer& dialer, std::string address, int port, std::string service,
-                                           std::chrono::seconds timeout, std::string user_agent) {
+asio::awaitable<ProbeOutcome> check_health(ApplicationDialer& dialer, std::string address, int port,
+                                           std::string service, std::chrono::seconds timeout,
+                                           std::string user_agent) {
   beast::tcp_stream stream(co_await asio::this_coro::executor);
   stream.expires_after(timeout);  // covers the whole call
   const std::vector<std::string> addresses{address};
   const DialResult dialed = co_await dialer.connect(stream, addresses, port);
   error_code error = dialed.error;
-  if (error) co_return ProbeOutcome::failure(reason_for(error), describe_failure("connect to", address, port, error));
+  if (error)
+    co_return ProbeOutcome::failure(reason_for(error),
+                                    describe_failure("connect to", address, port, error));
 
   HealthCall call;
   call.request_frame = encode_health_check_request(service);
   Session session = new_client_session(call);
-  if (!session) co_return ProbeOutcome::failure(FailureReason::kConnectionError, "the agent ran out of memory");
-  const std::string authority = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + std::to_string(port);
+  if (!session)
+    co_return ProbeOutcome::failure(FailureReason::kConnectionError, "the agent ran out of memory");
+  const std::string authority =
+      (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
+      std::to_string(port);
   const std::string grpc_timeout = std::to_string(std::chrono::milliseconds(timeout).count()) + "m";
   if (user_agent.empty()) user_agent = "meshprobe-agent";
   // nghttp2_nv points into these strings: every one outlives nghttp2_submit_request.
   const nghttp2_nv headers[] = {
-      header(":method", "POST"),          header(":scheme", "http"),
-      header(":path", kGrpcHealthCheckPath), header(":authority", authority),
-      header("content-type", "application/grpc"), header("te", "trailers"),
-      header("grpc-timeout", grpc_timeout), header("user-agent", user_agent),
+      header(":method", "POST"),
+      header(":scheme", "http"),
+      header(":path", kGrpcHealthCheckPath),
+      header(":authority", authority),
+      header("content-type", "application/grpc"),
+      header("te", "trailers"),
+      header("grpc-timeout", grpc_timeout),
+      header("user-agent", user_agent),
   };
   nghttp2_data_provider body{};
   body.read_callback = read_request_body;
   nghttp2_submit_settings(session.get(), NGHTTP2_FLAG_NONE, nullptr, 0);
-  call.stream_id = nghttp2_submit_request(session.get(), nullptr, headers, std::size(headers), &body, nullptr);
-  if (call.stream_id < 0) co_return ProbeOutcome::failure(FailureReason::kProtocolError, nghttp2_strerror(call.stream_id));
+  call.stream_id =
+      nghttp2_submit_request(session.get(), nullptr, headers, std::size(headers), &body, nullptr);
+  if (call.stream_id < 0)
+    co_return ProbeOutcome::failure(FailureReason::kProtocolError,
+                                    nghttp2_strerror(call.stream_id));
 
   std::string outgoing;
   std::array<char, 4096> incoming;
@@ -155,33 +178,46 @@ asio::awaitable<ProbeOutcome> check_health(ApplicationDialer& dialer, std::strin
     for (;;) {
       const std::uint8_t* data = nullptr;
       const auto length = nghttp2_session_mem_send(session.get(), &data);
-      if (length < 0) co_return ProbeOutcome::failure(FailureReason::kProtocolError, nghttp2_strerror(static_cast<int>(length)));
+      if (length < 0)
+        co_return ProbeOutcome::failure(FailureReason::kProtocolError,
+                                        nghttp2_strerror(static_cast<int>(length)));
       if (length == 0) break;
       outgoing.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(length));
     }
     if (!outgoing.empty()) {
       co_await asio::async_write(stream, asio::buffer(outgoing), await_error(error));
-      if (error) co_return ProbeOutcome::failure(reason_for(error), describe_failure("send to", address, port, error));
+      if (error)
+        co_return ProbeOutcome::failure(reason_for(error),
+                                        describe_failure("send to", address, port, error));
       outgoing.clear();
     }
     if (call.closed) co_return outcome_of(call, service);
     if (!nghttp2_session_want_read(session.get())) {
-      co_return ProbeOutcome::failure(FailureReason::kProtocolError, "the application ended the HTTP/2 session");
+      co_return ProbeOutcome::failure(FailureReason::kProtocolError,
+                                      "the application ended the HTTP/2 session");
     }
-    const std::size_t received = co_await stream.async_read_some(asio::buffer(incoming), await_error(error));
-    if (error) co_return ProbeOutcome::failure(reason_for(error), describe_failure("read the answer of", address, port, error));
-    const auto consumed = nghttp2_session_mem_recv(session.get(), reinterpret_cast<const std::uint8_t*>(incoming.data()), received);
-    if (consumed < 0) co_return ProbeOutcome::failure(FailureReason::kProtocolError, nghttp2_strerror(static_cast<int>(consumed)));
+    const std::size_t received =
+        co_await stream.async_read_some(asio::buffer(incoming), await_error(error));
+    if (error)
+      co_return ProbeOutcome::failure(reason_for(error),
+                                      describe_failure("read the answer of", address, port, error));
+    const auto consumed = nghttp2_session_mem_recv(
+        session.get(), reinterpret_cast<const std::uint8_t*>(incoming.data()), received);
+    if (consumed < 0)
+      co_return ProbeOutcome::failure(FailureReason::kProtocolError,
+                                      nghttp2_strerror(static_cast<int>(consumed)));
   }
 }
 
 }  // namespace
 
-void Nghttp2GrpcProber::probe(const probe::GrpcAction& action, std::chrono::seconds timeout, std::string user_agent,
-                              ProbeCallback done) {
+void Nghttp2GrpcProber::probe(const probe::GrpcAction& action, std::chrono::seconds timeout,
+                              std::string user_agent, ProbeCallback done) {
   // The kubelet's gRPC probe has no host: it asks the pod IP.
   const std::string address = dial_addresses(probe_host("", pod_ip_), pod_ip_).front();
-  spawn_probe(executor_, check_health(*dialer_, address, action.port, action.service.value_or(""), timeout, std::move(user_agent)),
+  spawn_probe(executor_,
+              check_health(*dialer_, address, action.port, action.service.value_or(""), timeout,
+                           std::move(user_agent)),
               std::move(done));
 }
 

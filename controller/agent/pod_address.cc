@@ -17,7 +17,8 @@ std::vector<std::string> dial_addresses(std::string_view host, std::string_view 
   return {};
 }
 
-std::optional<std::string> mesh_exempt_source_address(std::string_view target, std::string_view pod_ip) {
+std::optional<std::string> mesh_exempt_source_address(std::string_view target,
+                                                      std::string_view pod_ip) {
   boost::system::error_code error;
   const auto target_address = boost::asio::ip::make_address(std::string(target), error);
   if (error) return std::nullopt;

@@ -23,6 +23,7 @@ std::vector<std::string> dial_addresses(std::string_view host, std::string_view 
 // connections to the pod's own address over loopback into its inbound listener unless they
 // come from 127.0.0.6 (::6 for IPv6), the address its own agent binds for probes. So: that
 // address when `target` is POD_IP, nothing otherwise (loopback targets are not captured).
-std::optional<std::string> mesh_exempt_source_address(std::string_view target, std::string_view pod_ip);
+std::optional<std::string> mesh_exempt_source_address(std::string_view target,
+                                                      std::string_view pod_ip);
 
 }  // namespace meshprobe::agent

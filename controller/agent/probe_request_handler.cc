@@ -7,9 +7,12 @@ std::string_view kind_of(const probe::ProbeAction& action) {
   return std::visit(
       [](const auto& a) -> std::string_view {
         using T = std::decay_t<decltype(a)>;
-        if constexpr (std::is_same_v<T, probe::HttpGetAction>) return "httpGet";
-        else if constexpr (std::is_same_v<T, probe::TcpSocketAction>) return "tcpSocket";
-        else return "grpc";
+        if constexpr (std::is_same_v<T, probe::HttpGetAction>)
+          return "httpGet";
+        else if constexpr (std::is_same_v<T, probe::TcpSocketAction>)
+          return "tcpSocket";
+        else
+          return "grpc";
       },
       action);
 }

@@ -23,15 +23,19 @@ struct Probers {
 
 class ProbeRequestHandler final : public RequestHandler {
  public:
-  ProbeRequestHandler(const probe::AppProbers& probers, Probers probe_with, AgentMetrics& metrics, Logger& logger,
-                      const Clock& clock)
-      : probers_(probers), probe_with_(probe_with), metrics_(metrics), logger_(logger), clock_(clock) {}
+  ProbeRequestHandler(const probe::AppProbers& probers, Probers probe_with, AgentMetrics& metrics,
+                      Logger& logger, const Clock& clock)
+      : probers_(probers),
+        probe_with_(probe_with),
+        metrics_(metrics),
+        logger_(logger),
+        clock_(clock) {}
 
   void handle(const IncomingRequest& request, ReplyCallback reply) override;
 
  private:
-  void start_probe(const std::string& path, const probe::AppProber& prober, const std::string& user_agent,
-                   ReplyCallback reply);
+  void start_probe(const std::string& path, const probe::AppProber& prober,
+                   const std::string& user_agent, ReplyCallback reply);
 
   const probe::AppProbers& probers_;
   Probers probe_with_;

@@ -19,23 +19,24 @@ class HttpProber {
  public:
   virtual ~HttpProber() = default;
   // `user_agent` is the caller's: the one header of the kubelet's request that reaches the app.
-  virtual void probe(const probe::HttpGetAction& action, std::chrono::seconds timeout, std::string user_agent,
-                     ProbeCallback done) = 0;
+  virtual void probe(const probe::HttpGetAction& action, std::chrono::seconds timeout,
+                     std::string user_agent, ProbeCallback done) = 0;
 };
 using HttpProberPtr = std::unique_ptr<HttpProber>;
 
 class TcpProber {
  public:
   virtual ~TcpProber() = default;
-  virtual void probe(const probe::TcpSocketAction& action, std::chrono::seconds timeout, ProbeCallback done) = 0;
+  virtual void probe(const probe::TcpSocketAction& action, std::chrono::seconds timeout,
+                     ProbeCallback done) = 0;
 };
 using TcpProberPtr = std::unique_ptr<TcpProber>;
 
 class GrpcProber {
  public:
   virtual ~GrpcProber() = default;
-  virtual void probe(const probe::GrpcAction& action, std::chrono::seconds timeout, std::string user_agent,
-                     ProbeCallback done) = 0;
+  virtual void probe(const probe::GrpcAction& action, std::chrono::seconds timeout,
+                     std::string user_agent, ProbeCallback done) = 0;
 };
 using GrpcProberPtr = std::unique_ptr<GrpcProber>;
 

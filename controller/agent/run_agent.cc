@@ -30,7 +30,8 @@ int run_agent(int argc, const char* const argv[], const ProberFactory& make_prob
   StreamLogger logger(std::cerr, config.log_format, config.log_level, clock);
 
   asio::io_context io(1);  // one thread runs everything
-  Agent agent(io.get_executor(), config, make_probers(io.get_executor(), config.pod_ip, logger), logger, clock);
+  Agent agent(io.get_executor(), config, make_probers(io.get_executor(), config.pod_ip, logger),
+              logger, clock);
   auto port = agent.start();
   if (!port) {
     logger.log(LogLevel::kError, "cannot start", {{"error", port.error().message}});

@@ -9,8 +9,8 @@
 
 namespace meshprobe::agent {
 
-using ProberFactory =
-    std::function<ProberSet(const asio::any_io_executor& executor, const std::string& pod_ip, Logger& logger)>;
+using ProberFactory = std::function<ProberSet(const asio::any_io_executor& executor,
+                                              const std::string& pod_ip, Logger& logger)>;
 
 // Returns the process exit status: 0 after a clean stop, 1 when the agent cannot start, 2
 // for a bad configuration (one line on stderr naming the problem).

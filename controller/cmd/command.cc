@@ -7,8 +7,11 @@ namespace meshprobe::cmd {
 namespace {
 
 constexpr std::array<Subcommand, 3> kSubcommands{{
-    {"controller", "run the operator: rewrite the probes of Deployments in the cluster, and keep them so", run_controller},
-    {"inject", "rewrite the probes in Kubernetes manifests (or --restore them), offline", run_inject},
+    {"controller",
+     "run the operator: rewrite the probes of Deployments in the cluster, and keep them so",
+     run_controller},
+    {"inject", "rewrite the probes in Kubernetes manifests (or --restore them), offline",
+     run_inject},
     {"version", "print the version and the default agent image", run_version},
 }};
 
@@ -16,7 +19,8 @@ void print_help(std::ostream& out) {
   out << "meshprobe keeps liveness, readiness and startup probes working inside an Istio mesh.\n\n"
          "Usage: meshprobe COMMAND [OPTIONS]\n\nCommands:\n";
   for (const auto& command : kSubcommands) {
-    out << "  " << command.name << std::string(12 - command.name.size(), ' ') << command.summary << "\n";
+    out << "  " << command.name << std::string(12 - command.name.size(), ' ') << command.summary
+        << "\n";
   }
   out << "\nRun 'meshprobe COMMAND --help' for a command's options.\n";
 }
@@ -36,9 +40,11 @@ int run_meshprobe(const CommandArguments& arguments, CommandStreams& streams) {
     return kExitOk;
   }
   for (const auto& command : kSubcommands) {
-    if (command.name == name) return command.run(CommandArguments(arguments.begin() + 1, arguments.end()), streams);
+    if (command.name == name)
+      return command.run(CommandArguments(arguments.begin() + 1, arguments.end()), streams);
   }
-  streams.err << "meshprobe: unknown command \"" << name << "\"; run 'meshprobe --help' for the commands\n";
+  streams.err << "meshprobe: unknown command \"" << name
+              << "\"; run 'meshprobe --help' for the commands\n";
   return kExitUsage;
 }
 

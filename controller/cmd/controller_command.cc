@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <boost/program_options.hpp>
 #include <condition_variable>
 #include <cstring>
 #include <fstream>
@@ -16,8 +17,6 @@
 #include <optional>
 #include <sstream>
 #include <thread>
-
-#include <boost/program_options.hpp>
 
 #include "cmd/build_info.h"
 #include "cmd/json_logger.h"
@@ -33,7 +32,8 @@ namespace {
 namespace options = boost::program_options;
 using controller::ControllerConfig;
 
-constexpr std::string_view kUsage = "Usage: meshprobe controller [--config FILE] [--kubeconfig PATH] [OPTIONS]";
+constexpr std::string_view kUsage =
+    "Usage: meshprobe controller [--config FILE] [--kubeconfig PATH] [OPTIONS]";
 
 constexpr std::string_view kDescription = R"(
 Runs the meshprobe operator: watches Deployments, Namespaces, PeerAuthentications,
@@ -56,14 +56,18 @@ struct SettingFlag {
 
 // Every config key has a flag of the same meaning.
 constexpr SettingFlag kSettingFlags[] = {
-    {"agent-image", "agentImage", "IMAGE", "the agent container's image (default: this build's agent image)"},
-    {"agent-port", "agentPort", "PORT", "the agent's port, outside Istio's reserved 15000-15099 (default 15120)"},
+    {"agent-image", "agentImage", "IMAGE",
+     "the agent container's image (default: this build's agent image)"},
+    {"agent-port", "agentPort", "PORT",
+     "the agent's port, outside Istio's reserved 15000-15099 (default 15120)"},
     {"root-namespace", "rootNamespace", "NAMESPACE",
-     "Istio's root namespace: mesh-wide policies and the injector ConfigMap (default istio-system)"},
+     "Istio's root namespace: mesh-wide policies and the injector ConfigMap (default "
+     "istio-system)"},
     {"default-rewrite", "defaultRewrite", "true|false",
      "the global toggle's value when the controller creates the injector ConfigMap (default true)"},
     {"excluded-namespaces", "excludedNamespaces", "NS,NS",
-     "namespaces whose Deployments are never touched (default kube-system,kube-public,kube-node-lease)"},
+     "namespaces whose Deployments are never touched (default "
+     "kube-system,kube-public,kube-node-lease)"},
     {"workers", "workers", "N", "Deployments reconciled in parallel (default 4)"},
     {"api-qps", "apiQPS", "QPS", "client-side limit of API requests per second (default 50)"},
     {"api-burst", "apiBurst", "N", "client-side burst of API requests (default 100)"},
@@ -71,23 +75,28 @@ constexpr SettingFlag kSettingFlags[] = {
      "elect one active replica on a Lease; off: this process is always active (default true)"},
     {"leader-election-namespace", "leaderElection.namespace", "NAMESPACE",
      "the Lease's namespace (default $POD_NAMESPACE, else meshprobe-system)"},
-    {"lease-name", "leaderElection.leaseName", "NAME", "the Lease's name (default meshprobe-controller)"},
+    {"lease-name", "leaderElection.leaseName", "NAME",
+     "the Lease's name (default meshprobe-controller)"},
     {"lease-duration", "leaderElection.leaseDuration", "DURATION",
      "how long other candidates wait before taking over an unrenewed Lease (default 15s)"},
     {"renew-deadline", "leaderElection.renewDeadline", "DURATION",
      "how long the leader tries to renew before it stops leading (default 10s)"},
-    {"retry-period", "leaderElection.retryPeriod", "DURATION", "the interval between tries to acquire or renew (default 2s)"},
+    {"retry-period", "leaderElection.retryPeriod", "DURATION",
+     "the interval between tries to acquire or renew (default 2s)"},
     {"health-probe-bind-address", "healthProbeBindAddress", "[HOST]:PORT",
      "where /healthz and /readyz are served; 0 turns it off (default :8081)"},
     {"metrics-bind-address", "metricsBindAddress", "[HOST]:PORT",
      "where /metrics is served (Prometheus text); 0 turns it off (default :8080)"},
     {"log-level", "log.level", "LEVEL", "debug, info, warning or error (default info)"},
-    {"log-format", "log.format", "FORMAT", "text (readable, the default) or json (one object a line)"},
+    {"log-format", "log.format", "FORMAT",
+     "text (readable, the default) or json (one object a line)"},
 };
 
 Result<std::string, CommandLineError> read_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
-  if (!file) return CommandLineError{"cannot read --config " + path + ": " + std::strerror(errno), kExitFailure};
+  if (!file)
+    return CommandLineError{"cannot read --config " + path + ": " + std::strerror(errno),
+                            kExitFailure};
   std::ostringstream text;
   text << file.rdbuf();
   return text.str();
@@ -106,7 +115,8 @@ std::optional<kube::HealthServerOptions> bind_address(const std::string& text) {
   const auto colon = text.rfind(':');
   kube::HealthServerOptions server;
   std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   server.address = host.empty() ? "0.0.0.0" : host;
   server.port = static_cast<std::uint16_t>(std::stoi(text.substr(colon + 1)));
   return server;
@@ -151,28 +161,30 @@ class ShutdownRequest {
 };
 
 std::string cache_summary(const controller::ClusterCache& cache) {
-  return std::to_string(cache.deployments.size()) + " Deployments, " + std::to_string(cache.namespaces.size()) +
-         " Namespaces, " + std::to_string(cache.policies.size()) + " HealthProbePolicies, " +
+  return std::to_string(cache.deployments.size()) + " Deployments, " +
+         std::to_string(cache.namespaces.size()) + " Namespaces, " +
+         std::to_string(cache.policies.size()) + " HealthProbePolicies, " +
          std::to_string(cache.peer_authentications.size()) + " PeerAuthentications";
 }
 
 }  // namespace
 
-Result<ControllerCommandLine, CommandLineError> parse_controller_command_line(const CommandArguments& arguments,
-                                                                              const kube::EnvironmentLookup& environment) {
+Result<ControllerCommandLine, CommandLineError> parse_controller_command_line(
+    const CommandArguments& arguments, const kube::EnvironmentLookup& environment) {
   ControllerCommandLine command_line;
   std::string config_file;
   options::options_description described("Options");
-  described.add_options()
-      ("config", options::value(&config_file)->value_name("FILE"),
-       "a YAML file with the keys of config/manager/controller_config.yaml")
-      ("kubeconfig", options::value(&command_line.kubeconfig)->value_name("PATH"),
-       "the API server and credentials (default $KUBECONFIG, else in-cluster, else ~/.kube/config)")
-      ("context", options::value(&command_line.context)->value_name("NAME"), "the kubeconfig context to use");
+  described.add_options()("config", options::value(&config_file)->value_name("FILE"),
+                          "a YAML file with the keys of config/manager/controller_config.yaml")(
+      "kubeconfig", options::value(&command_line.kubeconfig)->value_name("PATH"),
+      "the API server and credentials (default $KUBECONFIG, else in-cluster, else ~/.kube/config)")(
+      "context", options::value(&command_line.context)->value_name("NAME"),
+      "the kubeconfig context to use");
   for (const auto& flag : kSettingFlags) {
     const std::string help = std::string(flag.help) + " [" + std::string(flag.key) + "]";
     described.add_options()(std::string(flag.flag).c_str(),
-                            options::value<std::string>()->value_name(std::string(flag.value_name)), help.c_str());
+                            options::value<std::string>()->value_name(std::string(flag.value_name)),
+                            help.c_str());
   }
   described.add_options()("help,h", "print this help");
 
@@ -196,7 +208,8 @@ Result<ControllerCommandLine, CommandLineError> parse_controller_command_line(co
     auto text = read_file(config_file);
     if (!text) return text.error();
     if (auto applied = controller::apply_config_yaml(config, *text); !applied) {
-      return CommandLineError{"--config " + config_file + ": " + applied.error().message, kExitUsage};
+      return CommandLineError{"--config " + config_file + ": " + applied.error().message,
+                              kExitUsage};
     }
   }
   for (const auto& flag : kSettingFlags) {
@@ -210,9 +223,12 @@ Result<ControllerCommandLine, CommandLineError> parse_controller_command_line(co
   if (config.leader_election.namespace_name.empty()) {
     auto pod_namespace = environment("POD_NAMESPACE");
     config.leader_election.namespace_name =
-        pod_namespace && !pod_namespace->empty() ? *pod_namespace : std::string(controller::kDefaultControllerNamespace);
+        pod_namespace && !pod_namespace->empty()
+            ? *pod_namespace
+            : std::string(controller::kDefaultControllerNamespace);
   }
-  if (auto valid = controller::validate(config); !valid) return CommandLineError{valid.error().message};
+  if (auto valid = controller::validate(config); !valid)
+    return CommandLineError{valid.error().message};
   return command_line;
 }
 
@@ -270,23 +286,29 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   kube::initialize_cpprest_threads(static_cast<std::size_t>(config.workers) + 8);
   auto transport = kube::CpprestTransport::create(*rest_config, clock);
   if (!transport) {
-    logger->error("cannot set up the connection to " + rest_config->server + ": " + transport.error().message);
+    logger->error("cannot set up the connection to " + rest_config->server + ": " +
+                  transport.error().message);
     return kExitFailure;
   }
-  kube::RestClient api(**transport, {.queries_per_second = config.api_qps, .burst = config.api_burst}, clock, metrics);
+  kube::RestClient api(**transport,
+                       {.queries_per_second = config.api_qps, .burst = config.api_burst}, clock,
+                       metrics);
   // Events get a rate limit of their own (as client-go's event broadcaster does), so they never
   // take the budget of the template and status writes.
-  kube::RestClient events_api(**transport, {.queries_per_second = config.api_qps, .burst = config.api_burst}, clock,
-                              metrics);
+  kube::RestClient events_api(**transport,
+                              {.queries_per_second = config.api_qps, .burst = config.api_burst},
+                              clock, metrics);
 
   controller::OperatorOptions operator_options;
   operator_options.deployments.agent = {config.agent_image, config.agent_port};
   operator_options.deployments.root_namespace = config.root_namespace;
   operator_options.deployments.default_rewrite = config.default_rewrite;
-  operator_options.deployments.excluded_namespaces = {config.excluded_namespaces.begin(), config.excluded_namespaces.end()};
+  operator_options.deployments.excluded_namespaces = {config.excluded_namespaces.begin(),
+                                                      config.excluded_namespaces.end()};
   operator_options.workers = config.workers;
   operator_options.identity = replica_identity(environment, random);
-  controller::Operator meshprobe_operator(api, events_api, operator_options, clock, random, metrics, *logger);
+  controller::Operator meshprobe_operator(api, events_api, operator_options, clock, random, metrics,
+                                          *logger);
 
   ShutdownRequest shutdown;
   std::jthread signal_waiter([&](std::stop_token stop) {
@@ -294,7 +316,8 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
     while (!stop.stop_requested()) {
       const int signal = sigtimedwait(&shutdown_signals, nullptr, &poll);
       if (signal > 0) {
-        logger->info(std::string("received SIG") + sigabbrev_np(signal) + ": finishing in-flight work, then exiting");
+        logger->info(std::string("received SIG") + sigabbrev_np(signal) +
+                     ": finishing in-flight work, then exiting");
         shutdown.request(kExitOk);
         return;
       }
@@ -309,7 +332,8 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   });
   std::vector<std::unique_ptr<kube::HealthServer>> servers;
   std::vector<std::string> addresses{config.health_probe_bind_address};
-  if (config.metrics_bind_address != config.health_probe_bind_address) addresses.push_back(config.metrics_bind_address);
+  if (config.metrics_bind_address != config.health_probe_bind_address)
+    addresses.push_back(config.metrics_bind_address);
   for (const auto& address : addresses) {
     auto server_options = bind_address(address);
     if (!server_options) continue;
@@ -322,9 +346,10 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
     servers.push_back(std::move(server));
   }
 
-  logger->info("meshprobe " + std::string(version()) + " controller starting as " + operator_options.identity +
-               " against " + rest_config->server + " (" + rest_config->source + "); agent image " + config.agent_image +
-               ", agent port " + std::to_string(config.agent_port));
+  logger->info("meshprobe " + std::string(version()) + " controller starting as " +
+               operator_options.identity + " against " + rest_config->server + " (" +
+               rest_config->source + "); agent image " + config.agent_image + ", agent port " +
+               std::to_string(config.agent_port));
   meshprobe_operator.start_informers();
   std::unique_ptr<kube::LeaderElector> elector;
   if (meshprobe_operator.wait_for_sync(shutdown.token())) {
@@ -333,8 +358,9 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
     malloc_trim(0);
     if (config.leader_election.enabled) {
       const auto& election = config.leader_election;
-      const kube::LeaderElectionConfig lease{election.namespace_name, election.lease_name, operator_options.identity,
-                                             election.lease_duration, election.renew_deadline, election.retry_period};
+      const kube::LeaderElectionConfig lease{election.namespace_name,   election.lease_name,
+                                             operator_options.identity, election.lease_duration,
+                                             election.renew_deadline,   election.retry_period};
       const std::string lease_name = lease.namespace_name + "/" + lease.name;
       kube::LeaderCallbacks callbacks;
       callbacks.on_started_leading = [&, lease_name](std::stop_token) {
@@ -349,7 +375,8 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
       callbacks.on_new_leader = [&](const std::string& identity) {
         if (identity != operator_options.identity) logger->info("the leader is " + identity);
       };
-      elector = std::make_unique<kube::LeaderElector>(api, lease, callbacks, clock, random, metrics, *logger);
+      elector = std::make_unique<kube::LeaderElector>(api, lease, callbacks, clock, random, metrics,
+                                                      *logger);
       logger->info("waiting to lead (Lease " + lease_name + ")");
       elector->start();
     } else {

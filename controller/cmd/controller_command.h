@@ -12,7 +12,8 @@
 namespace meshprobe::cmd {
 
 struct ControllerCommandLine {
-  controller::ControllerConfig config;  // defaults < --config FILE < flags < environment for the lease namespace
+  controller::ControllerConfig
+      config;  // defaults < --config FILE < flags < environment for the lease namespace
   std::string kubeconfig;
   std::string context;
   bool help = false;
@@ -27,7 +28,7 @@ struct CommandLineError {
 // Parses the arguments after `controller`; reads --config FILE. The leader election namespace
 // comes from --leader-election-namespace, else $POD_NAMESPACE, else meshprobe-system; the
 // agent image from the config, else the build's default.
-Result<ControllerCommandLine, CommandLineError> parse_controller_command_line(const CommandArguments& arguments,
-                                                                              const kube::EnvironmentLookup& environment);
+Result<ControllerCommandLine, CommandLineError> parse_controller_command_line(
+    const CommandArguments& arguments, const kube::EnvironmentLookup& environment);
 
 }  // namespace meshprobe::cmd

@@ -1,9 +1,9 @@
 #include "cmd/inject.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <array>
 #include <optional>
-
-#include <yaml-cpp/yaml.h>
 
 #include "cmd/yaml_json.h"
 #include "probe/decision.h"
@@ -49,11 +49,16 @@ std::vector<Chunk> split_documents(std::string_view input) {
   return chunks;
 }
 
-bool blank(const std::string& text) { return text.find_first_not_of(" \t\r\n") == std::string::npos; }
+bool blank(const std::string& text) {
+  return text.find_first_not_of(" \t\r\n") == std::string::npos;
+}
 
 // Where the pod template of a kind is, as a JSON pointer ("" for a Pod itself).
-std::optional<std::string> pod_template_pointer(const std::string& api_version, const std::string& kind) {
-  const std::string group = api_version.find('/') == std::string::npos ? "" : api_version.substr(0, api_version.find('/'));
+std::optional<std::string> pod_template_pointer(const std::string& api_version,
+                                                const std::string& kind) {
+  const std::string group = api_version.find('/') == std::string::npos
+                                ? ""
+                                : api_version.substr(0, api_version.find('/'));
   struct Location {
     const char* group;
     const char* kind;
@@ -119,7 +124,9 @@ class DocumentInjector {
     const json::json_pointer location(*pointer);
     std::string template_field = is_pod ? "" : pointer->substr(1);
     std::replace(template_field.begin(), template_field.end(), '/', '.');
-    auto field_name = [&](const std::string& field) { return is_pod ? field : template_field + "." + field; };
+    auto field_name = [&](const std::string& field) {
+      return is_pod ? field : template_field + "." + field;
+    };
     json pod_template;
     if (is_pod) {
       pod_template = json::object();
@@ -154,8 +161,10 @@ class DocumentInjector {
     if (!result) return Error{where + ": " + field_name(result.error().message)};
     for (const auto& report : result->probes) {
       const std::string field = field_name(report.field);
-      if (report.outcome == probe::ProbeOutcome::kMalformed) return Error{where + ": " + field + ": " + report.reason};
-      if (report.outcome == probe::ProbeOutcome::kInvalid || report.outcome == probe::ProbeOutcome::kUserChanged) {
+      if (report.outcome == probe::ProbeOutcome::kMalformed)
+        return Error{where + ": " + field + ": " + report.reason};
+      if (report.outcome == probe::ProbeOutcome::kInvalid ||
+          report.outcome == probe::ProbeOutcome::kUserChanged) {
         warnings_.push_back(where + ": " + field + " left as it was: " + report.reason);
       }
     }
@@ -163,8 +172,10 @@ class DocumentInjector {
     if (!result->changed) return false;
     if (is_pod) {
       for (const char* key : {"metadata", "spec"}) {
-        if (result->pod_template.contains(key)) object[key] = result->pod_template[key];
-        else object.erase(key);
+        if (result->pod_template.contains(key))
+          object[key] = result->pod_template[key];
+        else
+          object.erase(key);
       }
     } else {
       object[location] = std::move(result->pod_template);
@@ -177,7 +188,8 @@ class DocumentInjector {
     bool changed = false;
     json& items = list["items"];
     for (std::size_t i = 0; i < items.size(); ++i) {
-      auto item = apply(items[i], where + ", items[" + std::to_string(i) + "] (" + describe_object(items[i]) + ")");
+      auto item = apply(items[i], where + ", items[" + std::to_string(i) + "] (" +
+                                      describe_object(items[i]) + ")");
       if (!item) return item.error();
       changed |= *item;
     }
@@ -202,18 +214,19 @@ Result<InjectOutput> inject(std::string_view input, const InjectOptions& options
     try {
       node = YAML::Load(chunk.text);
     } catch (const YAML::Exception& error) {
-      return Error{document + ": line " + std::to_string(chunk.first_line + error.mark.line) + ", column " +
-                   std::to_string(error.mark.column + 1) + ": " + error.msg};
+      return Error{document + ": line " + std::to_string(chunk.first_line + error.mark.line) +
+                   ", column " + std::to_string(error.mark.column + 1) + ": " + error.msg};
     }
     std::string body = chunk.text;
     if (node.IsMap()) {
       const std::string kind = scalar_at(node, "kind");
-      const bool may_hold_template = pod_template_pointer(scalar_at(node, "apiVersion"), kind) ||
-                                     (is_list_kind(kind) && static_cast<const YAML::Node&>(node)["items"]);
+      const bool may_hold_template =
+          pod_template_pointer(scalar_at(node, "apiVersion"), kind) ||
+          (is_list_kind(kind) && static_cast<const YAML::Node&>(node)["items"]);
       if (may_hold_template) {
         auto object = yaml_to_json(node);
-        const std::string where = document + " (" + (object ? describe_object(*object) : kind) + ", line " +
-                                  std::to_string(chunk.first_line) + ")";
+        const std::string where = document + " (" + (object ? describe_object(*object) : kind) +
+                                  ", line " + std::to_string(chunk.first_line) + ")";
         if (!object) return Error{where + ": " + object.error().message};
         auto applied = injector.apply(object.value(), where);
         if (!applied) return applied.error();
@@ -226,14 +239,17 @@ Result<InjectOutput> inject(std::string_view input, const InjectOptions& options
           } catch (const YAML::Exception&) {
           }
           if (!reread || *reread != *object) {
-            return Error{where + ": internal error: the rewritten YAML does not read back the same; nothing written"};
+            return Error{where +
+                         ": internal error: the rewritten YAML does not read back the same; "
+                         "nothing written"};
           }
         }
       }
     } else if (!node.IsNull()) {
-      return Error{document + " (line " + std::to_string(chunk.first_line) +
-                   "): must be a mapping (a Kubernetes object), got " +
-                   (node.IsSequence() ? std::string("a list") : "the scalar \"" + node.Scalar() + "\"")};
+      return Error{
+          document + " (line " + std::to_string(chunk.first_line) +
+          "): must be a mapping (a Kubernetes object), got " +
+          (node.IsSequence() ? std::string("a list") : "the scalar \"" + node.Scalar() + "\"")};
     }
     if (!output.manifests.empty()) output.manifests += "---\n";
     output.manifests += body;

@@ -1,14 +1,13 @@
 // `meshprobe inject`: reads the manifests, runs inject() on them, writes the result to
 // standard output and the warnings to standard error. Nothing reaches standard output unless
 // every document was processed.
+#include <boost/program_options.hpp>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
-
-#include <boost/program_options.hpp>
 
 #include "cmd/build_info.h"
 #include "cmd/command.h"
@@ -20,7 +19,8 @@ namespace {
 
 namespace options = boost::program_options;
 
-constexpr std::string_view kUsage = "Usage: meshprobe inject -f FILE|- [--restore] [--agent-image IMAGE] [--agent-port PORT]";
+constexpr std::string_view kUsage =
+    "Usage: meshprobe inject -f FILE|- [--restore] [--agent-image IMAGE] [--agent-port PORT]";
 
 constexpr std::string_view kDescription = R"(
 Reads Kubernetes manifests (multi-document YAML) and writes them to standard output with the
@@ -47,18 +47,24 @@ or an unreadable file: one message names the document and the field, and nothing
 to standard output; 2 a wrong command line.
 )";
 
-options::options_description option_descriptions(InjectOptions& inject_options, std::string& filename) {
+options::options_description option_descriptions(InjectOptions& inject_options,
+                                                 std::string& filename) {
   options::options_description described("Options");
-  described.add_options()
-      ("filename,f", options::value(&filename)->value_name("FILE"),
-       "the manifests to read; - for standard input (required)")
-      ("restore", options::bool_switch(&inject_options.restore),
-       "undo a rewrite: put the original probes back, remove the agent and meshprobe's annotations")
-      ("agent-image", options::value(&inject_options.agent.image)->value_name("IMAGE")->default_value(default_agent_image()),
-       "the agent container's image")
-      ("agent-port", options::value(&inject_options.agent.port)->value_name("PORT")->default_value(probe::kDefaultAgentPort),
-       "the port the agent listens on; outside Istio's reserved 15000-15099")
-      ("help,h", "print this help");
+  described.add_options()("filename,f", options::value(&filename)->value_name("FILE"),
+                          "the manifests to read; - for standard input (required)")(
+      "restore", options::bool_switch(&inject_options.restore),
+      "undo a rewrite: put the original probes back, remove the agent and meshprobe's annotations")(
+      "agent-image",
+      options::value(&inject_options.agent.image)
+          ->value_name("IMAGE")
+          ->default_value(default_agent_image()),
+      "the agent container's image")(
+      "agent-port",
+      options::value(&inject_options.agent.port)
+          ->value_name("PORT")
+          ->default_value(probe::kDefaultAgentPort),
+      "the port the agent listens on; outside Istio's reserved 15000-15099")("help,h",
+                                                                             "print this help");
   return described;
 }
 
@@ -70,7 +76,8 @@ Result<std::string> read_input(const std::string& filename, std::istream& standa
     return text.str();
   }
   std::error_code error;
-  if (std::filesystem::is_directory(filename, error)) return Error{"cannot read " + filename + ": it is a directory"};
+  if (std::filesystem::is_directory(filename, error))
+    return Error{"cannot read " + filename + ": it is a directory"};
   std::ifstream file(filename, std::ios::binary);
   if (!file) return Error{"cannot read " + filename + ": " + std::strerror(errno)};
   text << file.rdbuf();
@@ -79,7 +86,8 @@ Result<std::string> read_input(const std::string& filename, std::istream& standa
 }
 
 int usage_error(CommandStreams& streams, const std::string& problem) {
-  streams.err << "meshprobe inject: " << problem << "\n" << kUsage << "\nRun 'meshprobe inject --help' for details.\n";
+  streams.err << "meshprobe inject: " << problem << "\n"
+              << kUsage << "\nRun 'meshprobe inject --help' for details.\n";
   return kExitUsage;
 }
 
@@ -100,13 +108,17 @@ int run_inject(const CommandArguments& arguments, CommandStreams& streams) {
     streams.out << kUsage << "\n" << kDescription << "\n" << described;
     return kExitOk;
   }
-  if (filename.empty()) return usage_error(streams, "-f FILE (or -f - for standard input) is required");
+  if (filename.empty())
+    return usage_error(streams, "-f FILE (or -f - for standard input) is required");
   const int port = inject_options.agent.port;
-  if (port < 1 || port > 65535) return usage_error(streams, "--agent-port must be in 1..65535, got " + std::to_string(port));
+  if (port < 1 || port > 65535)
+    return usage_error(streams, "--agent-port must be in 1..65535, got " + std::to_string(port));
   if (port >= 15000 && port <= 15099) {
-    return usage_error(streams, "--agent-port " + std::to_string(port) + " is in Istio's reserved range 15000-15099");
+    return usage_error(streams, "--agent-port " + std::to_string(port) +
+                                    " is in Istio's reserved range 15000-15099");
   }
-  if (inject_options.agent.image.empty()) return usage_error(streams, "--agent-image must not be empty");
+  if (inject_options.agent.image.empty())
+    return usage_error(streams, "--agent-image must not be empty");
 
   auto input = read_input(filename, streams.in);
   if (!input) {
@@ -118,7 +130,8 @@ int run_inject(const CommandArguments& arguments, CommandStreams& streams) {
     streams.err << "meshprobe inject: error: " << output.error().message << "\n";
     return kExitFailure;
   }
-  for (const auto& warning : output->warnings) streams.err << "meshprobe inject: warning: " << warning << "\n";
+  for (const auto& warning : output->warnings)
+    streams.err << "meshprobe inject: warning: " << warning << "\n";
   streams.out << output->manifests;
   return kExitOk;
 }

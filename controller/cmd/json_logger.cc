@@ -1,7 +1,6 @@
 #include "cmd/json_logger.h"
 
 #include <chrono>
-
 #include <nlohmann/json.hpp>
 
 #include "kube/leader_election.h"

@@ -7,7 +7,8 @@ namespace meshprobe::cmd {
 
 int run_version(const CommandArguments& arguments, CommandStreams& streams) {
   if (!arguments.empty() && (arguments[0] == "--help" || arguments[0] == "-h")) {
-    streams.out << "Usage: meshprobe version\n\nPrints meshprobe's version and the agent image it uses by default.\n";
+    streams.out << "Usage: meshprobe version\n\nPrints meshprobe's version and the agent image it "
+                   "uses by default.\n";
     return kExitOk;
   }
   if (!arguments.empty()) {

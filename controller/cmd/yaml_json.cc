@@ -17,7 +17,8 @@ using nlohmann::json;
 constexpr std::string_view kCoreTagPrefix = "tag:yaml.org,2002:";
 
 bool one_of(const std::string& text, std::initializer_list<const char*> options) {
-  return std::any_of(options.begin(), options.end(), [&](const char* option) { return text == option; });
+  return std::any_of(options.begin(), options.end(),
+                     [&](const char* option) { return text == option; });
 }
 
 // Go's strconv.ParseInt/ParseUint with base 0, as go-yaml uses them: an optional sign, then
@@ -29,10 +30,14 @@ std::optional<json> parse_go_integer(const std::string& text) {
   int base = 10;
   if (text.size() - at > 1 && text[at] == '0') {
     const char prefix = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at + 1])));
-    if (prefix == 'x') base = 16, at += 2;
-    else if (prefix == 'o') base = 8, at += 2;
-    else if (prefix == 'b') base = 2, at += 2;
-    else base = 8, at += 1;
+    if (prefix == 'x')
+      base = 16, at += 2;
+    else if (prefix == 'o')
+      base = 8, at += 2;
+    else if (prefix == 'b')
+      base = 2, at += 2;
+    else
+      base = 8, at += 1;
   }
   if (at >= text.size()) return std::nullopt;
   unsigned long long magnitude = 0;
@@ -40,7 +45,8 @@ std::optional<json> parse_go_integer(const std::string& text) {
     const char c = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
     const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
     if (digit >= base) return std::nullopt;
-    if (magnitude > (std::numeric_limits<unsigned long long>::max() - digit) / base) return std::nullopt;
+    if (magnitude > (std::numeric_limits<unsigned long long>::max() - digit) / base)
+      return std::nullopt;
     magnitude = magnitude * base + digit;
   }
   constexpr auto kMaxInt = static_cast<unsigned long long>(std::numeric_limits<long long>::max());
@@ -54,10 +60,14 @@ std::optional<json> parse_go_integer(const std::string& text) {
 
 std::string node_kind(const YAML::Node& node) {
   switch (node.Type()) {
-    case YAML::NodeType::Map: return "a mapping";
-    case YAML::NodeType::Sequence: return "a list";
-    case YAML::NodeType::Scalar: return "a scalar";
-    default: return "nothing";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a scalar";
+    default:
+      return "nothing";
   }
 }
 
@@ -72,10 +82,14 @@ bool is_valid_utf8(std::string_view text) {
     }
     std::size_t length = 0;
     unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
-    if (lead >= 0xc2 && lead <= 0xdf) length = 2;
-    else if (lead >= 0xe0 && lead <= 0xef) length = 3, low = lead == 0xe0 ? 0xa0 : 0x80, high = lead == 0xed ? 0x9f : 0xbf;
-    else if (lead >= 0xf0 && lead <= 0xf4) length = 4, low = lead == 0xf0 ? 0x90 : 0x80, high = lead == 0xf4 ? 0x8f : 0xbf;
-    else return false;
+    if (lead >= 0xc2 && lead <= 0xdf)
+      length = 2;
+    else if (lead >= 0xe0 && lead <= 0xef)
+      length = 3, low = lead == 0xe0 ? 0xa0 : 0x80, high = lead == 0xed ? 0x9f : 0xbf;
+    else if (lead >= 0xf0 && lead <= 0xf4)
+      length = 4, low = lead == 0xf0 ? 0x90 : 0x80, high = lead == 0xf4 ? 0x8f : 0xbf;
+    else
+      return false;
     if (i + length > text.size()) return false;
     for (std::size_t k = 1; k < length; ++k) {
       const auto byte = static_cast<unsigned char>(text[i + k]);
@@ -100,14 +114,17 @@ Result<json> convert(const YAML::Node& node, const std::string& path) {
       const std::string& tag = node.Tag();
       const std::string& text = node.Scalar();
       if (!is_valid_utf8(text)) return Error{where + ": not valid UTF-8 text"};
-      if (tag == "!" ) return json(text);  // quoted or block scalar
+      if (tag == "!") return json(text);  // quoted or block scalar
       if (tag == "?" || tag.empty()) return resolve_plain_scalar(text);
-      if (tag.rfind(kCoreTagPrefix, 0) != 0) return Error{where + ": the YAML tag " + tag + " is not supported"};
+      if (tag.rfind(kCoreTagPrefix, 0) != 0)
+        return Error{where + ": the YAML tag " + tag + " is not supported"};
       const std::string type = tag.substr(kCoreTagPrefix.size());
       if (type == "str") return json(text);
       const json resolved = resolve_plain_scalar(text);
-      const bool fits = (type == "int" && resolved.is_number_integer()) || (type == "float" && resolved.is_number()) ||
-                        (type == "bool" && resolved.is_boolean()) || (type == "null" && resolved.is_null());
+      const bool fits = (type == "int" && resolved.is_number_integer()) ||
+                        (type == "float" && resolved.is_number()) ||
+                        (type == "bool" && resolved.is_boolean()) ||
+                        (type == "null" && resolved.is_null());
       if (!fits) return Error{where + ": \"" + text + "\" is not a valid !!" + type};
       return type == "float" ? json(resolved.get<double>()) : resolved;
     }
@@ -123,7 +140,8 @@ Result<json> convert(const YAML::Node& node, const std::string& path) {
     case YAML::NodeType::Map: {
       json out = json::object();
       for (const auto& entry : node) {
-        if (!entry.first.IsScalar()) return Error{where + ": a mapping key must be a scalar, got " + node_kind(entry.first)};
+        if (!entry.first.IsScalar())
+          return Error{where + ": a mapping key must be a scalar, got " + node_kind(entry.first)};
         const std::string key = entry.first.Scalar();
         if (!is_valid_utf8(key)) return Error{where + ": a key is not valid UTF-8 text"};
         if (key == "<<" && entry.first.Tag() == "?") {
@@ -163,8 +181,8 @@ bool needs_quotes(const std::string& text) {
   if (!resolve_plain_scalar(text).is_string()) return true;
   // Conservative for other readers (YAML 1.2 numbers, sexagesimals, dates): quote what
   // starts like a number.
-  return !text.empty() && (std::isdigit(static_cast<unsigned char>(text.front())) || text.front() == '+' ||
-                           text.front() == '-' || text.front() == '.');
+  return !text.empty() && (std::isdigit(static_cast<unsigned char>(text.front())) ||
+                           text.front() == '+' || text.front() == '-' || text.front() == '.');
 }
 
 void emit(YAML::Emitter& out, const json& value, const YAML::Node& hint);
@@ -238,8 +256,10 @@ void emit(YAML::Emitter& out, const json& value, const YAML::Node& hint) {
     }
     case json::value_t::number_float: {
       const double number = value.get<double>();
-      if (std::isnan(number)) out << ".nan";
-      else if (std::isinf(number)) out << (number > 0 ? ".inf" : "-.inf");
+      if (std::isnan(number))
+        out << ".nan";
+      else if (std::isinf(number))
+        out << (number > 0 ? ".inf" : "-.inf");
       else {
         std::string text = value.dump();
         if (text.find_first_of(".eE") == std::string::npos) text += ".0";
@@ -261,10 +281,13 @@ void emit(YAML::Emitter& out, const json& value, const YAML::Node& hint) {
 
 json resolve_plain_scalar(const std::string& text) {
   if (one_of(text, {"", "~", "null", "Null", "NULL"})) return nullptr;
-  if (one_of(text, {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})) return true;
-  if (one_of(text, {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"})) return false;
+  if (one_of(text, {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"}))
+    return true;
+  if (one_of(text, {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"}))
+    return false;
   if (one_of(text, {".nan", ".NaN", ".NAN"})) return std::numeric_limits<double>::quiet_NaN();
-  if (one_of(text, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})) return std::numeric_limits<double>::infinity();
+  if (one_of(text, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"}))
+    return std::numeric_limits<double>::infinity();
   if (one_of(text, {"-.inf", "-.Inf", "-.INF"})) return -std::numeric_limits<double>::infinity();
   if (text.find_first_of("+-.0123456789") != 0) return text;
   std::string plain = text;

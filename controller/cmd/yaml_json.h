@@ -6,10 +6,10 @@
 // quoted, so "true", "8001" and version "1.10" stay strings and 8001 stays an integer.
 #pragma once
 
-#include <string>
+#include <yaml-cpp/yaml.h>
 
 #include <nlohmann/json.hpp>
-#include <yaml-cpp/yaml.h>
+#include <string>
 
 #include "probe/result.h"
 

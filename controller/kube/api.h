@@ -6,11 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/api_error.h"
 #include "kube/resource.h"
@@ -21,13 +20,13 @@ struct ListOptions {
   std::string label_selector;
   std::string field_selector;
   std::int64_t limit = 0;        // page size; 0 = everything at once
-  std::string continue_token;     // from the previous page
-  std::string resource_version;   // "" = most recent (a quorum read)
+  std::string continue_token;    // from the previous page
+  std::string resource_version;  // "" = most recent (a quorum read)
 };
 
 struct ObjectList {
   std::string resource_version;
-  std::string continue_token;     // empty on the last page
+  std::string continue_token;  // empty on the last page
   std::vector<nlohmann::json> items;
 };
 
@@ -39,7 +38,7 @@ enum class ResponseFields { kObject, kMetadata };
 
 struct WriteOptions {
   std::string field_manager;
-  std::string subresource;       // "status" for the status subresource
+  std::string subresource;  // "status" for the status subresource
   bool dry_run = false;
   ResponseFields response = ResponseFields::kObject;
 };
@@ -53,7 +52,7 @@ enum class PatchType {
 
 struct PatchOptions {
   std::string field_manager;
-  bool force = false;            // server-side apply: take over conflicting fields
+  bool force = false;  // server-side apply: take over conflicting fields
   std::string subresource;
   bool dry_run = false;
   ResponseFields response = ResponseFields::kObject;
@@ -66,11 +65,11 @@ struct DeleteOptions {
 };
 
 struct WatchOptions {
-  std::string resource_version;   // watch changes after this version
+  std::string resource_version;  // watch changes after this version
   std::string label_selector;
   std::string field_selector;
   bool allow_bookmarks = true;
-  int timeout_seconds = 0;        // the server ends the watch after this; 0 = its default
+  int timeout_seconds = 0;  // the server ends the watch after this; 0 = its default
 };
 
 enum class WatchEventType { kAdded, kModified, kDeleted, kBookmark };
@@ -139,9 +138,9 @@ ApiResult<nlohmann::json> apply(KubernetesApi& api, const ResourceType& type,
 // continue token expires (410) mid-way, starts over with a full, unpaginated list, as
 // client-go's pager does; `visit` then sees items again, so callers collect into a fresh set.
 ApiResult<std::string> list_all_pages(KubernetesApi& api, const ResourceType& type,
-                                    const std::string& namespace_name, ListOptions options,
-                                    std::int64_t page_size,
-                                    const std::function<void(nlohmann::json item)>& visit,
-                                    const std::function<void()>& restarted = {});
+                                      const std::string& namespace_name, ListOptions options,
+                                      std::int64_t page_size,
+                                      const std::function<void(nlohmann::json item)>& visit,
+                                      const std::function<void()>& restarted = {});
 
 }  // namespace meshprobe::kube

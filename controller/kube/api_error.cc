@@ -1,7 +1,6 @@
 #include "kube/api_error.h"
 
 #include <charconv>
-
 #include <nlohmann/json.hpp>
 
 namespace meshprobe::kube {
@@ -9,17 +8,29 @@ namespace {
 
 ApiErrorKind kind_for(int status, const std::string& reason) {
   switch (status) {
-    case 400: case 405: case 406: case 415: return ApiErrorKind::kBadRequest;
-    case 401: return ApiErrorKind::kUnauthorized;
-    case 403: return ApiErrorKind::kForbidden;
-    case 404: return ApiErrorKind::kNotFound;
+    case 400:
+    case 405:
+    case 406:
+    case 415:
+      return ApiErrorKind::kBadRequest;
+    case 401:
+      return ApiErrorKind::kUnauthorized;
+    case 403:
+      return ApiErrorKind::kForbidden;
+    case 404:
+      return ApiErrorKind::kNotFound;
     case 409:
       return reason == "AlreadyExists" ? ApiErrorKind::kAlreadyExists : ApiErrorKind::kConflict;
-    case 410: return ApiErrorKind::kGone;
-    case 422: return ApiErrorKind::kInvalid;
-    case 429: return ApiErrorKind::kTooManyRequests;
-    case 504: return ApiErrorKind::kTimeout;
-    default: break;
+    case 410:
+      return ApiErrorKind::kGone;
+    case 422:
+      return ApiErrorKind::kInvalid;
+    case 429:
+      return ApiErrorKind::kTooManyRequests;
+    case 504:
+      return ApiErrorKind::kTimeout;
+    default:
+      break;
   }
   if (reason == "Timeout") return ApiErrorKind::kTimeout;
   if (status >= 500) return ApiErrorKind::kServerError;
@@ -69,20 +80,34 @@ bool read_status(const nlohmann::json& status, ApiError& error) {
 
 const char* to_string(ApiErrorKind kind) {
   switch (kind) {
-    case ApiErrorKind::kTransport: return "transport error";
-    case ApiErrorKind::kTimeout: return "timeout";
-    case ApiErrorKind::kBadRequest: return "bad request";
-    case ApiErrorKind::kUnauthorized: return "unauthorized";
-    case ApiErrorKind::kForbidden: return "forbidden";
-    case ApiErrorKind::kNotFound: return "not found";
-    case ApiErrorKind::kAlreadyExists: return "already exists";
-    case ApiErrorKind::kConflict: return "conflict";
-    case ApiErrorKind::kGone: return "gone";
-    case ApiErrorKind::kInvalid: return "invalid";
-    case ApiErrorKind::kTooManyRequests: return "too many requests";
-    case ApiErrorKind::kServerError: return "server error";
-    case ApiErrorKind::kDecode: return "undecodable response";
-    case ApiErrorKind::kStopped: return "stopped";
+    case ApiErrorKind::kTransport:
+      return "transport error";
+    case ApiErrorKind::kTimeout:
+      return "timeout";
+    case ApiErrorKind::kBadRequest:
+      return "bad request";
+    case ApiErrorKind::kUnauthorized:
+      return "unauthorized";
+    case ApiErrorKind::kForbidden:
+      return "forbidden";
+    case ApiErrorKind::kNotFound:
+      return "not found";
+    case ApiErrorKind::kAlreadyExists:
+      return "already exists";
+    case ApiErrorKind::kConflict:
+      return "conflict";
+    case ApiErrorKind::kGone:
+      return "gone";
+    case ApiErrorKind::kInvalid:
+      return "invalid";
+    case ApiErrorKind::kTooManyRequests:
+      return "too many requests";
+    case ApiErrorKind::kServerError:
+      return "server error";
+    case ApiErrorKind::kDecode:
+      return "undecodable response";
+    case ApiErrorKind::kStopped:
+      return "stopped";
   }
   return "error";
 }
@@ -114,8 +139,8 @@ bool ApiError::transient() const {
 }
 
 ApiError error_from_response(int http_status, const std::string& body,
-                           const std::optional<std::string>& retry_after_header,
-                           const std::string& request) {
+                             const std::optional<std::string>& retry_after_header,
+                             const std::string& request) {
   ApiError error;
   error.http_status = http_status;
   error.request = request;

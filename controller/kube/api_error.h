@@ -41,12 +41,12 @@ struct FieldCause {
 
 struct ApiError {
   ApiErrorKind kind = ApiErrorKind::kTransport;
-  int http_status = 0;           // 0 when there was no response
-  std::string reason;           // Status.reason (NotFound, Conflict, Expired, ...)
-  std::string detail;           // Status.message, or the transport's own message
+  int http_status = 0;  // 0 when there was no response
+  std::string reason;   // Status.reason (NotFound, Conflict, Expired, ...)
+  std::string detail;   // Status.message, or the transport's own message
   std::vector<FieldCause> causes;
   std::optional<std::chrono::seconds> retry_after;
-  std::string request;          // "GET /apis/apps/v1/..." for context
+  std::string request;  // "GET /apis/apps/v1/..." for context
 
   // "<request>: <kind> (<status>): <detail>; <field>: <cause>..."
   std::string message() const;
@@ -66,8 +66,8 @@ using ApiStatus = ApiResult<Success>;
 // Builds the error for a non-2xx response: decodes a Kubernetes Status body when there is one
 // (it is optional: proxies answer with text), honours Retry-After.
 ApiError error_from_response(int http_status, const std::string& body,
-                           const std::optional<std::string>& retry_after_header,
-                           const std::string& request);
+                             const std::optional<std::string>& retry_after_header,
+                             const std::string& request);
 
 // Builds the error carried by a watch ERROR event (its object is a Status).
 ApiError error_from_status_object(const std::string& status_json, const std::string& request);

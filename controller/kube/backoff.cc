@@ -13,8 +13,8 @@ Duration Backoff::next() {
   failed_before_ = true;
   last_failure_ = now;
   const Duration delay = jitter(current_, options_.jitter, random_);
-  current_ = std::min(options_.maximum,
-                      std::chrono::duration_cast<Duration>(current_ * options_.factor));
+  current_ =
+      std::min(options_.maximum, std::chrono::duration_cast<Duration>(current_ * options_.factor));
   return delay;
 }
 

@@ -15,7 +15,7 @@ struct BackoffOptions {
   Duration maximum = std::chrono::seconds(30);
   double factor = 2.0;
   double jitter = 1.0;                             // each delay is scaled by [1, 1 + jitter)
-  Duration reset_after = std::chrono::minutes(2);   // no failure for this long: start over
+  Duration reset_after = std::chrono::minutes(2);  // no failure for this long: start over
 };
 
 class Backoff {

@@ -17,7 +17,8 @@ struct Deflater {
   Deflater() {
     // Small objects: an 8 kB window (windowBits 13) and memLevel 6 compress them as well as
     // zlib's defaults do, with 64 kB of state per thread instead of 256 kB.
-    if (deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, kWindowBits, 6, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (deflateInit2(&stream, Z_BEST_COMPRESSION, Z_DEFLATED, kWindowBits, 6, Z_DEFAULT_STRATEGY) !=
+        Z_OK) {
       throw std::bad_alloc();
     }
   }
@@ -43,7 +44,8 @@ CompressionDictionary::CompressionDictionary(std::string bytes) : bytes_(std::mo
   }
 }
 
-CompactObject CompactObject::encode(const nlohmann::json& object, const CompressionDictionary* dictionary) {
+CompactObject CompactObject::encode(const nlohmann::json& object,
+                                    const CompressionDictionary* dictionary) {
   CompactObject compact;
   if (object.is_null()) return compact;
   const std::vector<std::uint8_t> packed = nlohmann::json::to_msgpack(object);
@@ -59,7 +61,8 @@ CompactObject CompactObject::encode(const nlohmann::json& object, const Compress
   stream.avail_in = static_cast<uInt>(packed.size());
   stream.next_out = compact.bytes_.data();
   stream.avail_out = static_cast<uInt>(compact.bytes_.size());
-  if (deflate(&stream, Z_FINISH) != Z_STREAM_END) throw std::logic_error("deflate: output larger than its bound");
+  if (deflate(&stream, Z_FINISH) != Z_STREAM_END)
+    throw std::logic_error("deflate: output larger than its bound");
   compact.bytes_.resize(stream.total_out);
   compact.bytes_.shrink_to_fit();
   compact.decoded_size_ = static_cast<std::uint32_t>(packed.size());
@@ -90,6 +93,8 @@ nlohmann::json CompactObject::decode() const {
   return nlohmann::json::from_msgpack(packed);
 }
 
-CompactObject project_compact(const nlohmann::json& object) { return CompactObject::encode(object); }
+CompactObject project_compact(const nlohmann::json& object) {
+  return CompactObject::encode(object);
+}
 
 }  // namespace meshprobe::kube

@@ -7,11 +7,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace meshprobe::kube {
 
@@ -30,7 +29,8 @@ class CompressionDictionary {
 class CompactObject {
  public:
   CompactObject() = default;  // decodes to null
-  static CompactObject encode(const nlohmann::json& object, const CompressionDictionary* dictionary = nullptr);
+  static CompactObject encode(const nlohmann::json& object,
+                              const CompressionDictionary* dictionary = nullptr);
   nlohmann::json decode() const;
   std::size_t size() const { return bytes_.size(); }  // compressed bytes
 

@@ -1,11 +1,11 @@
 #include "kube/config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 namespace meshprobe::kube {
 namespace {
@@ -23,7 +23,7 @@ Result<std::string> read_file(const std::string& path, const std::string& what) 
 
 // Finds the entry named `name` in a kubeconfig list (clusters, users, contexts).
 std::optional<YAML::Node> find_named(const YAML::Node& list, const std::string& name,
-                                    const char* field) {
+                                     const char* field) {
   if (!list || !list.IsSequence()) return std::nullopt;
   for (const auto& entry : list) {
     if (entry["name"] && entry["name"].as<std::string>() == name && entry[field]) {
@@ -109,8 +109,7 @@ Result<RestConfig> load_kubeconfig(const std::string& path, const std::string& c
     return Error{"kubeconfig " + path + ": " + problem};
   };
   try {
-    const std::string context =
-        context_name.empty() ? text(root, "current-context") : context_name;
+    const std::string context = context_name.empty() ? text(root, "current-context") : context_name;
     if (context.empty()) return fail("no current-context and no context given");
     const auto context_node = find_named(root["contexts"], context, "context");
     if (!context_node) return fail("context \"" + context + "\" not found");
@@ -121,8 +120,8 @@ Result<RestConfig> load_kubeconfig(const std::string& path, const std::string& c
       return fail("cluster \"" + cluster_name + "\" of context \"" + context + "\" not found");
     }
     const YAML::Node& cluster = *cluster_node;
-    const auto user_node = user_name.empty() ? std::nullopt
-                                           : find_named(root["users"], user_name, "user");
+    const auto user_node =
+        user_name.empty() ? std::nullopt : find_named(root["users"], user_name, "user");
     if (!user_name.empty() && !user_node) return fail("user \"" + user_name + "\" not found");
     const YAML::Node user = user_node.value_or(YAML::Node(YAML::NodeType::Undefined));
 
@@ -135,13 +134,15 @@ Result<RestConfig> load_kubeconfig(const std::string& path, const std::string& c
     }
     TlsConfig& tls = config.tls;
     tls.server_name = text(cluster, "tls-server-name");
-    tls.insecure_skip_verify = cluster["insecure-skip-tls-verify"] &&
-                             cluster["insecure-skip-tls-verify"].as<bool>();
+    tls.insecure_skip_verify =
+        cluster["insecure-skip-tls-verify"] && cluster["insecure-skip-tls-verify"].as<bool>();
     if (const std::string data = text(cluster, "certificate-authority-data"); !data.empty()) {
       auto pem = decode_base64(data);
-      if (!pem) return fail("certificate-authority-data of cluster \"" + cluster_name + "\" is not base64");
+      if (!pem)
+        return fail("certificate-authority-data of cluster \"" + cluster_name + "\" is not base64");
       tls.ca_pem = *pem;
-      tls.ca_description = "certificate-authority-data of cluster \"" + cluster_name + "\" in " + path;
+      tls.ca_description =
+          "certificate-authority-data of cluster \"" + cluster_name + "\" in " + path;
     } else if (const std::string file = text(cluster, "certificate-authority"); !file.empty()) {
       tls.ca_file = resolve_path(file, base);
       tls.ca_description = "CA file " + tls.ca_file;
@@ -161,10 +162,11 @@ Result<RestConfig> load_kubeconfig(const std::string& path, const std::string& c
                     "a client certificate or a token");
       }
       auto pem_or_file = [&](const char* data_key, const char* file_key, std::string& pem,
-                           std::string& file) -> std::optional<Error> {
+                             std::string& file) -> std::optional<Error> {
         if (const std::string data = text(user, data_key); !data.empty()) {
           auto decoded = decode_base64(data);
-          if (!decoded) return fail(std::string(data_key) + " of user \"" + user_name + "\" is not base64");
+          if (!decoded)
+            return fail(std::string(data_key) + " of user \"" + user_name + "\" is not base64");
           pem = *decoded;
         } else {
           file = resolve_path(text(user, file_key), base);
@@ -172,22 +174,26 @@ Result<RestConfig> load_kubeconfig(const std::string& path, const std::string& c
         return std::nullopt;
       };
       if (auto problem = pem_or_file("client-certificate-data", "client-certificate",
-                                   tls.client_certificate_pem, tls.client_certificate_file)) {
+                                     tls.client_certificate_pem, tls.client_certificate_file)) {
         return *problem;
       }
       if (auto problem = pem_or_file("client-key-data", "client-key", tls.client_key_pem,
-                                   tls.client_key_file)) {
+                                     tls.client_key_file)) {
         return *problem;
       }
-      const bool has_certificate = !tls.client_certificate_pem.empty() || !tls.client_certificate_file.empty();
+      const bool has_certificate =
+          !tls.client_certificate_pem.empty() || !tls.client_certificate_file.empty();
       const bool has_key = !tls.client_key_pem.empty() || !tls.client_key_file.empty();
       if (has_certificate != has_key) {
-        return fail("user \"" + user_name + "\" has a client certificate without its key, or a key without its certificate");
+        return fail(
+            "user \"" + user_name +
+            "\" has a client certificate without its key, or a key without its certificate");
       }
       config.bearer_token = text(user, "token");
       config.bearer_token_file = resolve_path(text(user, "tokenFile"), base);
       if (user["username"] || user["password"]) {
-        return fail("user \"" + user_name + "\" uses basic authentication, which Kubernetes no longer supports");
+        return fail("user \"" + user_name +
+                    "\" uses basic authentication, which Kubernetes no longer supports");
       }
     }
     return config;
@@ -196,11 +202,14 @@ Result<RestConfig> load_kubeconfig(const std::string& path, const std::string& c
   }
 }
 
-Result<RestConfig> load_in_cluster(const EnvironmentLookup& environment, const std::string& directory) {
+Result<RestConfig> load_in_cluster(const EnvironmentLookup& environment,
+                                   const std::string& directory) {
   const auto host = environment("KUBERNETES_SERVICE_HOST");
   const auto port = environment("KUBERNETES_SERVICE_PORT");
   if (!host || host->empty() || !port || port->empty()) {
-    return Error{"not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set"};
+    return Error{
+        "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not "
+        "set"};
   }
   RestConfig config;
   config.source = "in-cluster service account (" + directory + ")";
@@ -218,8 +227,9 @@ Result<RestConfig> load_in_cluster(const EnvironmentLookup& environment, const s
   return config;
 }
 
-Result<RestConfig> resolve_rest_config(const std::string& kubeconfig_flag, const std::string& context,
-                                     const EnvironmentLookup& environment) {
+Result<RestConfig> resolve_rest_config(const std::string& kubeconfig_flag,
+                                       const std::string& context,
+                                       const EnvironmentLookup& environment) {
   if (!kubeconfig_flag.empty()) return load_kubeconfig(kubeconfig_flag, context);
   if (auto list = environment("KUBECONFIG"); list && !list->empty()) {
     const std::string first = list->substr(0, list->find(':'));

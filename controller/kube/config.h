@@ -48,21 +48,21 @@ EnvironmentLookup process_environment();
 
 // The kubeconfig at `path`, using `context` or else its current-context.
 meshprobe::Result<RestConfig> load_kubeconfig(const std::string& path,
-                                             const std::string& context = "");
+                                              const std::string& context = "");
 
 inline constexpr const char* kServiceAccountDirectory =
     "/var/run/secrets/kubernetes.io/serviceaccount";
 
 // The pod's service account: KUBERNETES_SERVICE_HOST/PORT, token and ca.crt in `directory`.
-meshprobe::Result<RestConfig> load_in_cluster(const EnvironmentLookup& environment,
-                                            const std::string& directory = kServiceAccountDirectory);
+meshprobe::Result<RestConfig> load_in_cluster(
+    const EnvironmentLookup& environment, const std::string& directory = kServiceAccountDirectory);
 
 // What the controller uses: --kubeconfig when given, else the first file of $KUBECONFIG
 // (a list of files is not merged, as kubectl would; the first one must be complete), else
 // in-cluster, else ~/.kube/config.
 meshprobe::Result<RestConfig> resolve_rest_config(const std::string& kubeconfig_flag,
-                                                const std::string& context,
-                                                const EnvironmentLookup& environment);
+                                                  const std::string& context,
+                                                  const EnvironmentLookup& environment);
 
 // Standard base64 (kubeconfig *-data fields); an error for anything that is not.
 meshprobe::Result<std::string> decode_base64(const std::string& text);

@@ -9,9 +9,9 @@ ResourceResolver fixed_resource(ResourceType type) {
 }
 
 ApiResult<std::optional<ResourceType>> discover_resource(KubernetesApi& api,
-                                                        const std::string& group,
-                                                        const std::string& plural,
-                                                        const std::vector<std::string>& versions) {
+                                                         const std::string& group,
+                                                         const std::string& plural,
+                                                         const std::vector<std::string>& versions) {
   auto group_info = api.get_path("/apis/" + group);
   if (!group_info) {
     if (group_info.error().is(ApiErrorKind::kNotFound)) return std::optional<ResourceType>();
@@ -34,20 +34,19 @@ ApiResult<std::optional<ResourceType>> discover_resource(KubernetesApi& api,
     if (list == resources->end() || !list->is_array()) continue;
     for (const auto& resource : *list) {
       if (!resource.is_object() || resource.value("name", "") != plural) continue;
-      return std::optional<ResourceType>(ResourceType{group, version, plural,
-                                                      resource.value("kind", ""),
-                                                      resource.value("namespaced", true)});
+      return std::optional<ResourceType>(ResourceType{
+          group, version, plural, resource.value("kind", ""), resource.value("namespaced", true)});
     }
   }
   return std::optional<ResourceType>();
 }
 
 ResourceResolver discovered_resource(KubernetesApi& api, std::string group, std::string plural,
-                                    std::vector<std::string> versions) {
-  return [&api, group = std::move(group), plural = std::move(plural),
-          versions = std::move(versions)] {
-    return discover_resource(api, group, plural, versions);
-  };
+                                     std::vector<std::string> versions) {
+  return
+      [&api, group = std::move(group), plural = std::move(plural), versions = std::move(versions)] {
+        return discover_resource(api, group, plural, versions);
+      };
 }
 
 }  // namespace meshprobe::kube

@@ -22,11 +22,11 @@ ResourceResolver fixed_resource(ResourceType type);
 // The first of `versions` (in the caller's order of preference) in which `group` serves
 // `plural`, with its kind and scope from the server; nullopt when none is served.
 ApiResult<std::optional<ResourceType>> discover_resource(KubernetesApi& api,
-                                                        const std::string& group,
-                                                        const std::string& plural,
-                                                        const std::vector<std::string>& versions);
+                                                         const std::string& group,
+                                                         const std::string& plural,
+                                                         const std::vector<std::string>& versions);
 
 ResourceResolver discovered_resource(KubernetesApi& api, std::string group, std::string plural,
-                                    std::vector<std::string> versions);
+                                     std::vector<std::string> versions);
 
 }  // namespace meshprobe::kube

@@ -22,8 +22,7 @@ MonotonicTime FakeClock::now() const {
 
 SystemTime FakeClock::system_now() const {
   std::lock_guard lock(mutex_);
-  return SystemTime{} + kSystemStart +
-         std::chrono::duration_cast<SystemTime::duration>(elapsed_);
+  return SystemTime{} + kSystemStart + std::chrono::duration_cast<SystemTime::duration>(elapsed_);
 }
 
 TimerPtr FakeClock::schedule(MonotonicTime deadline, std::function<void()> callback) {

@@ -32,7 +32,7 @@ class FakeClock final : public Clock {
   // pending (for example, a loop has gone to sleep). A real-time bound keeps a broken test
   // from hanging; returns false when it ran out.
   bool wait_for_pending_timers(std::size_t count,
-                            std::chrono::milliseconds bound = std::chrono::seconds(10)) const;
+                               std::chrono::milliseconds bound = std::chrono::seconds(10)) const;
 
  private:
   mutable std::mutex mutex_;

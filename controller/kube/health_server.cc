@@ -25,7 +25,7 @@ void HealthEndpoints::add_readiness_check(const std::string& name, HealthCheck c
 }
 
 HealthResponse HealthEndpoints::run_checks(const std::map<std::string, HealthCheck>& checks,
-                                          bool verbose) const {
+                                           bool verbose) const {
   HealthResponse response;
   std::string details;
   bool healthy = true;
@@ -46,8 +46,10 @@ HealthResponse HealthEndpoints::run_checks(const std::map<std::string, HealthChe
   return response;
 }
 
-HealthResponse HealthEndpoints::respond(const std::string& method, const std::string& target) const {
-  if (method != "GET" && method != "HEAD") return {405, "text/plain; charset=utf-8", "method not allowed\n"};
+HealthResponse HealthEndpoints::respond(const std::string& method,
+                                        const std::string& target) const {
+  if (method != "GET" && method != "HEAD")
+    return {405, "text/plain; charset=utf-8", "method not allowed\n"};
   const std::string path = target.substr(0, target.find('?'));
   const bool verbose = target.find("verbose") != std::string::npos;
   if (path == "/metrics") {
@@ -56,9 +58,12 @@ HealthResponse HealthEndpoints::respond(const std::string& method, const std::st
   std::map<std::string, HealthCheck> checks;
   {
     std::lock_guard lock(mutex_);
-    if (path == "/healthz" || path == "/livez") checks = liveness_;
-    else if (path == "/readyz") checks = readiness_;
-    else return {404, "text/plain; charset=utf-8", "not found\n"};
+    if (path == "/healthz" || path == "/livez")
+      checks = liveness_;
+    else if (path == "/readyz")
+      checks = readiness_;
+    else
+      return {404, "text/plain; charset=utf-8", "not found\n"};
   }
   return run_checks(checks, verbose);
 }
@@ -78,7 +83,9 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, HealthEndpoints& endpoints, std::atomic<std::size_t>& connections,
           std::chrono::seconds timeout)
-      : stream_(std::move(socket)), endpoints_(endpoints), connections_(connections),
+      : stream_(std::move(socket)),
+        endpoints_(endpoints),
+        connections_(connections),
         timeout_(timeout) {}
   ~Session() { --connections_; }
 
@@ -97,8 +104,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read(beast::error_code error) {
     if (error) return;  // closed, timed out or malformed: drop the connection
     const auto& request = parser_->get();
-    const HealthResponse answer = endpoints_.respond(std::string(request.method_string()),
-                                                     std::string(request.target()));
+    const HealthResponse answer =
+        endpoints_.respond(std::string(request.method_string()), std::string(request.target()));
     response_ = {};
     response_.version(request.version());
     response_.result(static_cast<http::status>(answer.status));
@@ -136,7 +143,9 @@ void accept(const std::shared_ptr<HealthServer::State>& state, HealthEndpoints& 
 }  // namespace
 
 HealthServer::HealthServer(HealthServerOptions options, HealthEndpoints& endpoints, Logger& logger)
-    : options_(std::move(options)), endpoints_(endpoints), logger_(logger),
+    : options_(std::move(options)),
+      endpoints_(endpoints),
+      logger_(logger),
       state_(std::make_shared<State>()) {}
 
 HealthServer::~HealthServer() { stop(); }
@@ -180,7 +189,8 @@ meshprobe::Result<std::uint16_t> HealthServer::start() {
   if (!error) state_->acceptor.set_option(asio::socket_base::reuse_address(true), error);
   if (!error) state_->acceptor.bind(endpoint, error);
   if (!error) state_->acceptor.listen(asio::socket_base::max_listen_connections, error);
-  if (error) return meshprobe::Error{"health server: cannot listen on " + where + ": " + error.message()};
+  if (error)
+    return meshprobe::Error{"health server: cannot listen on " + where + ": " + error.message()};
   const std::uint16_t port = state_->acceptor.local_endpoint().port();
   accept(state_, endpoints_, options_);
   state_->thread = std::thread([state = state_.get()] { state->context.run(); });

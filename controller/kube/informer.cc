@@ -5,10 +5,9 @@
 namespace meshprobe::kube {
 
 std::optional<std::string> ObjectMeta::label(const std::string& label_key) const {
-  auto found = std::lower_bound(labels.begin(), labels.end(), label_key,
-                                [](const auto& entry, const std::string& wanted) {
-                                  return entry.first < wanted;
-                                });
+  auto found = std::lower_bound(
+      labels.begin(), labels.end(), label_key,
+      [](const auto& entry, const std::string& wanted) { return entry.first < wanted; });
   if (found == labels.end() || found->first != label_key) return std::nullopt;
   return found->second;
 }

@@ -146,7 +146,8 @@ class Informer final : public ReflectorSink {
       return out;
     }
     const std::string prefix = namespace_name + "/";
-    for (auto it = store_.lower_bound(prefix); it != store_.end() && it->first.starts_with(prefix); ++it) {
+    for (auto it = store_.lower_bound(prefix); it != store_.end() && it->first.starts_with(prefix);
+         ++it) {
       out.push_back(it->second);
     }
     return out;
@@ -306,9 +307,10 @@ typename Informer<T>::Indexer label_indexer(std::string label_key) {
 template <typename T>
 typename Informer<T>::Handlers enqueue_keys_of(WorkQueue& queue) {
   using ObjectPtr = typename Informer<T>::ObjectPtr;
-  return {[&queue](const ObjectPtr& object) { queue.add(object->metadata.key()); },
-          [&queue](const ObjectPtr&, const ObjectPtr& object) { queue.add(object->metadata.key()); },
-          [&queue](const ObjectPtr& object) { queue.add(object->metadata.key()); }};
+  return {
+      [&queue](const ObjectPtr& object) { queue.add(object->metadata.key()); },
+      [&queue](const ObjectPtr&, const ObjectPtr& object) { queue.add(object->metadata.key()); },
+      [&queue](const ObjectPtr& object) { queue.add(object->metadata.key()); }};
 }
 
 }  // namespace meshprobe::kube

@@ -34,7 +34,8 @@ int seconds(Duration duration) {
 }  // namespace
 
 std::string format_micro_time(SystemTime time) {
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch());
+  const auto micros =
+      std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch());
   const std::time_t whole = static_cast<std::time_t>(micros.count() / 1000000);
   std::tm utc{};
   gmtime_r(&whole, &utc);
@@ -53,7 +54,8 @@ meshprobe::Result<bool> validate(const LeaderElectionConfig& config) {
   if (config.lease_duration <= config.renew_deadline) {
     return meshprobe::Error{"the lease duration must be longer than the renew deadline"};
   }
-  if (config.renew_deadline <= std::chrono::duration_cast<Duration>(config.retry_period * kRetryJitter)) {
+  if (config.renew_deadline <=
+      std::chrono::duration_cast<Duration>(config.retry_period * kRetryJitter)) {
     return meshprobe::Error{"the renew deadline must be longer than 1.2 times the retry period"};
   }
   return true;
@@ -69,9 +71,9 @@ LeaderElector::LeaderElector(KubernetesApi& api, LeaderElectionConfig config,
       random_(random),
       logger_(logger),
       leader_gauge_(metrics
-                       .gauge("leader_election_master_status",
-                              "1 while this process is the leader, else 0.", {"name"})
-                       .labels({config_.name})),
+                        .gauge("leader_election_master_status",
+                               "1 while this process is the leader, else 0.", {"name"})
+                        .labels({config_.name})),
       transitions_(metrics
                        .counter("leader_election_transitions_total",
                                 "Times this process started or stopped leading.", {"name"})
@@ -110,7 +112,7 @@ void LeaderElector::observe(const LeaseRecord& record) {
 }
 
 nlohmann::json LeaderElector::lease_object(const LeaseRecord& record,
-                                          const std::string& resource_version) const {
+                                           const std::string& resource_version) const {
   nlohmann::json metadata = {{"name", config_.name}, {"namespace", config_.namespace_name}};
   if (!resource_version.empty()) metadata["resourceVersion"] = resource_version;
   nlohmann::json spec = {{"leaseDurationSeconds", record.lease_duration_seconds},
@@ -136,7 +138,8 @@ bool LeaderElector::try_acquire_or_renew() {
                       config_.name + ": " + current.error().message());
       return false;
     }
-    auto created = api_.create(resources::kLeases, config_.namespace_name, lease_object(desired, ""));
+    auto created =
+        api_.create(resources::kLeases, config_.namespace_name, lease_object(desired, ""));
     if (!created) {
       logger_.warning("leader election: cannot create Lease: " + created.error().message());
       return false;
@@ -202,9 +205,10 @@ void LeaderElector::arm_deadline(MonotonicTime last_renewal) {
   {
     std::lock_guard lock(mutex_);
     if (!leading_) return;
-    previous = std::exchange(deadline_, clock_.schedule(last_renewal + config_.renew_deadline, [this] {
-      lose_leadership("no renewal succeeded for the renew deadline", LogLevel::kWarning);
-    }));
+    previous =
+        std::exchange(deadline_, clock_.schedule(last_renewal + config_.renew_deadline, [this] {
+          lose_leadership("no renewal succeeded for the renew deadline", LogLevel::kWarning);
+        }));
   }
 }
 

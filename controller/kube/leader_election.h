@@ -28,8 +28,8 @@ namespace meshprobe::kube {
 
 struct LeaderElectionConfig {
   std::string namespace_name;
-  std::string name;       // the Lease's name
-  std::string identity;   // unique per replica: the pod name, or host name and a random part
+  std::string name;      // the Lease's name
+  std::string identity;  // unique per replica: the pod name, or host name and a random part
   Duration lease_duration = std::chrono::seconds(15);
   Duration renew_deadline = std::chrono::seconds(10);
   Duration retry_period = std::chrono::seconds(2);

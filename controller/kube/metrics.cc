@@ -17,10 +17,14 @@ void add_atomically(std::atomic<double>& target, double amount) {
 std::string escape_label_value(const std::string& value) {
   std::string escaped;
   for (char character : value) {
-    if (character == '\\') escaped += "\\\\";
-    else if (character == '"') escaped += "\\\"";
-    else if (character == '\n') escaped += "\\n";
-    else escaped += character;
+    if (character == '\\')
+      escaped += "\\\\";
+    else if (character == '"')
+      escaped += "\\\"";
+    else if (character == '\n')
+      escaped += "\\n";
+    else
+      escaped += character;
   }
   return escaped;
 }
@@ -35,8 +39,9 @@ std::string format_number(double value) {
 }
 
 // {a="1",b="2"} with an optional extra label (histogram buckets' "le").
-std::string format_labels(const std::vector<std::string>& names, const std::vector<std::string>& values,
-                         const std::string& extra_name = "", const std::string& extra_value = "") {
+std::string format_labels(const std::vector<std::string>& names,
+                          const std::vector<std::string>& values,
+                          const std::string& extra_name = "", const std::string& extra_value = "") {
   std::string out;
   for (std::size_t index = 0; index < names.size() && index < values.size(); ++index) {
     out += out.empty() ? "{" : ",";
@@ -53,9 +58,12 @@ std::string format_labels(const std::vector<std::string>& names, const std::vect
 std::string escape_help(const std::string& help) {
   std::string escaped;
   for (char character : help) {
-    if (character == '\\') escaped += "\\\\";
-    else if (character == '\n') escaped += "\\n";
-    else escaped += character;
+    if (character == '\\')
+      escaped += "\\\\";
+    else if (character == '\n')
+      escaped += "\\n";
+    else
+      escaped += character;
   }
   return escaped;
 }
@@ -75,8 +83,8 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 }
 
 void Histogram::observe(double value) {
-  const auto bucket = std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) -
-                      upper_bounds_.begin();
+  const auto bucket =
+      std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value) - upper_bounds_.begin();
   std::lock_guard lock(mutex_);
   ++counts_[static_cast<std::size_t>(bucket)];
   sum_ += value;
@@ -103,9 +111,9 @@ std::vector<double> latency_buckets() {
 
 template <typename F>
 F& MetricsRegistry::register_family(std::map<std::string, std::unique_ptr<F>>& families,
-                                   const std::string& name, const std::string& help,
-                                   std::vector<std::string> label_names,
-                                   std::vector<double> buckets) {
+                                    const std::string& name, const std::string& help,
+                                    std::vector<std::string> label_names,
+                                    std::vector<double> buckets) {
   std::lock_guard lock(mutex_);
   auto& family = families[name];
   if (!family) {

@@ -59,7 +59,9 @@ class Family {
  public:
   Family(std::string name, std::string help, std::vector<std::string> label_names,
          std::vector<double> buckets = {})
-      : name_(std::move(name)), help_(std::move(help)), label_names_(std::move(label_names)),
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        label_names_(std::move(label_names)),
         buckets_(std::move(buckets)) {}
 
   // The child for these label values, in the order of the label names.
@@ -110,8 +112,8 @@ class MetricsRegistry {
  private:
   template <typename F>
   F& register_family(std::map<std::string, std::unique_ptr<F>>& families, const std::string& name,
-                    const std::string& help, std::vector<std::string> label_names,
-                    std::vector<double> buckets);
+                     const std::string& help, std::vector<std::string> label_names,
+                     std::vector<double> buckets);
 
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<CounterFamily>> counters_;

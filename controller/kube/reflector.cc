@@ -86,11 +86,12 @@ Reflector::Outcome Reflector::list_and_watch(std::stop_token stop) {
   }
   if (!resolved->has_value()) {
     if (served_) {
-      logger_.info(name_ + ": not served by the API server (CRD not installed?); the cache stays "
-                           "empty and discovery is asked again every " +
-                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                      options_.discovery_interval)
-                                      .count()) +
+      logger_.info(name_ +
+                   ": not served by the API server (CRD not installed?); the cache stays "
+                   "empty and discovery is asked again every " +
+                   std::to_string(
+                       std::chrono::duration_cast<std::chrono::seconds>(options_.discovery_interval)
+                           .count()) +
                    "s");
     }
     served_ = false;
@@ -146,10 +147,10 @@ Reflector::WatchOutcome Reflector::watch_once(const ResourceType& type, std::sto
   watch_options.label_selector = options_.label_selector;
   watch_options.field_selector = options_.field_selector;
   watch_options.allow_bookmarks = true;
-  watch_options.timeout_seconds = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::seconds>(
-          jitter(options_.minimum_watch_timeout, 1.0, random_))
-          .count());
+  watch_options.timeout_seconds =
+      static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(
+                           jitter(options_.minimum_watch_timeout, 1.0, random_))
+                           .count());
   const MonotonicTime started = clock_.now();
   watches_.increment();
   auto stream = api_.watch(type, options_.namespace_name, watch_options);
@@ -185,7 +186,8 @@ Reflector::WatchOutcome Reflector::watch_once(const ResourceType& type, std::sto
     saw_event = true;
     WatchEvent& change = **event;
     const std::string version = resource_version_of(change.object);
-    if (change.type != WatchEventType::kBookmark) sink_.apply(change.type, std::move(change.object));
+    if (change.type != WatchEventType::kBookmark)
+      sink_.apply(change.type, std::move(change.object));
     if (!version.empty()) set_resource_version(version);
   }
 }

@@ -3,17 +3,16 @@
 // whose served version is known only at run time (security.istio.io).
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace meshprobe::kube {
 
 struct ResourceType {
-  std::string group;    // "" for the core group
+  std::string group;  // "" for the core group
   std::string version;
-  std::string plural;   // deployments
-  std::string kind;     // Deployment
+  std::string plural;  // deployments
+  std::string kind;    // Deployment
   bool namespaced = true;
 
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
@@ -30,9 +29,8 @@ inline const ResourceType kNamespaces{"", "v1", "namespaces", "Namespace", false
 inline const ResourceType kConfigMaps{"", "v1", "configmaps", "ConfigMap", true};
 inline const ResourceType kEvents{"", "v1", "events", "Event", true};
 inline const ResourceType kLeases{"coordination.k8s.io", "v1", "leases", "Lease", true};
-inline const ResourceType kCustomResourceDefinitions{"apiextensions.k8s.io", "v1",
-                                                     "customresourcedefinitions",
-                                                     "CustomResourceDefinition", false};
+inline const ResourceType kCustomResourceDefinitions{
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", false};
 }  // namespace resources
 
 // "namespace/name", or "name" for cluster-scoped objects: the work queue's keys.

@@ -13,7 +13,8 @@ using nlohmann::json;
 class Query {
  public:
   Query& add(const std::string& name, const std::string& value) {
-    if (!value.empty()) text_ += (text_.empty() ? "?" : "&") + name + "=" + encode_query_value(value);
+    if (!value.empty())
+      text_ += (text_.empty() ? "?" : "&") + name + "=" + encode_query_value(value);
     return *this;
   }
   const std::string& text() const { return text_; }
@@ -35,11 +36,13 @@ ApiError stopped_error(const std::string& request) {
 // Keeps apiVersion, kind and metadata without managedFields; what it drops is never built.
 json parse_metadata(const std::string& body) {
   std::string top_level_key;
-  const json::parser_callback_t keep = [&top_level_key](int depth, json::parse_event_t event, json& parsed) {
+  const json::parser_callback_t keep = [&top_level_key](int depth, json::parse_event_t event,
+                                                        json& parsed) {
     if (event != json::parse_event_t::key) return true;
     if (depth == 1) {
       top_level_key = parsed.get<std::string>();
-      return top_level_key == "apiVersion" || top_level_key == "kind" || top_level_key == "metadata";
+      return top_level_key == "apiVersion" || top_level_key == "kind" ||
+             top_level_key == "metadata";
     }
     return !(depth == 2 && top_level_key == "metadata" && parsed == "managedFields");
   };
@@ -63,10 +66,14 @@ ApiResult<json> parse_object(const HttpResponse& response, const std::string& re
 
 const char* content_type_of(PatchType type) {
   switch (type) {
-    case PatchType::kMerge: return "application/merge-patch+json";
-    case PatchType::kJson: return "application/json-patch+json";
-    case PatchType::kStrategicMerge: return "application/strategic-merge-patch+json";
-    case PatchType::kApply: return "application/apply-patch+yaml";
+    case PatchType::kMerge:
+      return "application/merge-patch+json";
+    case PatchType::kJson:
+      return "application/json-patch+json";
+    case PatchType::kStrategicMerge:
+      return "application/strategic-merge-patch+json";
+    case PatchType::kApply:
+      return "application/apply-patch+yaml";
   }
   return "application/merge-patch+json";
 }
@@ -108,7 +115,7 @@ ApiResult<HttpResponse> RestClient::execute(const std::string& verb, const HttpR
     record(verb, std::to_string(response->status), started);
     if (response->status >= 200 && response->status < 300) return response;
     ApiError error = error_from_response(response->status, response->body,
-                                       response->header("retry-after"), description);
+                                         response->header("retry-after"), description);
     // The server did not process a 429 at all: any verb may be sent again.
     if (error.kind != ApiErrorKind::kTooManyRequests || attempt >= options_.maximum_retries) {
       return error;
@@ -167,9 +174,10 @@ ApiResult<json> RestClient::create(const ResourceType& type, const std::string& 
                                    const json& object, const WriteOptions& options) {
   Query query;
   query.add("fieldManager", options.field_manager).add("dryRun", options.dry_run ? "All" : "");
-  return execute_for_object("create", {"POST", type.path(namespace_name) + query.text(),
-                                     "application/json", object.dump()},
-                            options.response);
+  return execute_for_object(
+      "create",
+      {"POST", type.path(namespace_name) + query.text(), "application/json", object.dump()},
+      options.response);
 }
 
 ApiResult<json> RestClient::update(const ResourceType& type, const std::string& namespace_name,
@@ -187,8 +195,9 @@ ApiResult<json> RestClient::update(const ResourceType& type, const std::string& 
   Query query;
   query.add("fieldManager", options.field_manager).add("dryRun", options.dry_run ? "All" : "");
   return execute_for_object(
-      "update", {"PUT", type.path(namespace_name, name, options.subresource) + query.text(),
-                 "application/json", object.dump()},
+      "update",
+      {"PUT", type.path(namespace_name, name, options.subresource) + query.text(),
+       "application/json", object.dump()},
       options.response);
 }
 
@@ -209,7 +218,8 @@ ApiResult<json> RestClient::patch(const ResourceType& type, const std::string& n
     error.detail = "server-side apply needs a field manager";
     return error;
   }
-  return execute_for_object(patch_type == PatchType::kApply ? "apply" : "patch", request, options.response);
+  return execute_for_object(patch_type == PatchType::kApply ? "apply" : "patch", request,
+                            options.response);
 }
 
 ApiStatus RestClient::remove(const ResourceType& type, const std::string& namespace_name,
@@ -220,8 +230,8 @@ ApiStatus RestClient::remove(const ResourceType& type, const std::string& namesp
   }
   if (!options.precondition_uid.empty()) body["preconditions"]["uid"] = options.precondition_uid;
   if (!options.propagation_policy.empty()) body["propagationPolicy"] = options.propagation_policy;
-  auto response = execute("delete", {"DELETE", type.path(namespace_name, name),
-                                     "application/json", body.dump()});
+  auto response = execute(
+      "delete", {"DELETE", type.path(namespace_name, name), "application/json", body.dump()});
   if (!response) return response.error();
   return Success{};
 }
@@ -233,7 +243,8 @@ ApiResult<WatchStreamPtr> RestClient::watch(const ResourceType& type,
   query.add("watch", "1")
       .add("resourceVersion", options.resource_version)
       .add("allowWatchBookmarks", options.allow_bookmarks ? "true" : "")
-      .add("timeoutSeconds", options.timeout_seconds > 0 ? std::to_string(options.timeout_seconds) : "")
+      .add("timeoutSeconds",
+           options.timeout_seconds > 0 ? std::to_string(options.timeout_seconds) : "")
       .add("labelSelector", options.label_selector)
       .add("fieldSelector", options.field_selector);
   const HttpRequest request{"GET", type.path(namespace_name) + query.text(), "", ""};
@@ -251,10 +262,10 @@ ApiResult<WatchStreamPtr> RestClient::watch(const ResourceType& type,
   if (response->status < 200 || response->status >= 300 || !response->body) {
     auto retry_after = response->headers.find("retry-after");
     return error_from_response(response->status, response->error_body,
-                             retry_after == response->headers.end()
-                                 ? std::nullopt
-                                 : std::optional<std::string>(retry_after->second),
-                             description);
+                               retry_after == response->headers.end()
+                                   ? std::nullopt
+                                   : std::optional<std::string>(retry_after->second),
+                               description);
   }
   return WatchStreamPtr(
       std::make_unique<DecodingWatchStream>(std::move(response.value().body), description));
@@ -266,8 +277,8 @@ ApiResult<json> RestClient::get_path(const std::string& path) {
 
 ApiResult<json> apply(KubernetesApi& api, const ResourceType& type,
                       const std::string& namespace_name, const json& object,
-                      const std::string& field_manager, bool force,
-                      const std::string& subresource, ResponseFields response) {
+                      const std::string& field_manager, bool force, const std::string& subresource,
+                      ResponseFields response) {
   const std::string name = object.contains("metadata") && object["metadata"].is_object()
                                ? object["metadata"].value("name", "")
                                : "";
@@ -281,10 +292,10 @@ ApiResult<json> apply(KubernetesApi& api, const ResourceType& type,
 }
 
 ApiResult<std::string> list_all_pages(KubernetesApi& api, const ResourceType& type,
-                                    const std::string& namespace_name, ListOptions options,
-                                    std::int64_t page_size,
-                                    const std::function<void(json item)>& visit,
-                                    const std::function<void()>& restarted) {
+                                      const std::string& namespace_name, ListOptions options,
+                                      std::int64_t page_size,
+                                      const std::function<void(json item)>& visit,
+                                      const std::function<void()>& restarted) {
   options.limit = page_size;
   options.continue_token.clear();
   while (true) {

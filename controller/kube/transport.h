@@ -13,8 +13,8 @@
 namespace meshprobe::kube {
 
 struct HttpRequest {
-  std::string method;       // GET, POST, PUT, PATCH, DELETE
-  std::string target;       // path and query, e.g. /api/v1/namespaces?limit=500
+  std::string method;        // GET, POST, PUT, PATCH, DELETE
+  std::string target;        // path and query, e.g. /api/v1/namespaces?limit=500
   std::string content_type;  // for a body
   std::string body;
 };

@@ -1,13 +1,13 @@
 #include "kube/transport_cpprest.h"
 
+#include <cpprest/http_client.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
+#include <pplx/threadpool.h>
 
 #include <atomic>
 #include <boost/asio/ssl.hpp>
-#include <cpprest/http_client.h>
-#include <pplx/threadpool.h>
 
 namespace meshprobe::kube {
 namespace {
@@ -34,7 +34,8 @@ void configure_tls(const TlsConfig& tls, boost::asio::ssl::context& context) {
     context.use_certificate_chain_file(tls.client_certificate_file);
   }
   if (!tls.client_key_pem.empty()) {
-    context.use_private_key(boost::asio::buffer(tls.client_key_pem), boost::asio::ssl::context::pem);
+    context.use_private_key(boost::asio::buffer(tls.client_key_pem),
+                            boost::asio::ssl::context::pem);
   } else if (!tls.client_key_file.empty()) {
     context.use_private_key_file(tls.client_key_file, boost::asio::ssl::context::pem);
   }
@@ -79,16 +80,17 @@ bool initialize_cpprest_threads(std::size_t threads) {
 meshprobe::Result<std::unique_ptr<CpprestTransport>> CpprestTransport::create(
     const RestConfig& config, Clock& clock, CpprestTransportOptions options) {
   if (!config.tls.server_name.empty()) {
-    return meshprobe::Error{config.source + ": tls-server-name is not supported; connect to a "
-                                            "name the server's certificate carries"};
+    return meshprobe::Error{config.source +
+                            ": tls-server-name is not supported; connect to a "
+                            "name the server's certificate carries"};
   }
   try {
     boost::asio::ssl::context probe(boost::asio::ssl::context::tls_client);
     configure_tls(config.tls, probe);
   } catch (const std::exception& problem) {
     return meshprobe::Error{config.source + ": cannot load the TLS files (" +
-                            config.tls.ca_description + ", client certificate and key): " +
-                            problem.what()};
+                            config.tls.ca_description +
+                            ", client certificate and key): " + problem.what()};
   }
   try {
     return std::unique_ptr<CpprestTransport>(new CpprestTransport(config, clock, options));
@@ -101,9 +103,9 @@ CpprestTransport::CpprestTransport(const RestConfig& config, Clock& clock,
                                    CpprestTransportOptions options)
     : config_(config),
       token_(config.bearer_token, config.bearer_token_file, clock),
-      clients_(new Clients{http_client(config.server, client_config(config, config.request_timeout)),
-                           http_client(config.server,
-                                       client_config(config, options.stream_inactivity_timeout))}) {}
+      clients_(new Clients{
+          http_client(config.server, client_config(config, config.request_timeout)),
+          http_client(config.server, client_config(config, options.stream_inactivity_timeout))}) {}
 
 CpprestTransport::~CpprestTransport() = default;
 
@@ -111,7 +113,7 @@ namespace {
 
 // Builds cpprestsdk's request; an error when the token file cannot be read.
 ApiResult<http_request> build_request(const HttpRequest& request, const RestConfig& config,
-                                     BearerToken& token) {
+                                      BearerToken& token) {
   http_request out(request.method);
   out.set_request_uri(request.target);
   out.headers().add("Accept", "application/json");
@@ -238,7 +240,8 @@ ApiResult<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
       if (out.status == 401) token_.invalidate();
       return out;
     } catch (const web::http::http_exception& problem) {
-      const bool not_sent = std::string(problem.what()).find("Failed to write") != std::string::npos;
+      const bool not_sent =
+          std::string(problem.what()).find("Failed to write") != std::string::npos;
       if (not_sent && attempt < kMostStaleConnections) continue;
       if (!not_sent && request.method == "GET" && !retried_read) {
         retried_read = true;
@@ -266,8 +269,8 @@ ApiResult<StreamingResponse> CpprestTransport::open_stream(const HttpRequest& re
       if (out.status == 401) token_.invalidate();
       return out;
     }
-    out.body = std::make_unique<CpprestBodyStream>(std::move(response), std::move(cancellation),
-                                                   config_);
+    out.body =
+        std::make_unique<CpprestBodyStream>(std::move(response), std::move(cancellation), config_);
     return out;
   } catch (const std::exception& problem) {
     return transport_error(problem, config_);

@@ -40,11 +40,16 @@ ApiResult<WatchEvent> decode_watch_event(const std::string& line, const std::str
   const std::string type = event["type"].get<std::string>();
   if (type == "ERROR") return error_from_status_object(event["object"].dump(), request);
   WatchEvent decoded{WatchEventType::kAdded, std::move(event["object"])};
-  if (type == "ADDED") decoded.type = WatchEventType::kAdded;
-  else if (type == "MODIFIED") decoded.type = WatchEventType::kModified;
-  else if (type == "DELETED") decoded.type = WatchEventType::kDeleted;
-  else if (type == "BOOKMARK") decoded.type = WatchEventType::kBookmark;
-  else return decode_error("unknown watch event type \"" + type + "\"");
+  if (type == "ADDED")
+    decoded.type = WatchEventType::kAdded;
+  else if (type == "MODIFIED")
+    decoded.type = WatchEventType::kModified;
+  else if (type == "DELETED")
+    decoded.type = WatchEventType::kDeleted;
+  else if (type == "BOOKMARK")
+    decoded.type = WatchEventType::kBookmark;
+  else
+    return decode_error("unknown watch event type \"" + type + "\"");
   return decoded;
 }
 
@@ -74,7 +79,8 @@ ApiResult<std::optional<WatchEvent>> DecodingWatchStream::next() {
       ApiError error;
       error.kind = ApiErrorKind::kDecode;
       error.request = request_;
-      error.detail = "a watch event longer than " + std::to_string(LineFramer::kMaximumLine) + " bytes";
+      error.detail =
+          "a watch event longer than " + std::to_string(LineFramer::kMaximumLine) + " bytes";
       return error;
     }
   }

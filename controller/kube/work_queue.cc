@@ -18,18 +18,19 @@ WorkQueue::WorkQueue(std::string name, Clock& clock, RateLimiterPtr rate_limiter
                  .labels({name_})),
       adds_(metrics.counter("workqueue_adds_total", "Items added to the work queue.", {"name"})
                 .labels({name_})),
-      retries_(metrics.counter("workqueue_retries_total", "Rate-limited retries of the work queue.",
-                               {"name"})
+      retries_(metrics
+                   .counter("workqueue_retries_total", "Rate-limited retries of the work queue.",
+                            {"name"})
                    .labels({name_})),
       queue_duration_(metrics
-                         .histogram("workqueue_queue_duration_seconds",
-                                    "Seconds an item waits in the queue before it is handed out.",
-                                    {"name"})
-                         .labels({name_})),
+                          .histogram("workqueue_queue_duration_seconds",
+                                     "Seconds an item waits in the queue before it is handed out.",
+                                     {"name"})
+                          .labels({name_})),
       work_duration_(metrics
-                        .histogram("workqueue_work_duration_seconds",
-                                   "Seconds a worker spends on an item.", {"name"})
-                        .labels({name_})) {}
+                         .histogram("workqueue_work_duration_seconds",
+                                    "Seconds a worker spends on an item.", {"name"})
+                         .labels({name_})) {}
 
 WorkQueue::~WorkQueue() {
   TimerPtr timer;

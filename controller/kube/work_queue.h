@@ -70,7 +70,7 @@ class WorkQueue {
   std::deque<std::string> queue_;
   std::unordered_set<std::string> dirty_;
   std::unordered_map<std::string, MonotonicTime> processing_;  // item -> when it was handed out
-  std::unordered_map<std::string, MonotonicTime> added_at_;     // for the queue-latency metric
+  std::unordered_map<std::string, MonotonicTime> added_at_;    // for the queue-latency metric
   std::unordered_map<std::string, MonotonicTime> waiting_;     // delayed item -> deadline
   std::multimap<MonotonicTime, std::string> waiting_by_deadline_;
   TimerPtr timer_;

@@ -12,8 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kProbeFieldKeys[] = {"f:livenessProbe", "f:readinessProbe", "f:startupProbe",
-                                                "f:lifecycle"};
+constexpr std::string_view kProbeFieldKeys[] = {"f:livenessProbe", "f:readinessProbe",
+                                                "f:startupProbe", "f:lifecycle"};
 
 // Whether a FieldsV1 set of containers ({"k:{\"name\":\"web\"}": {...}}) owns a probe field.
 bool owns_probe_of_containers(const json* containers) {
@@ -34,7 +34,9 @@ std::vector<ManagerSummary> summarize_managed_fields(const json& managed_fields)
   if (!managed_fields.is_array()) return out;
   for (const auto& entry : managed_fields) {
     const std::string manager = probe::string_member(entry, "manager").value_or("");
-    if (manager == kFieldManager || !probe::string_member(entry, "subresource").value_or("").empty()) continue;
+    if (manager == kFieldManager ||
+        !probe::string_member(entry, "subresource").value_or("").empty())
+      continue;
     ManagerSummary summary{manager, probe::string_member(entry, "operation").value_or(""),
                            probe::string_member(entry, "time").value_or("")};
     const json* fields = probe::find_member(entry, "fieldsV1");
@@ -43,8 +45,9 @@ std::vector<ManagerSummary> summarize_managed_fields(const json& managed_fields)
     if (!pod_template) continue;  // owns nothing meshprobe writes
     summary.owns_template_fields = true;
     if (const json* pod_spec = probe::find_member(*pod_template, "f:spec")) {
-      summary.owns_probe_fields = owns_probe_of_containers(probe::find_member(*pod_spec, "f:containers")) ||
-                                  owns_probe_of_containers(probe::find_member(*pod_spec, "f:initContainers"));
+      summary.owns_probe_fields =
+          owns_probe_of_containers(probe::find_member(*pod_spec, "f:containers")) ||
+          owns_probe_of_containers(probe::find_member(*pod_spec, "f:initContainers"));
     }
     out.push_back(std::move(summary));
   }
@@ -54,7 +57,8 @@ std::vector<ManagerSummary> summarize_managed_fields(const json& managed_fields)
 json DeploymentState::workload_metadata() const {
   json metadata = json::object();
   if (workload_rewrite_annotation) {
-    metadata["annotations"][std::string(probe::kRewriteAppProbersAnnotation)] = *workload_rewrite_annotation;
+    metadata["annotations"][std::string(probe::kRewriteAppProbersAnnotation)] =
+        *workload_rewrite_annotation;
   }
   return metadata;
 }
@@ -65,10 +69,12 @@ DeploymentState project_deployment(const json& object, int agent_port) {
   const json* metadata = probe::find_member(object, "metadata");
   if (metadata) {
     state.uid = probe::string_member(*metadata, "uid").value_or("");
-    if (const json* generation = probe::find_member(*metadata, "generation"); generation && generation->is_number_integer()) {
+    if (const json* generation = probe::find_member(*metadata, "generation");
+        generation && generation->is_number_integer()) {
       state.generation = generation->get<long long>();
     }
-    state.workload_rewrite_annotation = probe::annotation(*metadata, probe::kRewriteAppProbersAnnotation);
+    state.workload_rewrite_annotation =
+        probe::annotation(*metadata, probe::kRewriteAppProbersAnnotation);
     if (const json* managed = probe::find_member(*metadata, "managedFields")) {
       state.managers = summarize_managed_fields(*managed);
     }
@@ -95,7 +101,9 @@ const kube::CompressionDictionary& deployment_dictionary() {
   // A made-up application (not any test's), rewritten by the engine, with the fields the API
   // server defaults; the template goes last, where the compressor reaches it most cheaply.
   static const kube::CompressionDictionary dictionary = [] {
-    const json probe_defaults = {{"failureThreshold", 3}, {"periodSeconds", 10}, {"successThreshold", 1},
+    const json probe_defaults = {{"failureThreshold", 3},
+                                 {"periodSeconds", 10},
+                                 {"successThreshold", 1},
                                  {"timeoutSeconds", 1}};
     json liveness = {{"httpGet", {{"path", "/healthz"}, {"port", "http"}, {"scheme", "HTTP"}}}};
     json readiness = {{"tcpSocket", {{"port", 8080}}}};
@@ -119,7 +127,8 @@ const kube::CompressionDictionary& deployment_dictionary() {
           {"schedulerName", "default-scheduler"},
           {"securityContext", json::object()},
           {"terminationGracePeriodSeconds", 30}}}};
-    const auto rewritten = probe::rewrite(original, probe::AgentConfig{"meshprobe-agent", probe::kDefaultAgentPort});
+    const auto rewritten =
+        probe::rewrite(original, probe::AgentConfig{"meshprobe-agent", probe::kDefaultAgentPort});
     const json pod_template = rewritten ? rewritten->pod_template : original;
     const json condition = {
         {"type", probe::kConditionType},
@@ -147,7 +156,8 @@ PeerAuthenticationState project_peer_authentication(const json& object) {
 PolicyState project_policy(const json& object) {
   PolicyState state;
   if (const json* metadata = probe::find_member(object, "metadata")) {
-    if (const json* generation = probe::find_member(*metadata, "generation"); generation && generation->is_number_integer()) {
+    if (const json* generation = probe::find_member(*metadata, "generation");
+        generation && generation->is_number_integer()) {
       state.generation = generation->get<long long>();
     }
   }
@@ -163,11 +173,12 @@ PolicyState project_policy(const json& object) {
 
 InjectorState project_injector(const json& object) {
   const json* data = probe::find_member(object, "data");
-  return {data != nullptr && data->is_object(), data ? probe::string_member(*data, kInjectorValuesKey) : std::nullopt};
+  return {data != nullptr && data->is_object(),
+          data ? probe::string_member(*data, kInjectorValuesKey) : std::nullopt};
 }
 
-std::vector<probe::HealthProbePolicy> ClusterCache::policies_for(const std::string& namespace_name,
-                                                                 const std::string& root_namespace) const {
+std::vector<probe::HealthProbePolicy> ClusterCache::policies_for(
+    const std::string& namespace_name, const std::string& root_namespace) const {
   std::vector<probe::HealthProbePolicy> out;
   auto collect = [&](const std::string& name) {
     for (const auto& entry : policies.list_namespace(name)) {

@@ -7,11 +7,10 @@
 // invalid.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "kube/informer.h"
 #include "probe/health_probe_policy.h"
@@ -27,8 +26,8 @@ inline constexpr const char* kFieldManager = "meshprobe";
 // detection needs.
 struct ManagerSummary {
   std::string manager;
-  std::string operation;  // Apply or Update
-  std::string time;       // RFC 3339, as the API server writes it
+  std::string operation;              // Apply or Update
+  std::string time;                   // RFC 3339, as the API server writes it
   bool owns_template_fields = false;  // anything under spec.template
   bool owns_probe_fields = false;     // a probe or lifecycle handler of a (init) container
   bool operator==(const ManagerSummary&) const = default;
@@ -102,8 +101,8 @@ struct ClusterCache {
   // and the root namespace's.
   std::vector<probe::HealthProbePolicy> policies_for(const std::string& namespace_name,
                                                      const std::string& root_namespace) const;
-  std::vector<probe::PeerAuthentication> peer_authentications_for(const std::string& namespace_name,
-                                                                   const std::string& root_namespace) const;
+  std::vector<probe::PeerAuthentication> peer_authentications_for(
+      const std::string& namespace_name, const std::string& root_namespace) const;
   probe::Labels namespace_labels(const std::string& namespace_name) const;
   // data.values of the injector ConfigMap; nullopt when the ConfigMap or the key is missing.
   std::optional<std::string> injector_values() const;

@@ -7,7 +7,8 @@ namespace meshprobe::controller {
 using nlohmann::json;
 
 std::string format_time(std::chrono::system_clock::time_point time) {
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
+  const std::time_t seconds =
+      std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(time));
   std::tm utc{};
   gmtime_r(&seconds, &utc);
   char text[32];
@@ -39,8 +40,7 @@ std::optional<json> condition_to_write(const json& existing_conditions, const Co
                 {"reason", desired.reason},
                 {"message", desired.message}};
   const std::string now(now_rfc3339);
-  entry["lastTransitionTime"] =
-      status_changed ? now : existing->value("lastTransitionTime", now);
+  entry["lastTransitionTime"] = status_changed ? now : existing->value("lastTransitionTime", now);
   if (shape == ConditionShape::kDeployment) {
     entry["lastUpdateTime"] = now;
   } else if (desired.observed_generation) {

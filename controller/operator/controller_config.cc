@@ -1,12 +1,12 @@
 #include "operator/controller_config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <cctype>
 #include <charconv>
 #include <functional>
 #include <map>
 #include <optional>
-
-#include <yaml-cpp/yaml.h>
 
 namespace meshprobe::controller {
 namespace {
@@ -146,7 +146,8 @@ const std::vector<std::pair<std::string_view, Setter>>& setters() {
       {"leaderElection.leaseDuration", duration_setting(&LeaderElectionSettings::lease_duration)},
       {"leaderElection.renewDeadline", duration_setting(&LeaderElectionSettings::renew_deadline)},
       {"leaderElection.retryPeriod", duration_setting(&LeaderElectionSettings::retry_period)},
-      {"healthProbeBindAddress", bind_address_setting(&ControllerConfig::health_probe_bind_address)},
+      {"healthProbeBindAddress",
+       bind_address_setting(&ControllerConfig::health_probe_bind_address)},
       {"metricsBindAddress", bind_address_setting(&ControllerConfig::metrics_bind_address)},
       {"log.level",
        [](ControllerConfig& config, std::string_view text) -> Result<bool> {
@@ -235,10 +236,12 @@ Result<bool> validate(const ControllerConfig& config) {
   const auto& election = config.leader_election;
   if (election.enabled) {
     if (election.lease_duration <= election.renew_deadline) {
-      return Error{"leaderElection.leaseDuration must be greater than leaderElection.renewDeadline"};
+      return Error{
+          "leaderElection.leaseDuration must be greater than leaderElection.renewDeadline"};
     }
     if (election.renew_deadline * 10 <= election.retry_period * 12) {
-      return Error{"leaderElection.renewDeadline must be greater than 1.2 * leaderElection.retryPeriod"};
+      return Error{
+          "leaderElection.renewDeadline must be greater than 1.2 * leaderElection.retryPeriod"};
     }
   }
   return true;
@@ -253,12 +256,16 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   std::string_view rest = text;
   while (!rest.empty()) {
     std::size_t digits = 0;
-    while (digits < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[digits])) || rest[digits] == '.')) ++digits;
+    while (digits < rest.size() &&
+           (std::isdigit(static_cast<unsigned char>(rest[digits])) || rest[digits] == '.'))
+      ++digits;
     std::size_t unit_end = digits;
-    while (unit_end < rest.size() && std::isalpha(static_cast<unsigned char>(rest[unit_end]))) ++unit_end;
+    while (unit_end < rest.size() && std::isalpha(static_cast<unsigned char>(rest[unit_end])))
+      ++unit_end;
     auto number = parse_number(rest.substr(0, digits));
     auto unit = kUnitMilliseconds.find(rest.substr(digits, unit_end - digits));
-    if (!number || unit == kUnitMilliseconds.end()) return Error{"must be a duration such as 15s, 500ms or 1m30s"};
+    if (!number || unit == kUnitMilliseconds.end())
+      return Error{"must be a duration such as 15s, 500ms or 1m30s"};
     total += *number * unit->second;
     rest.remove_prefix(unit_end);
   }

@@ -13,11 +13,13 @@ using nlohmann::json;
 
 const std::string kDeploymentApiVersion = "apps/v1";
 
-std::string reference(const kube::ObjectMeta& metadata) { return metadata.namespace_name + "/" + metadata.name; }
+std::string reference(const kube::ObjectMeta& metadata) {
+  return metadata.namespace_name + "/" + metadata.name;
+}
 
 EventSubject subject_of(const kube::ObjectMeta& metadata, const DeploymentState& state) {
-  return {kDeploymentApiVersion, "Deployment", metadata.namespace_name, metadata.name, state.uid,
-          metadata.resource_version};
+  return {kDeploymentApiVersion, "Deployment", metadata.namespace_name,
+          metadata.name,         state.uid,    metadata.resource_version};
 }
 
 std::string resource_version_of(const json& object) {
@@ -36,16 +38,20 @@ std::string latest_probe_writer(const std::vector<ManagerSummary>& managers) {
 
 }  // namespace
 
-std::string template_patch(const json& current, const json& desired, const std::string& resource_version) {
+std::string template_patch(const json& current, const json& desired,
+                           const std::string& resource_version) {
   // Setting metadata.resourceVersion makes the write conditional: a Deployment changed since the
   // cache saw it gives 409 Conflict. (A JSON-patch "test" op would give 422 Invalid instead,
   // indistinguishable from a template the API server refuses.)
-  json patch = json::array({{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", resource_version}}});
-  for (auto operation : json::diff(current, desired, "/spec/template")) patch.push_back(std::move(operation));
+  json patch = json::array(
+      {{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", resource_version}}});
+  for (auto operation : json::diff(current, desired, "/spec/template"))
+    patch.push_back(std::move(operation));
   return patch.dump();
 }
 
-json status_condition_apply(const std::string& namespace_name, const std::string& name, const json& condition) {
+json status_condition_apply(const std::string& namespace_name, const std::string& name,
+                            const json& condition) {
   return {{"apiVersion", kDeploymentApiVersion},
           {"kind", "Deployment"},
           {"metadata", {{"namespace", namespace_name}, {"name", name}}},
@@ -53,8 +59,9 @@ json status_condition_apply(const std::string& namespace_name, const std::string
 }
 
 DeploymentReconciler::DeploymentReconciler(const ClusterCache& cache, kube::KubernetesApi& api,
-                                           EventRecorder& events, RevertTracker& reverts, kube::Clock& clock,
-                                           kube::MetricsRegistry& metrics, kube::Logger& logger,
+                                           EventRecorder& events, RevertTracker& reverts,
+                                           kube::Clock& clock, kube::MetricsRegistry& metrics,
+                                           kube::Logger& logger,
                                            DeploymentReconcilerOptions options)
     : cache_(cache),
       api_(api),
@@ -64,21 +71,25 @@ DeploymentReconciler::DeploymentReconciler(const ClusterCache& cache, kube::Kube
       logger_(logger),
       options_(std::move(options)),
       expectations_(clock, options_.expectation_timeout),
-      writes_(metrics.counter("meshprobe_writes_total", "Writes to the API server, by what was written.",
-                              {"kind"})),
-      conflicts_(metrics.counter("meshprobe_write_conflicts_total",
-                                 "Writes refused with 409 Conflict (then retried from fresh state), by kind.",
-                                 {"kind"})),
-      reverts_counter_(metrics.counter("meshprobe_reverts_total",
-                                       "Rewritten Deployments found with their original probes put back by another "
-                                       "field manager.")
-                           .labels({})) {}
+      writes_(metrics.counter("meshprobe_writes_total",
+                              "Writes to the API server, by what was written.", {"kind"})),
+      conflicts_(metrics.counter(
+          "meshprobe_write_conflicts_total",
+          "Writes refused with 409 Conflict (then retried from fresh state), by kind.", {"kind"})),
+      reverts_counter_(
+          metrics
+              .counter("meshprobe_reverts_total",
+                       "Rewritten Deployments found with their original probes put back by another "
+                       "field manager.")
+              .labels({})) {}
 
-probe::Decision DeploymentReconciler::decide(const kube::ObjectMeta& metadata, const DeploymentState& state,
+probe::Decision DeploymentReconciler::decide(const kube::ObjectMeta& metadata,
+                                             const DeploymentState& state,
                                              const json& pod_template) const {
   const json workload_metadata = state.workload_metadata();
   const auto policies = cache_.policies_for(metadata.namespace_name, options_.root_namespace);
-  const auto peer_authentications = cache_.peer_authentications_for(metadata.namespace_name, options_.root_namespace);
+  const auto peer_authentications =
+      cache_.peer_authentications_for(metadata.namespace_name, options_.root_namespace);
   probe::DecisionInput input;
   input.workload_metadata = &workload_metadata;
   input.template_metadata = probe::find_member(pod_template, "metadata");
@@ -87,7 +98,8 @@ probe::Decision DeploymentReconciler::decide(const kube::ObjectMeta& metadata, c
   input.policies = policies;
   input.peer_authentications = peer_authentications;
   input.root_namespace = options_.root_namespace;
-  input.rewrite_globally = read_injector_toggle(cache_.injector_values()).rewrite.value_or(options_.default_rewrite);
+  input.rewrite_globally =
+      read_injector_toggle(cache_.injector_values()).rewrite.value_or(options_.default_rewrite);
   return probe::decide(input);
 }
 
@@ -102,7 +114,8 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
   }
   const kube::ObjectMeta& metadata = entry->metadata;
   const DeploymentState& state = entry->value;
-  if (options_.excluded_namespaces.contains(metadata.namespace_name)) return kube::ReconcileResult::done();
+  if (options_.excluded_namespaces.contains(metadata.namespace_name))
+    return kube::ReconcileResult::done();
   if (!expectations_.satisfied(key, metadata.resource_version)) {
     // Our last write has not reached the cache yet; its watch event enqueues the key again.
     return kube::ReconcileResult::requeue_after(expectations_.remaining(key));
@@ -114,11 +127,13 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
                                  : probe::restore(pod_template, options_.agent.port);
   std::set<std::string> stale_versions{metadata.resource_version};
   if (!result) {
-    const probe::ConditionSummary summary{false, probe::ConditionReason::kInvalidProbe,
-                                          "The pod template cannot be rewritten: " + result.error().message};
+    const probe::ConditionSummary summary{
+        false, probe::ConditionReason::kInvalidProbe,
+        "The pod template cannot be rewritten: " + result.error().message};
     auto written = write_condition(metadata, state, summary, stale_versions);
-    return written.kind == kube::ReconcileResult::Kind::kDone ? kube::ReconcileResult::terminal(summary.message)
-                                                              : written;
+    return written.kind == kube::ReconcileResult::Kind::kDone
+               ? kube::ReconcileResult::terminal(summary.message)
+               : written;
   }
   if (decision.rewrite && !result->changed) {  // converged: rewritten as meshprobe wants it
     std::lock_guard lock(seen_mutex_);
@@ -126,7 +141,8 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
   }
   if (decision.rewrite && result->changed) {
     if (auto writer = conflicting_writer(metadata, state)) {
-      return write_condition(metadata, state, {false, probe::ConditionReason::kConflictingWriter, *writer},
+      return write_condition(metadata, state,
+                             {false, probe::ConditionReason::kConflictingWriter, *writer},
                              stale_versions);
     }
   }
@@ -136,23 +152,28 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
   probe::ConditionSummary summary = probe::summarize(decision, *result);
   const probe::ConditionSummary action = summary;
   if (result->changed) {
-    auto converged = decision.rewrite ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
-                                      : probe::restore(result->pod_template, options_.agent.port);
+    auto converged = decision.rewrite
+                         ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
+                         : probe::restore(result->pod_template, options_.agent.port);
     if (converged) summary = probe::summarize(decision, *converged);
-    auto patched = api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
-                              kube::PatchType::kJson,
-                              template_patch(pod_template, result->pod_template, metadata.resource_version),
-                              {.field_manager = kFieldManager, .response = kube::ResponseFields::kMetadata});
+    auto patched =
+        api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
+                   kube::PatchType::kJson,
+                   template_patch(pod_template, result->pod_template, metadata.resource_version),
+                   {.field_manager = kFieldManager, .response = kube::ResponseFields::kMetadata});
     if (!patched) {
       const auto& error = patched.error();
       if (error.is(kube::ApiErrorKind::kNotFound)) return kube::ReconcileResult::done();
       if (error.is(kube::ApiErrorKind::kConflict)) {
         conflicts_.labels({"template"}).increment();
-        return kube::ReconcileResult::retry("changed since the cache saw it; reconciling again from fresh state");
+        return kube::ReconcileResult::retry(
+            "changed since the cache saw it; reconciling again from fresh state");
       }
-      if (error.is(kube::ApiErrorKind::kInvalid)) {  // the API server refused the template we computed
-        const probe::ConditionSummary refused{false, probe::ConditionReason::kInvalidProbe,
-                                              "The API server refused the rewritten template: " + error.message()};
+      if (error.is(
+              kube::ApiErrorKind::kInvalid)) {  // the API server refused the template we computed
+        const probe::ConditionSummary refused{
+            false, probe::ConditionReason::kInvalidProbe,
+            "The API server refused the rewritten template: " + error.message()};
         write_condition(metadata, state, refused, stale_versions);
         return kube::ReconcileResult::terminal(refused.message);
       }
@@ -161,7 +182,8 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     writes_.labels({"template"}).increment();
     stale_versions.insert(resource_version_of(*patched));
     log_probes(metadata, *result, decision.rewrite);
-    events_.record(subject_of(metadata, state), EventType::kNormal, decision.rewrite ? "Rewritten" : "Restored",
+    events_.record(subject_of(metadata, state), EventType::kNormal,
+                   decision.rewrite ? "Rewritten" : "Restored",
                    decision.rewrite ? "RewriteProbes" : "RestoreProbes", action.message);
     std::lock_guard lock(seen_mutex_);
     if (decision.rewrite) {
@@ -173,20 +195,22 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
   return write_condition(metadata, state, summary, stale_versions);
 }
 
-std::optional<std::string> DeploymentReconciler::conflicting_writer(const kube::ObjectMeta& metadata,
-                                                                    const DeploymentState& state) {
+std::optional<std::string> DeploymentReconciler::conflicting_writer(
+    const kube::ObjectMeta& metadata, const DeploymentState& state) {
   const std::string key = metadata.key();
   const auto now = clock_.now();
   const json condition = state.condition.decode();
   if (condition.is_object() &&
-      condition.value("reason", "") == probe::condition_reason_name(probe::ConditionReason::kConflictingWriter)) {
+      condition.value("reason", "") ==
+          probe::condition_reason_name(probe::ConditionReason::kConflictingWriter)) {
     // Stopped earlier (maybe by another process): stay stopped until someone changes the template.
     const std::string stopped_at = condition.value("lastTransitionTime", "");
-    const bool changed_since = std::any_of(state.managers.begin(), state.managers.end(), [&](const ManagerSummary& m) {
-      return m.owns_template_fields && m.time > stopped_at;
-    });
+    const bool changed_since = std::any_of(
+        state.managers.begin(), state.managers.end(),
+        [&](const ManagerSummary& m) { return m.owns_template_fields && m.time > stopped_at; });
     if (!changed_since) return condition.value("message", "");
-    logger_.info("retrying " + reference(metadata) + ": its pod template changed since meshprobe stopped rewriting it");
+    logger_.info("retrying " + reference(metadata) +
+                 ": its pod template changed since meshprobe stopped rewriting it");
     reverts_.forget(key);
     return std::nullopt;
   }
@@ -204,9 +228,12 @@ std::optional<std::string> DeploymentReconciler::conflicting_writer(const kube::
   auto writer = reverts_.conflicting_writer(key, now);
   if (!writer) return std::nullopt;
   return "meshprobe stopped rewriting this Deployment: field manager \"" + *writer +
-         "\" keeps putting the original probes back, and every rewrite would roll the pods out again. "
-         "Render the manifests with `meshprobe inject` before they reach that tool, or make it ignore the "
-         "fields owned by the field manager meshprobe; then `kubectl rollout restart` asks meshprobe to retry.";
+         "\" keeps putting the original probes back, and every rewrite would roll the pods out "
+         "again. "
+         "Render the manifests with `meshprobe inject` before they reach that tool, or make it "
+         "ignore the "
+         "fields owned by the field manager meshprobe; then `kubectl rollout restart` asks "
+         "meshprobe to retry.";
 }
 
 kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMeta& metadata,
@@ -215,15 +242,18 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
                                                             std::set<std::string>& stale_versions) {
   const std::string key = metadata.key();
   const Condition desired{std::string(probe::kConditionType), summary.status ? "True" : "False",
-                          std::string(probe::condition_reason_name(summary.reason)), summary.message, std::nullopt};
+                          std::string(probe::condition_reason_name(summary.reason)),
+                          summary.message, std::nullopt};
   const json condition = state.condition.decode();
   const json existing = condition.is_null() ? json::array() : json::array({condition});
-  auto entry = condition_to_write(existing, desired, ConditionShape::kDeployment, format_time(clock_.system_now()));
+  auto entry = condition_to_write(existing, desired, ConditionShape::kDeployment,
+                                  format_time(clock_.system_now()));
   kube::ReconcileResult outcome = kube::ReconcileResult::done();
   if (entry) {
-    auto applied = kube::apply(api_, kube::resources::kDeployments, metadata.namespace_name,
-                               status_condition_apply(metadata.namespace_name, metadata.name, *entry), kFieldManager,
-                               /*force=*/true, "status", kube::ResponseFields::kMetadata);
+    auto applied = kube::apply(
+        api_, kube::resources::kDeployments, metadata.namespace_name,
+        status_condition_apply(metadata.namespace_name, metadata.name, *entry), kFieldManager,
+        /*force=*/true, "status", kube::ResponseFields::kMetadata);
     if (applied) {
       writes_.labels({"status"}).increment();
       stale_versions.insert(resource_version_of(*applied));
@@ -231,17 +261,20 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
           summary.reason == probe::ConditionReason::kConflictingWriter) {
         logger_.warning(reference(metadata) + ": " + desired.reason + ": " + summary.message);
         events_.record(subject_of(metadata, state), EventType::kWarning, desired.reason,
-                       summary.reason == probe::ConditionReason::kConflictingWriter ? "StopRewriting"
-                                                                                    : "RewriteProbes",
+                       summary.reason == probe::ConditionReason::kConflictingWriter
+                           ? "StopRewriting"
+                           : "RewriteProbes",
                        summary.message);
       }
     } else if (!applied.error().is(kube::ApiErrorKind::kNotFound)) {
-      outcome = kube::ReconcileResult::retry("writing the condition: " + applied.error().message(), applied.error());
+      outcome = kube::ReconcileResult::retry("writing the condition: " + applied.error().message(),
+                                             applied.error());
     }
   }
   if (stale_versions.size() > 1) {
     // The newest version is this reconcile's last write (kube-apiserver's versions increase).
-    const std::string newest = *std::max_element(stale_versions.begin(), stale_versions.end(),
+    const std::string newest = *std::max_element(
+        stale_versions.begin(), stale_versions.end(),
         [](const std::string& left, const std::string& right) {
           return left.size() != right.size() ? left.size() < right.size() : left < right;
         });
@@ -250,17 +283,19 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
   return outcome;
 }
 
-void DeploymentReconciler::log_probes(const kube::ObjectMeta& metadata, const probe::RewriteResult& result,
-                                      bool rewrite) {
+void DeploymentReconciler::log_probes(const kube::ObjectMeta& metadata,
+                                      const probe::RewriteResult& result, bool rewrite) {
   for (const auto& report : result.probes) {
-    const std::string where = std::string(probe::slot_name(report.slot)) + " of " + reference(metadata) +
-                              " container " + report.container;
+    const std::string where = std::string(probe::slot_name(report.slot)) + " of " +
+                              reference(metadata) + " container " + report.container;
     if (report.outcome == probe::ProbeOutcome::kRewritten) {
       logger_.info("rewrote " + where + ": " + report.before + " → " + report.after);
     } else if (report.outcome == probe::ProbeOutcome::kRestored) {
       logger_.info("restored " + where + ": " + report.before + " → " + report.after);
-    } else if (report.outcome == probe::ProbeOutcome::kInvalid || report.outcome == probe::ProbeOutcome::kUserChanged) {
-      logger_.warning(std::string(rewrite ? "did not rewrite " : "did not restore ") + where + ": " + report.reason);
+    } else if (report.outcome == probe::ProbeOutcome::kInvalid ||
+               report.outcome == probe::ProbeOutcome::kUserChanged) {
+      logger_.warning(std::string(rewrite ? "did not rewrite " : "did not restore ") + where +
+                      ": " + report.reason);
     }
   }
 }

@@ -2,9 +2,10 @@
 // behaviour"). reconcile(namespace/name) reads the cache, decides with the engine, rewrites or
 // restores the pod template with the engine, and writes only what differs:
 //   - the template: a JSON patch of exactly the changed paths that also sets
-//     metadata.resourceVersion to the version read (a precondition: 409 when it moved on), as field manager meshprobe (server-side apply could not remove
-//     fields another manager owns, e.g. tcpSocket when the probe becomes httpGet); a conflict
-//     (409) requeues and the next reconcile starts from fresh state;
+//     metadata.resourceVersion to the version read (a precondition: 409 when it moved on), as field
+//     manager meshprobe (server-side apply could not remove fields another manager owns, e.g.
+//     tcpSocket when the probe becomes httpGet); a conflict (409) requeues and the next reconcile
+//     starts from fresh state;
 //   - the condition HealthProbesRewritten: server-side apply of that one entry on
 //     deployments/status (field manager meshprobe, forced), only when condition_to_write()
 //     says it changed, so the deployment controller's status writes keep it;
@@ -17,11 +18,12 @@
 // wants it) shows up changed so that it needs rewriting again while the decision still says
 // rewrite, the manager that last wrote its probe fields (managedFields) reverted it: typically a
 // GitOps tool applying its manifest, which puts the original probes back (server-side apply
-// keeps the agent container meshprobe owns; a client-side apply or update removes it); RevertTracker counts these, and at its limit meshprobe stops
-// rewriting that Deployment (reason ConflictingWriter, Warning Event). The stop is kept by
-// the condition itself (so it survives restarts) until a manager other than meshprobe changes
-// the pod template after the condition was set (`kubectl rollout restart` asks for a retry),
-// or the template arrives already rewritten (rendered with `meshprobe inject`).
+// keeps the agent container meshprobe owns; a client-side apply or update removes it);
+// RevertTracker counts these, and at its limit meshprobe stops rewriting that Deployment (reason
+// ConflictingWriter, Warning Event). The stop is kept by the condition itself (so it survives
+// restarts) until a manager other than meshprobe changes the pod template after the condition was
+// set (`kubectl rollout restart` asks for a retry), or the template arrives already rewritten
+// (rendered with `meshprobe inject`).
 #pragma once
 
 #include <algorithm>
@@ -74,11 +76,15 @@ class DeploymentReconciler {
   // The engine's decision for a cached Deployment, from everything else in the cache.
   probe::Decision decide(const kube::ObjectMeta& metadata, const DeploymentState& state,
                          const nlohmann::json& pod_template) const;
-  kube::ReconcileResult write_condition(const kube::ObjectMeta& metadata, const DeploymentState& state,
-                                        const probe::ConditionSummary& summary, std::set<std::string>& stale_versions);
-  void log_probes(const kube::ObjectMeta& metadata, const probe::RewriteResult& result, bool rewrite);
+  kube::ReconcileResult write_condition(const kube::ObjectMeta& metadata,
+                                        const DeploymentState& state,
+                                        const probe::ConditionSummary& summary,
+                                        std::set<std::string>& stale_versions);
+  void log_probes(const kube::ObjectMeta& metadata, const probe::RewriteResult& result,
+                  bool rewrite);
   // The ConflictingWriter message when meshprobe must not rewrite this Deployment (now, or still).
-  std::optional<std::string> conflicting_writer(const kube::ObjectMeta& metadata, const DeploymentState& state);
+  std::optional<std::string> conflicting_writer(const kube::ObjectMeta& metadata,
+                                                const DeploymentState& state);
 
   const ClusterCache& cache_;
   kube::KubernetesApi& api_;

@@ -13,7 +13,8 @@ constexpr std::size_t kMaximumNoteBytes = 1024;
 std::string cut_note(const std::string& note) {
   if (note.size() <= kMaximumNoteBytes) return note;
   std::size_t end = kMaximumNoteBytes - 3;
-  while (end > 0 && (static_cast<unsigned char>(note[end]) & 0xC0) == 0x80) --end;  // whole UTF-8 characters
+  while (end > 0 && (static_cast<unsigned char>(note[end]) & 0xC0) == 0x80)
+    --end;  // whole UTF-8 characters
   return note.substr(0, end) + "...";
 }
 
@@ -25,7 +26,8 @@ EventRecorder::EventRecorder(kube::KubernetesApi& api, kube::Clock& clock, std::
       clock_(clock),
       instance_(std::move(instance)),
       logger_(logger),
-      events_(metrics.counter("meshprobe_events_total", "Kubernetes Events written, by type and reason.",
+      events_(metrics.counter("meshprobe_events_total",
+                              "Kubernetes Events written, by type and reason.",
                               {"type", "reason"})) {}
 
 void EventRecorder::record(const EventSubject& subject, EventType type, const std::string& reason,
@@ -55,10 +57,11 @@ void EventRecorder::record(const EventSubject& subject, EventType type, const st
         {"uid", subject.uid},
         {"resourceVersion", subject.resource_version}}},
   };
-  auto created = api_.create(kEventsV1, subject.namespace_name, event, {.response = kube::ResponseFields::kMetadata});
+  auto created = api_.create(kEventsV1, subject.namespace_name, event,
+                             {.response = kube::ResponseFields::kMetadata});
   if (!created) {
-    logger_.warning("could not record Event " + reason + " for " + subject.kind + " " + subject.namespace_name +
-                    "/" + subject.name + ": " + created.error().message());
+    logger_.warning("could not record Event " + reason + " for " + subject.kind + " " +
+                    subject.namespace_name + "/" + subject.name + ": " + created.error().message());
     return;
   }
   events_.labels({type_name, reason}).increment();

@@ -22,10 +22,12 @@ InjectorReconciler::InjectorReconciler(const ClusterCache& cache, kube::Kubernet
       logger_(logger),
       root_namespace_(std::move(root_namespace)),
       default_rewrite_(default_rewrite),
-      writes_(metrics.counter("meshprobe_writes_total", "Writes to the API server, by what was written.",
-                              {"kind"})) {}
+      writes_(metrics.counter("meshprobe_writes_total",
+                              "Writes to the API server, by what was written.", {"kind"})) {}
 
-std::string InjectorReconciler::key() const { return kube::object_key(root_namespace_, kInjectorConfigMapName); }
+std::string InjectorReconciler::key() const {
+  return kube::object_key(root_namespace_, kInjectorConfigMapName);
+}
 
 kube::ReconcileResult InjectorReconciler::reconcile(const std::string&) {
   auto config_map = cache_.injector.get(key());
@@ -40,13 +42,16 @@ kube::ReconcileResult InjectorReconciler::reconcile(const std::string&) {
   if (!plan.values) return kube::ReconcileResult::done();
 
   if (!config_map) {
-    const json object = {{"apiVersion", "v1"},
-                         {"kind", "ConfigMap"},
-                         {"metadata", {{"name", kInjectorConfigMapName}, {"namespace", root_namespace_}}},
-                         {"data", {{kInjectorValuesKey, *plan.values}}}};
-    auto created = api_.create(kube::resources::kConfigMaps, root_namespace_, object, {.field_manager = kFieldManager});
+    const json object = {
+        {"apiVersion", "v1"},
+        {"kind", "ConfigMap"},
+        {"metadata", {{"name", kInjectorConfigMapName}, {"namespace", root_namespace_}}},
+        {"data", {{kInjectorValuesKey, *plan.values}}}};
+    auto created = api_.create(kube::resources::kConfigMaps, root_namespace_, object,
+                               {.field_manager = kFieldManager});
     if (!created) {
-      return kube::ReconcileResult::retry("creating ConfigMap " + key() + ": " + created.error().message(), created.error());
+      return kube::ReconcileResult::retry(
+          "creating ConfigMap " + key() + ": " + created.error().message(), created.error());
     }
     writes_.labels({"configmap"}).increment();
     logger_.info("created ConfigMap " + key() + " with the global probe-rewrite toggle");
@@ -55,16 +60,21 @@ kube::ReconcileResult InjectorReconciler::reconcile(const std::string&) {
   const std::string path = std::string("/data/") + kInjectorValuesKey;
   // Conditional on the version read: a concurrent edit (the seed's `kubectl apply`) gives 409
   // Conflict, never a lost edit (see template_patch in deployment_reconciler.cc).
-  json patch = json::array({{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", config_map->metadata.resource_version}}});
+  json patch = json::array({{{"op", "replace"},
+                             {"path", "/metadata/resourceVersion"},
+                             {"value", config_map->metadata.resource_version}}});
   if (config_map->value.has_data) {
-    patch.push_back({{"op", "add"}, {"path", path}, {"value", *plan.values}});  // add replaces a present member
+    patch.push_back(
+        {{"op", "add"}, {"path", path}, {"value", *plan.values}});  // add replaces a present member
   } else {
-    patch.push_back({{"op", "add"}, {"path", "/data"}, {"value", {{kInjectorValuesKey, *plan.values}}}});
+    patch.push_back(
+        {{"op", "add"}, {"path", "/data"}, {"value", {{kInjectorValuesKey, *plan.values}}}});
   }
   auto patched = api_.patch(kube::resources::kConfigMaps, root_namespace_, kInjectorConfigMapName,
                             kube::PatchType::kJson, patch.dump(), {.field_manager = kFieldManager});
   if (!patched) {
-    return kube::ReconcileResult::retry("updating ConfigMap " + key() + ": " + patched.error().message(), patched.error());
+    return kube::ReconcileResult::retry(
+        "updating ConfigMap " + key() + ": " + patched.error().message(), patched.error());
   }
   writes_.labels({"configmap"}).increment();
   logger_.info("set the global probe-rewrite toggle in ConfigMap " + key());

@@ -26,8 +26,9 @@ std::optional<bool> mesh_wide_toggle(std::span<const probe::HealthProbePolicy> p
 
 class InjectorReconciler {
  public:
-  InjectorReconciler(const ClusterCache& cache, kube::KubernetesApi& api, kube::MetricsRegistry& metrics,
-                     kube::Logger& logger, std::string root_namespace, bool default_rewrite);
+  InjectorReconciler(const ClusterCache& cache, kube::KubernetesApi& api,
+                     kube::MetricsRegistry& metrics, kube::Logger& logger,
+                     std::string root_namespace, bool default_rewrite);
 
   // The key is the ConfigMap's (root namespace/istio-sidecar-injector); there is only one.
   kube::ReconcileResult reconcile(const std::string& key);

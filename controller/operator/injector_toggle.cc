@@ -26,7 +26,8 @@ std::optional<bool> parse_bool(const ordered_json& value) {
   if (!value.is_string()) return std::nullopt;
   const auto& s = value.get_ref<const std::string&>();
   if (s == "1" || s == "t" || s == "T" || s == "true" || s == "TRUE" || s == "True") return true;
-  if (s == "0" || s == "f" || s == "F" || s == "false" || s == "FALSE" || s == "False") return false;
+  if (s == "0" || s == "f" || s == "F" || s == "false" || s == "FALSE" || s == "False")
+    return false;
   return std::nullopt;
 }
 
@@ -65,7 +66,8 @@ InjectorValuesPlan plan_injector_values(const std::optional<std::string>& values
   auto& section = (*document)[kSection];
   if (section.is_null()) section = ordered_json::object();
   if (!section.is_object()) {
-    plan.problem = std::string("ConfigMap istio-sidecar-injector: ") + kSection + " is not an object";
+    plan.problem =
+        std::string("ConfigMap istio-sidecar-injector: ") + kSection + " is not an object";
     return plan;
   }
   auto field = section.find(kField);

@@ -18,7 +18,8 @@ kube::ReflectorOptions in_namespace(kube::ReflectorOptions options, std::string 
 
 // Handlers that call `changed(object)` on every add, update and delete.
 template <typename T>
-typename kube::Informer<T>::Handlers on_any_change(std::function<void(const kube::Cached<T>&)> changed) {
+typename kube::Informer<T>::Handlers on_any_change(
+    std::function<void(const kube::Cached<T>&)> changed) {
   using ObjectPtr = typename kube::Informer<T>::ObjectPtr;
   return {[changed](const ObjectPtr& object) { changed(*object); },
           [changed](const ObjectPtr&, const ObjectPtr& object) { changed(*object); },
@@ -27,48 +28,64 @@ typename kube::Informer<T>::Handlers on_any_change(std::function<void(const kube
 
 }  // namespace
 
-Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api, OperatorOptions options,
-                   kube::Clock& clock, kube::Random& random, kube::MetricsRegistry& metrics, kube::Logger& logger)
+Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
+                   OperatorOptions options, kube::Clock& clock, kube::Random& random,
+                   kube::MetricsRegistry& metrics, kube::Logger& logger)
     : options_(std::move(options)),
       logger_(logger),
-      deployments_(
-          "deployments", api, kube::fixed_resource(kube::resources::kDeployments),
-          [port = options_.deployments.agent.port](const json& object) { return project_deployment(object, port); },
-          options_.reflector, clock, random, metrics, logger,
-          /*transform=*/{}),  // managedFields are summarised by the projection, then dropped with the JSON
-      namespaces_("namespaces", api, kube::fixed_resource(kube::resources::kNamespaces),
-                  [](const json&) { return NamespaceState{}; }, options_.reflector, clock, random, metrics, logger),
+      deployments_("deployments", api, kube::fixed_resource(kube::resources::kDeployments),
+                   [port = options_.deployments.agent.port](const json& object) {
+                     return project_deployment(object, port);
+                   },
+                   options_.reflector, clock, random, metrics, logger,
+                   /*transform=*/{}),  // managedFields are summarised by the projection, then
+                                       // dropped with the JSON
+      namespaces_(
+          "namespaces", api, kube::fixed_resource(kube::resources::kNamespaces),
+          [](const json&) { return NamespaceState{}; }, options_.reflector, clock, random, metrics,
+          logger),
       peer_authentications_("peerauthentications", api,
-                            kube::discovered_resource(api, "security.istio.io", "peerauthentications", {"v1", "v1beta1"}),
-                            project_peer_authentication, options_.reflector, clock, random, metrics, logger),
-      policies_("healthprobepolicies", api,
-                kube::discovered_resource(api, kHealthProbePolicies.group, kHealthProbePolicies.plural,
-                                          {kHealthProbePolicies.version}),
-                project_policy, options_.reflector, clock, random, metrics, logger),
-      injector_("injector-configmap", api, kube::fixed_resource(kube::resources::kConfigMaps), project_injector,
+                            kube::discovered_resource(api, "security.istio.io",
+                                                      "peerauthentications", {"v1", "v1beta1"}),
+                            project_peer_authentication, options_.reflector, clock, random, metrics,
+                            logger),
+      policies_(
+          "healthprobepolicies", api,
+          kube::discovered_resource(api, kHealthProbePolicies.group, kHealthProbePolicies.plural,
+                                    {kHealthProbePolicies.version}),
+          project_policy, options_.reflector, clock, random, metrics, logger),
+      injector_("injector-configmap", api, kube::fixed_resource(kube::resources::kConfigMaps),
+                project_injector,
                 in_namespace(options_.reflector, options_.deployments.root_namespace,
                              std::string("metadata.name=") + kInjectorConfigMapName),
                 clock, random, metrics, logger),
       cache_{deployments_, namespaces_, peer_authentications_, policies_, injector_},
-      deployment_queue_("deployments", clock, kube::make_default_controller_rate_limiter(clock), metrics),
-      policy_queue_("healthprobepolicies", clock, kube::make_default_controller_rate_limiter(clock), metrics),
-      injector_queue_("injector", clock, kube::make_default_controller_rate_limiter(clock), metrics),
+      deployment_queue_("deployments", clock, kube::make_default_controller_rate_limiter(clock),
+                        metrics),
+      policy_queue_("healthprobepolicies", clock, kube::make_default_controller_rate_limiter(clock),
+                    metrics),
+      injector_queue_("injector", clock, kube::make_default_controller_rate_limiter(clock),
+                      metrics),
       events_(events_api, clock, options_.identity, metrics, logger),
       reverts_(options_.reverts),
-      deployment_reconciler_(cache_, api, events_, reverts_, clock, metrics, logger, options_.deployments),
+      deployment_reconciler_(cache_, api, events_, reverts_, clock, metrics, logger,
+                             options_.deployments),
       policy_reconciler_(cache_, api, clock, metrics, logger, options_.deployments.root_namespace,
                          options_.deployments.excluded_namespaces),
       injector_reconciler_(cache_, api, metrics, logger, options_.deployments.root_namespace,
                            options_.deployments.default_rewrite),
-      deployment_workers_("deployments", deployment_queue_,
-                          [this](const std::string& key) { return deployment_reconciler_.reconcile(key); }, clock,
-                          metrics, logger),
-      policy_workers_("healthprobepolicies", policy_queue_,
-                      [this](const std::string& key) { return policy_reconciler_.reconcile(key); }, clock, metrics,
-                      logger),
-      injector_workers_("injector", injector_queue_,
-                        [this](const std::string& key) { return injector_reconciler_.reconcile(key); }, clock,
-                        metrics, logger) {
+      deployment_workers_(
+          "deployments", deployment_queue_,
+          [this](const std::string& key) { return deployment_reconciler_.reconcile(key); }, clock,
+          metrics, logger),
+      policy_workers_(
+          "healthprobepolicies", policy_queue_,
+          [this](const std::string& key) { return policy_reconciler_.reconcile(key); }, clock,
+          metrics, logger),
+      injector_workers_(
+          "injector", injector_queue_,
+          [this](const std::string& key) { return injector_reconciler_.reconcile(key); }, clock,
+          metrics, logger) {
   const std::string& root = options_.deployments.root_namespace;
   deployments_.add_handlers(on_any_change<DeploymentState>([this, root](const auto& deployment) {
     deployment_queue_.add(deployment.metadata.key());
@@ -77,16 +94,18 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api, Op
   }));
   namespaces_.add_handlers(on_any_change<NamespaceState>(
       [this](const auto& namespace_object) { enqueue_namespace(namespace_object.metadata.name); }));
-  peer_authentications_.add_handlers(on_any_change<PeerAuthenticationState>([this, root](const auto& object) {
-    if (!object.value.problem.empty()) {
-      logger_.warning("ignoring PeerAuthentication " + object.metadata.key() + ": " + object.value.problem);
-    }
-    if (object.metadata.namespace_name == root) {
-      enqueue_all_deployments();
-    } else {
-      enqueue_namespace(object.metadata.namespace_name);
-    }
-  }));
+  peer_authentications_.add_handlers(
+      on_any_change<PeerAuthenticationState>([this, root](const auto& object) {
+        if (!object.value.problem.empty()) {
+          logger_.warning("ignoring PeerAuthentication " + object.metadata.key() + ": " +
+                          object.value.problem);
+        }
+        if (object.metadata.namespace_name == root) {
+          enqueue_all_deployments();
+        } else {
+          enqueue_namespace(object.metadata.namespace_name);
+        }
+      }));
   policies_.add_handlers(on_any_change<PolicyState>([this, root](const auto& object) {
     enqueue_policies_of(object.metadata.namespace_name);
     if (object.metadata.namespace_name == root) {
@@ -111,7 +130,8 @@ void Operator::enqueue_namespace(const std::string& namespace_name) {
 }
 
 void Operator::enqueue_all_deployments() {
-  for (const auto& deployment : deployments_.list()) deployment_queue_.add(deployment->metadata.key());
+  for (const auto& deployment : deployments_.list())
+    deployment_queue_.add(deployment->metadata.key());
 }
 
 void Operator::enqueue_policies_of(const std::string& namespace_name) {
@@ -130,7 +150,8 @@ void Operator::start_informers() {
 
 bool Operator::wait_for_sync(std::stop_token stop) {
   return namespaces_.wait_for_sync(stop) && peer_authentications_.wait_for_sync(stop) &&
-         policies_.wait_for_sync(stop) && injector_.wait_for_sync(stop) && deployments_.wait_for_sync(stop);
+         policies_.wait_for_sync(stop) && injector_.wait_for_sync(stop) &&
+         deployments_.wait_for_sync(stop);
 }
 
 bool Operator::has_synced() const {

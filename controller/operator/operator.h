@@ -48,8 +48,9 @@ class Operator {
  public:
   // `events_api` sends the Events: in main() a client of its own, with its own rate limit, as
   // client-go's event broadcaster has, so that Events never delay the writes that matter.
-  Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api, OperatorOptions options, kube::Clock& clock,
-           kube::Random& random, kube::MetricsRegistry& metrics, kube::Logger& logger);
+  Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api, OperatorOptions options,
+           kube::Clock& clock, kube::Random& random, kube::MetricsRegistry& metrics,
+           kube::Logger& logger);
   ~Operator();
   Operator(const Operator&) = delete;
   Operator& operator=(const Operator&) = delete;

@@ -8,10 +8,13 @@ namespace {
 
 using nlohmann::json;
 
-bool without_selector(const probe::HealthProbePolicy& policy) { return !policy.selector || policy.selector->empty(); }
+bool without_selector(const probe::HealthProbePolicy& policy) {
+  return !policy.selector || policy.selector->empty();
+}
 
 bool older(const probe::HealthProbePolicy& left, const probe::HealthProbePolicy& right) {
-  return std::tie(left.creation_timestamp, left.name) < std::tie(right.creation_timestamp, right.name);
+  return std::tie(left.creation_timestamp, left.name) <
+         std::tie(right.creation_timestamp, right.name);
 }
 
 }  // namespace
@@ -27,14 +30,14 @@ PolicyStatusReconciler::PolicyStatusReconciler(const ClusterCache& cache, kube::
       root_namespace_(std::move(root_namespace)),
       excluded_namespaces_(std::move(excluded_namespaces)),
       expectations_(clock, std::chrono::minutes(1)),
-      writes_(metrics.counter("meshprobe_writes_total", "Writes to the API server, by what was written.",
-                              {"kind"})) {}
+      writes_(metrics.counter("meshprobe_writes_total",
+                              "Writes to the API server, by what was written.", {"kind"})) {}
 
 PolicyCounts PolicyStatusReconciler::count(const probe::HealthProbePolicy& policy) const {
   PolicyCounts counts;
   const bool mesh_wide = policy.namespace_name == root_namespace_ && without_selector(policy);
-  const auto deployments =
-      mesh_wide ? cache_.deployments.list() : cache_.deployments.list_namespace(policy.namespace_name);
+  const auto deployments = mesh_wide ? cache_.deployments.list()
+                                     : cache_.deployments.list_namespace(policy.namespace_name);
   std::map<std::string, std::vector<probe::HealthProbePolicy>> policies_by_namespace;
   for (const auto& deployment : deployments) {
     const std::string& namespace_name = deployment->metadata.namespace_name;
@@ -43,7 +46,9 @@ PolicyCounts PolicyStatusReconciler::count(const probe::HealthProbePolicy& polic
     if (inserted) policies->second = cache_.policies_for(namespace_name, root_namespace_);
     auto match = probe::select_policy(policies->second, root_namespace_, namespace_name,
                                       deployment->value.template_labels);
-    if (!match || match->policy->namespace_name != policy.namespace_name || match->policy->name != policy.name) continue;
+    if (!match || match->policy->namespace_name != policy.namespace_name ||
+        match->policy->name != policy.name)
+      continue;
     ++counts.matched;
     if (deployment->value.rewritten) ++counts.rewritten;
   }
@@ -61,7 +66,8 @@ kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) 
   }
   const PolicyState& state = entry->value;
 
-  Condition accepted{"Accepted", "True", "Accepted", "The policy is valid and in effect.", state.generation};
+  Condition accepted{"Accepted", "True", "Accepted", "The policy is valid and in effect.",
+                     state.generation};
   PolicyCounts counts;
   if (!state.policy) {
     accepted = {"Accepted", "False", "InvalidSpec", state.problem, state.generation};
@@ -71,16 +77,18 @@ kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) 
     if (without_selector(policy)) {
       for (const auto& other : cache_.policies.list_namespace(policy.namespace_name)) {
         const auto& candidate = other->value.policy;
-        if (candidate && candidate->name != policy.name && without_selector(*candidate) && older(*candidate, policy) &&
-            (!winner || older(*candidate, *winner))) {
+        if (candidate && candidate->name != policy.name && without_selector(*candidate) &&
+            older(*candidate, policy) && (!winner || older(*candidate, *winner))) {
           winner = &*candidate;
         }
       }
     }
     if (winner) {
-      accepted = {"Accepted", "False", "Superseded",
-                  winner->reference() + " is older and equally specific (no selector, same namespace); it decides instead.",
-                  state.generation};
+      accepted = {
+          "Accepted", "False", "Superseded",
+          winner->reference() +
+              " is older and equally specific (no selector, same namespace); it decides instead.",
+          state.generation};
     } else {
       counts = count(policy);
     }
@@ -88,9 +96,11 @@ kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) 
 
   const json* existing_conditions = probe::find_member(state.status, "conditions");
   static const json kNoConditions = json::array();
-  auto entry_to_write = condition_to_write(existing_conditions ? *existing_conditions : kNoConditions, accepted,
-                                           ConditionShape::kMetav1, format_time(clock_.system_now()));
-  const bool same_counts = state.status.is_object() && state.status.value("matchedDeployments", -1) == counts.matched &&
+  auto entry_to_write =
+      condition_to_write(existing_conditions ? *existing_conditions : kNoConditions, accepted,
+                         ConditionShape::kMetav1, format_time(clock_.system_now()));
+  const bool same_counts = state.status.is_object() &&
+                           state.status.value("matchedDeployments", -1) == counts.matched &&
                            state.status.value("rewrittenDeployments", -1) == counts.rewritten &&
                            state.status.value("observedGeneration", -1LL) == state.generation;
   if (!entry_to_write && same_counts) return kube::ReconcileResult::done();
@@ -102,23 +112,27 @@ kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) 
       if (condition.value("type", "") != accepted.type) conditions.push_back(condition);
     }
   }
-  conditions.push_back(entry_to_write ? *entry_to_write : *find_condition(*existing_conditions, accepted.type));
+  conditions.push_back(entry_to_write ? *entry_to_write
+                                      : *find_condition(*existing_conditions, accepted.type));
   const json patch = {{"status",
                        {{"observedGeneration", state.generation},
                         {"matchedDeployments", counts.matched},
                         {"rewrittenDeployments", counts.rewritten},
                         {"conditions", conditions}}}};
-  auto patched = api_.patch(kHealthProbePolicies, entry->metadata.namespace_name, entry->metadata.name,
-                            kube::PatchType::kMerge, patch.dump(), {.field_manager = kFieldManager, .subresource = "status"});
+  auto patched = api_.patch(kHealthProbePolicies, entry->metadata.namespace_name,
+                            entry->metadata.name, kube::PatchType::kMerge, patch.dump(),
+                            {.field_manager = kFieldManager, .subresource = "status"});
   if (!patched) {
     if (patched.error().is(kube::ApiErrorKind::kNotFound)) return kube::ReconcileResult::done();
-    return kube::ReconcileResult::retry("writing the status of HealthProbePolicy " + key + ": " + patched.error().message(),
-                                        patched.error());
+    return kube::ReconcileResult::retry(
+        "writing the status of HealthProbePolicy " + key + ": " + patched.error().message(),
+        patched.error());
   }
   writes_.labels({"policy_status"}).increment();
   expectations_.expect(key, {entry->metadata.resource_version});
   if (entry_to_write) {
-    logger_.info("HealthProbePolicy " + key + ": Accepted=" + accepted.status + " (" + accepted.reason + ")" +
+    logger_.info("HealthProbePolicy " + key + ": Accepted=" + accepted.status + " (" +
+                 accepted.reason + ")" +
                  (accepted.status == "True" ? "" : ": " + accepted.message));
   }
   return kube::ReconcileResult::done();

@@ -20,8 +20,8 @@
 
 namespace meshprobe::controller {
 
-inline const kube::ResourceType kHealthProbePolicies{"meshprobe.io", "v1alpha1", "healthprobepolicies",
-                                                     "HealthProbePolicy", true};
+inline const kube::ResourceType kHealthProbePolicies{
+    "meshprobe.io", "v1alpha1", "healthprobepolicies", "HealthProbePolicy", true};
 
 struct PolicyCounts {
   int matched = 0;
@@ -32,8 +32,8 @@ struct PolicyCounts {
 class PolicyStatusReconciler {
  public:
   PolicyStatusReconciler(const ClusterCache& cache, kube::KubernetesApi& api, kube::Clock& clock,
-                         kube::MetricsRegistry& metrics, kube::Logger& logger, std::string root_namespace,
-                         std::set<std::string> excluded_namespaces);
+                         kube::MetricsRegistry& metrics, kube::Logger& logger,
+                         std::string root_namespace, std::set<std::string> excluded_namespaces);
 
   kube::ReconcileResult reconcile(const std::string& key);
 

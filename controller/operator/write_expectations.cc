@@ -8,7 +8,8 @@ namespace meshprobe::controller {
 namespace {
 
 std::optional<std::uint64_t> as_number(const std::string& version) {
-  if (version.empty() || version.size() > 19 || !std::all_of(version.begin(), version.end(), ::isdigit)) {
+  if (version.empty() || version.size() > 19 ||
+      !std::all_of(version.begin(), version.end(), ::isdigit)) {
     return std::nullopt;
   }
   return std::stoull(version);
@@ -36,8 +37,9 @@ bool WriteExpectations::satisfied(const std::string& key, const std::string& cac
   // acting on it would make that write again. The newest write itself is caught up.
   const auto newest_written = as_number(found->second.newest_written);
   const auto cached_number = as_number(cached_version);
-  const bool behind = newest_written && cached_number ? *cached_number < *newest_written
-                                                      : found->second.stale_versions.contains(cached_version);
+  const bool behind = newest_written && cached_number
+                          ? *cached_number < *newest_written
+                          : found->second.stale_versions.contains(cached_version);
   if (behind && clock_.now() < found->second.deadline) return false;
   expectations_.erase(found);
   return true;

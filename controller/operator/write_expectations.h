@@ -20,7 +20,8 @@ namespace meshprobe::controller {
 
 class WriteExpectations {
  public:
-  WriteExpectations(kube::Clock& clock, kube::Duration timeout) : clock_(clock), timeout_(timeout) {}
+  WriteExpectations(kube::Clock& clock, kube::Duration timeout)
+      : clock_(clock), timeout_(timeout) {}
 
   // The cache's versions `stale_versions` of `key` are out of date: this process wrote over them.
   void expect(const std::string& key, std::set<std::string> stale_versions);

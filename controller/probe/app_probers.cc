@@ -81,7 +81,8 @@ std::optional<Error> unknown_field(const json& object, const std::set<std::strin
   for (const auto& [key, _] : object.items()) {
     if (!known.count(key)) {
       const std::string printable = printable_for_message(key);
-      const std::string name = printable == key ? key : quoted_for_message(key);  // quoted only when escaped
+      const std::string name =
+          printable == key ? key : quoted_for_message(key);  // quoted only when escaped
       return fail(std::string(where) + (where.empty() ? "" : ".") + name, "is not a known field");
     }
   }
@@ -89,7 +90,9 @@ std::optional<Error> unknown_field(const json& object, const std::set<std::strin
 }
 
 Result<ProbeAction> parse_http_get(const json& object, const FieldError& fail) {
-  if (auto unknown = unknown_field(object, {"host", "port", "path", "scheme", "httpHeaders"}, "httpGet", fail)) return *unknown;
+  if (auto unknown =
+          unknown_field(object, {"host", "port", "path", "scheme", "httpHeaders"}, "httpGet", fail))
+    return *unknown;
   HttpGetAction action;
   auto port = port_of(object, "httpGet", fail);
   if (!port) return port.error();
@@ -105,7 +108,8 @@ Result<ProbeAction> parse_http_get(const json& object, const FieldError& fail) {
   if (!scheme) return scheme.error();
   if (!scheme->empty()) action.scheme = *scheme;
   if (action.scheme != "HTTP" && action.scheme != "HTTPS") {
-    return fail("httpGet.scheme", "must be HTTP or HTTPS, got " + quoted_for_message(action.scheme));
+    return fail("httpGet.scheme",
+                "must be HTTP or HTTPS, got " + quoted_for_message(action.scheme));
   }
   if (auto it = object.find("httpHeaders"); it != object.end()) {
     if (!it->is_array()) return fail("httpGet.httpHeaders", "must be a list");
@@ -147,8 +151,11 @@ Result<ProbeAction> parse_grpc(const json& object, const FieldError& fail) {
 
 Result<AppProber> parse_prober(const json& value, const FieldError& fail) {
   if (!value.is_object()) return fail("value", "must be an object, got " + describe(value));
-  if (auto unknown = unknown_field(value, {"httpGet", "tcpSocket", "grpc", "timeoutSeconds"}, "", fail)) return *unknown;
-  const int actions = value.contains("httpGet") + value.contains("tcpSocket") + value.contains("grpc");
+  if (auto unknown =
+          unknown_field(value, {"httpGet", "tcpSocket", "grpc", "timeoutSeconds"}, "", fail))
+    return *unknown;
+  const int actions =
+      value.contains("httpGet") + value.contains("tcpSocket") + value.contains("grpc");
   if (actions != 1) {
     return fail("value", "must hold exactly one of httpGet, tcpSocket, grpc; it holds " +
                              std::to_string(actions));
@@ -160,7 +167,9 @@ Result<AppProber> parse_prober(const json& value, const FieldError& fail) {
     }
     prober.timeout_seconds = it->get<int>();
   }
-  const char* kind = value.contains("httpGet") ? "httpGet" : value.contains("tcpSocket") ? "tcpSocket" : "grpc";
+  const char* kind = value.contains("httpGet")     ? "httpGet"
+                     : value.contains("tcpSocket") ? "tcpSocket"
+                                                   : "grpc";
   const json& action = value[kind];
   if (!action.is_object()) return fail(kind, "must be an object, got " + describe(action));
   Result<ProbeAction> parsed = value.contains("httpGet")     ? parse_http_get(action, fail)
@@ -202,7 +211,8 @@ Result<AppProbers> parse_app_probers(std::string_view json_text) {
   json document;
   try {
     document = json::parse(json_text);
-  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number too large (1e400)
+  } catch (
+      const json::exception& e) {  // parse_error, and out_of_range for a number too large (1e400)
     return Error{"ISTIO_KUBE_APP_PROBERS: not valid JSON: " + printable_for_message(e.what())};
   }
   if (!document.is_object()) {
@@ -238,7 +248,8 @@ nlohmann::json app_probers_to_json(const AppProbers& probers) {
             a["scheme"] = action.scheme;
             if (!action.headers.empty()) {
               a["httpHeaders"] = json::array();
-              for (const auto& h : action.headers) a["httpHeaders"].push_back({{"name", h.name}, {"value", h.value}});
+              for (const auto& h : action.headers)
+                a["httpHeaders"].push_back({{"name", h.name}, {"value", h.value}});
             }
             entry["httpGet"] = std::move(a);
           } else if constexpr (std::is_same_v<T, TcpSocketAction>) {

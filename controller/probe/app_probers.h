@@ -7,13 +7,12 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "probe/result.h"
 
@@ -66,7 +65,8 @@ struct ProberPath {
   bool operator==(const ProberPath&) const = default;
 };
 
-// "/app-health/<container>/livez|readyz|startupz", "/app-lifecycle/<container>/prestopz|poststartz".
+// "/app-health/<container>/livez|readyz|startupz",
+// "/app-lifecycle/<container>/prestopz|poststartz".
 std::string prober_path(std::string_view container, ProbeSlot slot);
 // The inverse; nullopt for anything that is not such a path with a DNS-label container name.
 std::optional<ProberPath> parse_prober_path(std::string_view path);

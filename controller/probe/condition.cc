@@ -25,8 +25,12 @@ std::string plural(int count, const char* noun) {
   return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
 }
 
-std::string rewritten_detail(const ProbeReport& report) { return report.before + " -> " + report.after; }
-std::string reason_detail(const ProbeReport& report) { return report.before + ": " + report.reason; }
+std::string rewritten_detail(const ProbeReport& report) {
+  return report.before + " -> " + report.after;
+}
+std::string reason_detail(const ProbeReport& report) {
+  return report.before + ": " + report.reason;
+}
 
 // Cuts at the last "; " that fits and says how many entries were left out.
 std::string bounded(std::string message) {
@@ -35,7 +39,9 @@ std::string bounded(std::string message) {
   std::size_t cut = message.rfind("; ", budget);
   if (cut == std::string::npos) cut = budget;
   std::size_t left_out = 0;
-  for (std::size_t at = message.find("; ", cut); at != std::string::npos; at = message.find("; ", at + 2)) ++left_out;
+  for (std::size_t at = message.find("; ", cut); at != std::string::npos;
+       at = message.find("; ", at + 2))
+    ++left_out;
   return message.substr(0, cut) + "; ... (" + std::to_string(left_out) + " more)";
 }
 
@@ -43,14 +49,22 @@ std::string bounded(std::string message) {
 
 std::string_view condition_reason_name(ConditionReason reason) {
   switch (reason) {
-    case ConditionReason::kRewritten: return "Rewritten";
-    case ConditionReason::kDisabledByAnnotation: return "DisabledByAnnotation";
-    case ConditionReason::kDisabledByPolicy: return "DisabledByPolicy";
-    case ConditionReason::kDisabledGlobally: return "DisabledGlobally";
-    case ConditionReason::kNotRequired: return "NotRequired";
-    case ConditionReason::kNoRewritableProbes: return "NoRewritableProbes";
-    case ConditionReason::kInvalidProbe: return "InvalidProbe";
-    case ConditionReason::kConflictingWriter: return "ConflictingWriter";
+    case ConditionReason::kRewritten:
+      return "Rewritten";
+    case ConditionReason::kDisabledByAnnotation:
+      return "DisabledByAnnotation";
+    case ConditionReason::kDisabledByPolicy:
+      return "DisabledByPolicy";
+    case ConditionReason::kDisabledGlobally:
+      return "DisabledGlobally";
+    case ConditionReason::kNotRequired:
+      return "NotRequired";
+    case ConditionReason::kNoRewritableProbes:
+      return "NoRewritableProbes";
+    case ConditionReason::kInvalidProbe:
+      return "InvalidProbe";
+    case ConditionReason::kConflictingWriter:
+      return "ConflictingWriter";
   }
   return "Rewritten";
 }
@@ -63,18 +77,23 @@ ConditionSummary summarize(const Decision& decision, const RewriteResult& result
   summary.status = decision.rewrite && rewritten > 0;
 
   if (!decision.rewrite) {
-    summary.reason = decision.source == DecisionSource::kTemplateAnnotation ? ConditionReason::kDisabledByAnnotation
-                     : decision.source == DecisionSource::kPolicy           ? ConditionReason::kDisabledByPolicy
-                                                                            : ConditionReason::kDisabledGlobally;
+    summary.reason = decision.source == DecisionSource::kTemplateAnnotation
+                         ? ConditionReason::kDisabledByAnnotation
+                     : decision.source == DecisionSource::kPolicy
+                         ? ConditionReason::kDisabledByPolicy
+                         : ConditionReason::kDisabledGlobally;
     parts.push_back("rewriting is off by " + decision.message);
     if (int restored = result.count(ProbeOutcome::kRestored)) {
-      parts.push_back("restored " + plural(restored, "probe") + ": " +
-                      list_of(result, ProbeOutcome::kRestored, [](const ProbeReport& r) { return r.reason; }));
+      parts.push_back(
+          "restored " + plural(restored, "probe") + ": " +
+          list_of(result, ProbeOutcome::kRestored, [](const ProbeReport& r) { return r.reason; }));
     }
     if (result.count(ProbeOutcome::kUserChanged)) {
-      parts.push_back("kept as changed since the rewrite: " + list_of(result, ProbeOutcome::kUserChanged, reason_detail));
+      parts.push_back("kept as changed since the rewrite: " +
+                      list_of(result, ProbeOutcome::kUserChanged, reason_detail));
     }
-    if (invalid) parts.push_back("cannot restore: " + list_of(result, ProbeOutcome::kInvalid, reason_detail));
+    if (invalid)
+      parts.push_back("cannot restore: " + list_of(result, ProbeOutcome::kInvalid, reason_detail));
   } else {
     if (invalid) {
       summary.reason = ConditionReason::kInvalidProbe;
@@ -97,10 +116,12 @@ ConditionSummary summarize(const Decision& decision, const RewriteResult& result
                       list_of(result, ProbeOutcome::kRewritten, rewritten_detail));
     }
     if (result.count(ProbeOutcome::kNotRequired)) {
-      parts.push_back("not rewritten: " + list_of(result, ProbeOutcome::kNotRequired, reason_detail));
+      parts.push_back("not rewritten: " +
+                      list_of(result, ProbeOutcome::kNotRequired, reason_detail));
     }
     if (result.count(ProbeOutcome::kExcludedByPolicy)) {
-      parts.push_back("outside the policy: " + list_of(result, ProbeOutcome::kExcludedByPolicy, reason_detail));
+      parts.push_back("outside the policy: " +
+                      list_of(result, ProbeOutcome::kExcludedByPolicy, reason_detail));
     }
     parts.push_back("decided by " + decision.message);
   }

@@ -30,14 +30,18 @@ Decision decide(const DecisionInput& input) {
   const std::string annotation_key(kRewriteAppProbersAnnotation);
   const json& template_metadata = or_empty(input.template_metadata);
   if (auto misplaced = annotation(or_empty(input.workload_metadata), annotation_key)) {
-    decision.notes.push_back("the " + std::string(input.workload_kind) + "'s own annotation " + annotation_key +
-                             "=\"" + *misplaced + "\" is ignored: it belongs on the pod template " +
+    decision.notes.push_back("the " + std::string(input.workload_kind) + "'s own annotation " +
+                             annotation_key + "=\"" + *misplaced +
+                             "\" is ignored: it belongs on the pod template " +
                              "(spec.template.metadata.annotations)");
   }
 
   const Labels template_labels = labels_of(template_metadata);
-  const auto match = select_policy(input.policies, input.root_namespace, input.namespace_name, template_labels);
-  if (match) decision.policy = PolicyReference{match->policy->namespace_name, match->policy->name, match->level};
+  const auto match =
+      select_policy(input.policies, input.root_namespace, input.namespace_name, template_labels);
+  if (match)
+    decision.policy =
+        PolicyReference{match->policy->namespace_name, match->policy->name, match->level};
 
   if (auto value = annotation(template_metadata, annotation_key)) {
     if (auto parsed = parse_go_bool(*value)) {
@@ -54,15 +58,15 @@ Decision decide(const DecisionInput& input) {
     const HealthProbePolicy& policy = *match->policy;
     decision.source = DecisionSource::kPolicy;
     decision.rewrite = policy.mode != PolicyMode::kNever;
-    decision.message = policy.reference() + " (" + std::string(policy_level_name(match->level)) + ", mode " +
-                       std::string(policy_mode_name(policy.mode)) + ")";
+    decision.message = policy.reference() + " (" + std::string(policy_level_name(match->level)) +
+                       ", mode " + std::string(policy_mode_name(policy.mode)) + ")";
     decision.scope.families = policy.probes;
     decision.scope.protocols = policy.protocols;
     decision.scope.origin = policy.reference();
     if (policy.mode == PolicyMode::kWhenRequired) {
       decision.scope.when_required =
-          WhenRequired{effective_mtls(input.peer_authentications, input.root_namespace, input.namespace_name,
-                                      template_labels),
+          WhenRequired{effective_mtls(input.peer_authentications, input.root_namespace,
+                                      input.namespace_name, template_labels),
                        mesh_membership(input.namespace_labels, template_metadata)};
     }
     return decision;

@@ -9,13 +9,12 @@
 //   3. the global toggle (the injector ConfigMap's sidecarInjectorWebhook.rewriteAppHTTPProbe).
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "probe/health_probe_policy.h"
 #include "probe/label_selector.h"
@@ -38,8 +37,8 @@ struct DecisionInput {
   const nlohmann::json* template_metadata = nullptr;
   std::string_view namespace_name;
   Labels namespace_labels;
-  std::span<const HealthProbePolicy> policies;                  // accepted ones; any namespace
-  std::span<const PeerAuthentication> peer_authentications;     // any namespace
+  std::span<const HealthProbePolicy> policies;               // accepted ones; any namespace
+  std::span<const PeerAuthentication> peer_authentications;  // any namespace
   std::string_view root_namespace = kDefaultRootNamespace;
   bool rewrite_globally = true;  // the global toggle
 };

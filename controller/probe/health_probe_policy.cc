@@ -11,8 +11,8 @@ using nlohmann::json;
 
 // Reads a list of names into `out`; appends problems to `errors`.
 template <typename Enum, typename Parse>
-void read_name_set(const json& spec, const char* key, const char* allowed, Parse parse, std::set<Enum>& out,
-                   std::vector<std::string>& errors) {
+void read_name_set(const json& spec, const char* key, const char* allowed, Parse parse,
+                   std::set<Enum>& out, std::vector<std::string>& errors) {
   const json* list = find_member(spec, key);
   if (list == nullptr) return;
   const std::string field = std::string("spec.") + key;
@@ -29,7 +29,8 @@ void read_name_set(const json& spec, const char* key, const char* allowed, Parse
     const json& item = (*list)[i];
     auto value = item.is_string() ? parse(item.get<std::string>()) : std::nullopt;
     if (!value) {
-      errors.push_back(field + "[" + std::to_string(i) + "]: must be one of " + allowed + ", got " + item.dump());
+      errors.push_back(field + "[" + std::to_string(i) + "]: must be one of " + allowed + ", got " +
+                       item.dump());
       continue;
     }
     out.insert(*value);
@@ -44,23 +45,31 @@ bool older(const HealthProbePolicy& a, const HealthProbePolicy& b) {
 
 std::string_view policy_mode_name(PolicyMode mode) {
   switch (mode) {
-    case PolicyMode::kAlways: return "Always";
-    case PolicyMode::kNever: return "Never";
-    case PolicyMode::kWhenRequired: return "WhenRequired";
+    case PolicyMode::kAlways:
+      return "Always";
+    case PolicyMode::kNever:
+      return "Never";
+    case PolicyMode::kWhenRequired:
+      return "WhenRequired";
   }
   return "Always";
 }
 
 std::string_view policy_level_name(PolicyLevel level) {
   switch (level) {
-    case PolicyLevel::kWorkload: return "workload level";
-    case PolicyLevel::kNamespace: return "namespace level";
-    case PolicyLevel::kMesh: return "mesh wide";
+    case PolicyLevel::kWorkload:
+      return "workload level";
+    case PolicyLevel::kNamespace:
+      return "namespace level";
+    case PolicyLevel::kMesh:
+      return "mesh wide";
   }
   return "workload level";
 }
 
-std::string HealthProbePolicy::reference() const { return "HealthProbePolicy " + namespace_name + "/" + name; }
+std::string HealthProbePolicy::reference() const {
+  return "HealthProbePolicy " + namespace_name + "/" + name;
+}
 
 Result<HealthProbePolicy> parse_health_probe_policy(const json& object) {
   auto identity = parse_object_identity(object);
@@ -75,23 +84,33 @@ Result<HealthProbePolicy> parse_health_probe_policy(const json& object) {
   std::vector<std::string> errors;
   for (const auto& [key, _] : spec->items()) {
     if (key != "selector" && key != "mode" && key != "probes" && key != "protocols") {
-      errors.push_back("spec." + key + ": is not a field of HealthProbePolicy (selector, mode, probes, protocols)");
+      errors.push_back("spec." + key +
+                       ": is not a field of HealthProbePolicy (selector, mode, probes, protocols)");
     }
   }
   if (const json* selector = find_member(*spec, "selector")) {
     auto parsed = parse_label_selector(*selector, "spec.selector");
-    if (parsed) policy.selector = std::move(parsed).value();
-    else errors.push_back(parsed.error().message);
+    if (parsed)
+      policy.selector = std::move(parsed).value();
+    else
+      errors.push_back(parsed.error().message);
   }
   if (const json* mode = find_member(*spec, "mode")) {
     const std::string text = mode->is_string() ? mode->get<std::string>() : "";
-    if (text == "Always") policy.mode = PolicyMode::kAlways;
-    else if (text == "Never") policy.mode = PolicyMode::kNever;
-    else if (text == "WhenRequired") policy.mode = PolicyMode::kWhenRequired;
-    else errors.push_back("spec.mode: must be one of Always, Never, WhenRequired, got " + mode->dump());
+    if (text == "Always")
+      policy.mode = PolicyMode::kAlways;
+    else if (text == "Never")
+      policy.mode = PolicyMode::kNever;
+    else if (text == "WhenRequired")
+      policy.mode = PolicyMode::kWhenRequired;
+    else
+      errors.push_back("spec.mode: must be one of Always, Never, WhenRequired, got " +
+                       mode->dump());
   }
-  read_name_set(*spec, "probes", "liveness, readiness, startup, lifecycle", parse_probe_family, policy.probes, errors);
-  read_name_set(*spec, "protocols", "HTTP, TCP, GRPC", parse_probe_protocol, policy.protocols, errors);
+  read_name_set(*spec, "probes", "liveness, readiness, startup, lifecycle", parse_probe_family,
+                policy.probes, errors);
+  read_name_set(*spec, "protocols", "HTTP, TCP, GRPC", parse_probe_protocol, policy.protocols,
+                errors);
   if (!errors.empty()) {
     std::string message;
     for (const auto& error : errors) message += (message.empty() ? "" : "; ") + error;
@@ -100,8 +119,10 @@ Result<HealthProbePolicy> parse_health_probe_policy(const json& object) {
   return policy;
 }
 
-std::optional<PolicyMatch> select_policy(std::span<const HealthProbePolicy> policies, std::string_view root_namespace,
-                                         std::string_view workload_namespace, const Labels& template_labels) {
+std::optional<PolicyMatch> select_policy(std::span<const HealthProbePolicy> policies,
+                                         std::string_view root_namespace,
+                                         std::string_view workload_namespace,
+                                         const Labels& template_labels) {
   const HealthProbePolicy* chosen[3] = {nullptr, nullptr, nullptr};  // by PolicyLevel
   auto offer = [&chosen](PolicyLevel level, const HealthProbePolicy& policy) {
     auto& slot = chosen[static_cast<int>(level)];
@@ -110,8 +131,10 @@ std::optional<PolicyMatch> select_policy(std::span<const HealthProbePolicy> poli
   for (const auto& policy : policies) {
     const bool whole_namespace = !policy.selector || policy.selector->empty();
     if (policy.namespace_name == workload_namespace) {
-      if (whole_namespace) offer(PolicyLevel::kNamespace, policy);
-      else if (policy.selector->matches(template_labels)) offer(PolicyLevel::kWorkload, policy);
+      if (whole_namespace)
+        offer(PolicyLevel::kNamespace, policy);
+      else if (policy.selector->matches(template_labels))
+        offer(PolicyLevel::kWorkload, policy);
     } else if (policy.namespace_name == root_namespace && whole_namespace) {
       offer(PolicyLevel::kMesh, policy);
     }

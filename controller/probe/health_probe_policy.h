@@ -6,13 +6,12 @@
 //   spec.protocols  subset of HTTP, TCP, GRPC (absent: all)
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "probe/label_selector.h"
 #include "probe/result.h"
@@ -53,7 +52,9 @@ struct PolicyMatch {
 // matches the template labels, else one in its namespace without selector, else one without
 // selector in the root namespace (mesh wide). Ties: the oldest creationTimestamp, then name.
 // Policies with a selector in the root namespace apply only to workloads in that namespace.
-std::optional<PolicyMatch> select_policy(std::span<const HealthProbePolicy> policies, std::string_view root_namespace,
-                                         std::string_view workload_namespace, const Labels& template_labels);
+std::optional<PolicyMatch> select_policy(std::span<const HealthProbePolicy> policies,
+                                         std::string_view root_namespace,
+                                         std::string_view workload_namespace,
+                                         const Labels& template_labels);
 
 }  // namespace meshprobe::probe

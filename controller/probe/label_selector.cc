@@ -27,13 +27,19 @@ Result<LabelRequirement> parse_requirement(const json& expression, const std::st
   }
   requirement.key = key->get<std::string>();
   auto op = expression.find("operator");
-  const std::string op_name = op != expression.end() && op->is_string() ? op->get<std::string>() : "";
-  if (op_name == "In") requirement.op = Operator::kIn;
-  else if (op_name == "NotIn") requirement.op = Operator::kNotIn;
-  else if (op_name == "Exists") requirement.op = Operator::kExists;
-  else if (op_name == "DoesNotExist") requirement.op = Operator::kDoesNotExist;
-  else return Error{field + ".operator: must be In, NotIn, Exists or DoesNotExist, got " +
-                    (op == expression.end() ? std::string("nothing") : op->dump())};
+  const std::string op_name =
+      op != expression.end() && op->is_string() ? op->get<std::string>() : "";
+  if (op_name == "In")
+    requirement.op = Operator::kIn;
+  else if (op_name == "NotIn")
+    requirement.op = Operator::kNotIn;
+  else if (op_name == "Exists")
+    requirement.op = Operator::kExists;
+  else if (op_name == "DoesNotExist")
+    requirement.op = Operator::kDoesNotExist;
+  else
+    return Error{field + ".operator: must be In, NotIn, Exists or DoesNotExist, got " +
+                 (op == expression.end() ? std::string("nothing") : op->dump())};
   if (auto values = expression.find("values"); values != expression.end() && !values->is_null()) {
     auto list = string_list(*values, field + ".values");
     if (!list) return list.error();
@@ -73,10 +79,18 @@ bool LabelSelector::matches(const Labels& labels) const {
     const bool listed = present && std::find(requirement.values.begin(), requirement.values.end(),
                                              it->second) != requirement.values.end();
     switch (requirement.op) {
-      case Operator::kIn: if (!listed) return false; break;
-      case Operator::kNotIn: if (listed) return false; break;
-      case Operator::kExists: if (!present) return false; break;
-      case Operator::kDoesNotExist: if (present) return false; break;
+      case Operator::kIn:
+        if (!listed) return false;
+        break;
+      case Operator::kNotIn:
+        if (listed) return false;
+        break;
+      case Operator::kExists:
+        if (!present) return false;
+        break;
+      case Operator::kDoesNotExist:
+        if (present) return false;
+        break;
     }
   }
   return true;

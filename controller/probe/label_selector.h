@@ -3,10 +3,9 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "probe/result.h"
 
@@ -37,6 +36,7 @@ struct LabelSelector {
 };
 
 // Parses a metav1.LabelSelector. `field` names it in error messages ("spec.selector").
-Result<LabelSelector> parse_label_selector(const nlohmann::json& selector, const std::string& field);
+Result<LabelSelector> parse_label_selector(const nlohmann::json& selector,
+                                           const std::string& field);
 
 }  // namespace meshprobe::probe

@@ -6,7 +6,8 @@
 
 namespace meshprobe::probe {
 
-MeshMembership mesh_membership(const Labels& namespace_labels, const nlohmann::json& template_metadata) {
+MeshMembership mesh_membership(const Labels& namespace_labels,
+                               const nlohmann::json& template_metadata) {
   const std::string inject_key(kSidecarInjectLabel);
   const Labels template_labels = labels_of(template_metadata);
   auto label = template_labels.find(inject_key);

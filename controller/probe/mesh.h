@@ -3,9 +3,8 @@
 // rewrite (mode WhenRequired).
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "probe/label_selector.h"
 
@@ -21,7 +20,8 @@ struct MeshMembership {
 // (else its legacy annotation of that name) "true" or "false"; else the namespace label
 // istio-injection ("enabled" is in, any other value is out); else the namespace label
 // istio.io/rev being present.
-MeshMembership mesh_membership(const Labels& namespace_labels, const nlohmann::json& template_metadata);
+MeshMembership mesh_membership(const Labels& namespace_labels,
+                               const nlohmann::json& template_metadata);
 
 // Whether the sidecar intercepts inbound connections to `port`, from the template's
 // annotations traffic.sidecar.istio.io/includeInboundPorts (default "*": all) and

@@ -24,9 +24,12 @@ inline constexpr std::string_view kPodIpEnvName = "POD_IP";
 
 // Pod template annotations.
 inline constexpr std::string_view kOriginalProbesAnnotation = "meshprobe.io/original-probes";
-inline constexpr std::string_view kRewriteAppProbersAnnotation = "sidecar.istio.io/rewriteAppHTTPProbers";
-inline constexpr std::string_view kExcludeInboundPortsAnnotation = "traffic.sidecar.istio.io/excludeInboundPorts";
-inline constexpr std::string_view kIncludeInboundPortsAnnotation = "traffic.sidecar.istio.io/includeInboundPorts";
+inline constexpr std::string_view kRewriteAppProbersAnnotation =
+    "sidecar.istio.io/rewriteAppHTTPProbers";
+inline constexpr std::string_view kExcludeInboundPortsAnnotation =
+    "traffic.sidecar.istio.io/excludeInboundPorts";
+inline constexpr std::string_view kIncludeInboundPortsAnnotation =
+    "traffic.sidecar.istio.io/includeInboundPorts";
 
 // Mesh membership: namespace labels and the pod template's label (or legacy annotation).
 inline constexpr std::string_view kIstioInjectionLabel = "istio-injection";

@@ -2,11 +2,10 @@
 // missing or mistyped field as absent.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "probe/result.h"
 

@@ -40,10 +40,14 @@ void keep_oldest(const PeerAuthentication*& chosen, const PeerAuthentication& ca
 
 std::string_view mtls_mode_name(MtlsMode mode) {
   switch (mode) {
-    case MtlsMode::kUnset: return "UNSET";
-    case MtlsMode::kDisable: return "DISABLE";
-    case MtlsMode::kPermissive: return "PERMISSIVE";
-    case MtlsMode::kStrict: return "STRICT";
+    case MtlsMode::kUnset:
+      return "UNSET";
+    case MtlsMode::kDisable:
+      return "DISABLE";
+    case MtlsMode::kPermissive:
+      return "PERMISSIVE";
+    case MtlsMode::kStrict:
+      return "STRICT";
   }
   return "UNSET";
 }
@@ -61,13 +65,16 @@ Result<PeerAuthentication> parse_peer_authentication(const json& object) {
   policy.creation_timestamp = identity->creation_timestamp;
 
   const json& spec = object.contains("spec") ? object["spec"] : json();
-  if (spec.is_null()) return policy;  // an empty spec is a valid mesh/namespace PERMISSIVE-inheriting policy
+  if (spec.is_null())
+    return policy;  // an empty spec is a valid mesh/namespace PERMISSIVE-inheriting policy
   if (!spec.is_object()) return Error{"spec: must be an object"};
   if (auto selector = spec.find("selector"); selector != spec.end() && !selector->is_null()) {
     auto parsed = parse_label_selector(*selector, "spec.selector");
     if (!parsed) return parsed.error();
     if (!parsed->match_expressions.empty()) {
-      return Error{"spec.selector.matchExpressions: PeerAuthentication selects workloads by matchLabels only"};
+      return Error{
+          "spec.selector.matchExpressions: PeerAuthentication selects workloads by matchLabels "
+          "only"};
     }
     policy.match_labels = parsed->match_labels;
   }
@@ -96,8 +103,9 @@ const SourcedMtlsMode& EffectiveMtls::for_port(int port) const {
   return it != per_port.end() ? it->second : workload;
 }
 
-EffectiveMtls effective_mtls(std::span<const PeerAuthentication> policies, std::string_view root_namespace,
-                             std::string_view workload_namespace, const Labels& workload_labels) {
+EffectiveMtls effective_mtls(std::span<const PeerAuthentication> policies,
+                             std::string_view root_namespace, std::string_view workload_namespace,
+                             const Labels& workload_labels) {
   const PeerAuthentication* mesh = nullptr;
   const PeerAuthentication* namespace_wide = nullptr;
   const PeerAuthentication* workload = nullptr;
@@ -121,9 +129,10 @@ EffectiveMtls effective_mtls(std::span<const PeerAuthentication> policies, std::
   }
   if (workload != nullptr) {
     for (const auto& [port, mode] : workload->port_level) {
-      out.per_port[port] = mode == MtlsMode::kUnset
-                               ? out.workload
-                               : SourcedMtlsMode{mode, reference(*workload) + ", port " + std::to_string(port)};
+      out.per_port[port] =
+          mode == MtlsMode::kUnset
+              ? out.workload
+              : SourcedMtlsMode{mode, reference(*workload) + ", port " + std::to_string(port)};
     }
   }
   return out;

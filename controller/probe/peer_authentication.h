@@ -11,11 +11,10 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "probe/label_selector.h"
 #include "probe/result.h"
@@ -40,7 +39,8 @@ struct PeerAuthentication {
 Result<PeerAuthentication> parse_peer_authentication(const nlohmann::json& object);
 
 // A mode and the policy it comes from, for messages:
-// "STRICT (PeerAuthentication shop/strict, workload level)" or "PERMISSIVE (default, no PeerAuthentication)".
+// "STRICT (PeerAuthentication shop/strict, workload level)" or "PERMISSIVE (default, no
+// PeerAuthentication)".
 struct SourcedMtlsMode {
   MtlsMode mode = MtlsMode::kPermissive;
   std::string source;
@@ -58,7 +58,8 @@ struct EffectiveMtls {
 
 // `policies` may hold any PeerAuthentications; those outside the workload's namespace and the
 // root namespace are ignored.
-EffectiveMtls effective_mtls(std::span<const PeerAuthentication> policies, std::string_view root_namespace,
-                             std::string_view workload_namespace, const Labels& workload_labels);
+EffectiveMtls effective_mtls(std::span<const PeerAuthentication> policies,
+                             std::string_view root_namespace, std::string_view workload_namespace,
+                             const Labels& workload_labels);
 
 }  // namespace meshprobe::probe

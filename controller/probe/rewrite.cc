@@ -17,7 +17,8 @@ using nlohmann::json;
 // Every action a probe or a lifecycle handler can hold; exactly one must be set.
 constexpr std::array<std::string_view, 4> kProbeActions{"exec", "httpGet", "tcpSocket", "grpc"};
 constexpr std::array<std::string_view, 4> kHandlerActions{"exec", "httpGet", "tcpSocket", "sleep"};
-constexpr std::array<std::string_view, 5> kAllActions{"exec", "httpGet", "tcpSocket", "grpc", "sleep"};
+constexpr std::array<std::string_view, 5> kAllActions{"exec", "httpGet", "tcpSocket", "grpc",
+                                                      "sleep"};
 
 constexpr const char* kUnknownOriginal =
     "points at the agent, but meshprobe has no record of the original probe; restore it by hand";
@@ -31,8 +32,10 @@ constexpr int kMaxTimeoutSeconds = 86400;  // the agent's limit (app_probers.h)
 // explicitly, so that the template the API server stores is the template rewrite() wrote
 // (rewrite of the stored template changes nothing); restore drops them again where the
 // original had left them out.
-const std::array<std::pair<std::string_view, int>, 4> kProbeDefaults{{
-    {"timeoutSeconds", 1}, {"periodSeconds", 10}, {"successThreshold", 1}, {"failureThreshold", 3}}};
+const std::array<std::pair<std::string_view, int>, 4> kProbeDefaults{{{"timeoutSeconds", 1},
+                                                                      {"periodSeconds", 10},
+                                                                      {"successThreshold", 1},
+                                                                      {"failureThreshold", 3}}};
 
 struct SlotField {
   ProbeSlot slot;
@@ -66,8 +69,9 @@ json& container_at(json& pod_template, const ContainerRef& ref) {
 bool is_agent_container(const json& container) {
   const json* ports = find_member(container, "ports");
   if (ports == nullptr || !ports->is_array()) return false;
-  return std::any_of(ports->begin(), ports->end(),
-                     [](const json& port) { return string_member(port, "name") == kAgentPortName; });
+  return std::any_of(ports->begin(), ports->end(), [](const json& port) {
+    return string_member(port, "name") == kAgentPortName;
+  });
 }
 
 std::optional<int> agent_port_of(const json& container) {
@@ -86,7 +90,8 @@ Result<std::vector<ContainerRef>> containers_of(const json& pod_template) {
   if (pod_template.contains("metadata") && !pod_template["metadata"].is_null()) {
     const json& metadata = pod_template["metadata"];
     if (!metadata.is_object()) return Error{"metadata: must be an object"};
-    if (const json* annotations = find_member(metadata, "annotations"); annotations && !annotations->is_object()) {
+    if (const json* annotations = find_member(metadata, "annotations");
+        annotations && !annotations->is_object()) {
       return Error{"metadata.annotations: must be a map of strings"};
     }
   }
@@ -106,7 +111,8 @@ Result<std::vector<ContainerRef>> containers_of(const json& pod_template) {
       if (!container.is_object()) return Error{ref.field() + ": must be an object"};
       auto name = string_member(container, "name");
       if (!name || !parse_prober_path(prober_path(*name, ProbeSlot::kLiveness))) {
-        return Error{ref.field() + ".name: must be a DNS label (lower-case letters, digits and '-'), got " +
+        return Error{ref.field() +
+                     ".name: must be a DNS label (lower-case letters, digits and '-'), got " +
                      (name ? "\"" + *name + "\"" : std::string("nothing"))};
       }
       if (!names.insert(*name).second) {
@@ -120,7 +126,8 @@ Result<std::vector<ContainerRef>> containers_of(const json& pod_template) {
         }
         ref.agent = true;
       }
-      ref.in_scope = !ref.agent && (ref.list == "containers" || string_member(container, "restartPolicy") == "Always");
+      ref.in_scope = !ref.agent && (ref.list == "containers" ||
+                                    string_member(container, "restartPolicy") == "Always");
       refs.push_back(std::move(ref));
     }
   }
@@ -137,7 +144,9 @@ json* slot_value(json& container, const SlotField& slot) {
 }
 
 ProbeProtocol protocol_of(std::string_view action) {
-  return action == "tcpSocket" ? ProbeProtocol::kTcp : action == "grpc" ? ProbeProtocol::kGrpc : ProbeProtocol::kHttp;
+  return action == "tcpSocket" ? ProbeProtocol::kTcp
+         : action == "grpc"    ? ProbeProtocol::kGrpc
+                               : ProbeProtocol::kHttp;
 }
 
 std::string slot_field(const ContainerRef& ref, const SlotField& slot) {
@@ -174,8 +183,10 @@ struct Record {
   void note_original(const json& parent, const std::string& key) {
     const auto it = parent.find(key);
     if (it == parent.end()) return;
-    if (it->is_null()) null.insert(key);
-    else if (it->empty()) empty.insert(key);
+    if (it->is_null())
+      null.insert(key);
+    else if (it->empty())
+      empty.insert(key);
   }
 
   json to_json() const {
@@ -197,10 +208,11 @@ std::optional<Record> read_record(const json& pod_template, std::vector<std::str
   const json* exclude = find_member(parsed, "excludeInboundPorts");
   const json* empty = find_member(parsed, "empty");
   const json* null = find_member(parsed, "null");
-  const bool well_formed = agent_port && agent_port->is_number_integer() && probes && probes->is_object() &&
-                           std::all_of(probes->begin(), probes->end(), [](const json& p) { return p.is_object(); }) &&
-                           (!exclude || exclude->is_string()) && (!empty || empty->is_array()) &&
-                           (!null || null->is_array());
+  const bool well_formed =
+      agent_port && agent_port->is_number_integer() && probes && probes->is_object() &&
+      std::all_of(probes->begin(), probes->end(), [](const json& p) { return p.is_object(); }) &&
+      (!exclude || exclude->is_string()) && (!empty || empty->is_array()) &&
+      (!null || null->is_array());
   if (!well_formed) {
     notes.push_back("the annotation " + std::string(kOriginalProbesAnnotation) +
                     " is not a record meshprobe wrote; it was ignored");
@@ -210,7 +222,8 @@ std::optional<Record> read_record(const json& pod_template, std::vector<std::str
   record.agent_port = agent_port->get<int>();
   record.probes = *probes;
   if (exclude) record.exclude_inbound_ports = exclude->get<std::string>();
-  for (const auto& [list, names] : {std::pair{empty, &record.empty}, std::pair{null, &record.null}}) {
+  for (const auto& [list, names] :
+       {std::pair{empty, &record.empty}, std::pair{null, &record.null}}) {
     if (list == nullptr) continue;
     for (const auto& item : *list) {
       if (item.is_string()) names->insert(item.get<std::string>());
@@ -237,7 +250,8 @@ std::string shorten(const json& value) {
 }
 
 std::variant<ResolvedPort, Problem> resolve_port(const json& action, std::string_view action_name,
-                                                 const json& container, const std::string& container_name,
+                                                 const json& container,
+                                                 const std::string& container_name,
                                                  bool names_allowed) {
   const std::string field = std::string(action_name) + ".port";
   const json* port = find_member(action, "port");
@@ -250,9 +264,10 @@ std::variant<ResolvedPort, Problem> resolve_port(const json& action, std::string
     return ResolvedPort{static_cast<int>(number), std::to_string(number)};
   }
   if (!port->is_string() || !names_allowed) {
-    return Problem{ProbeOutcome::kMalformed, field + " must be " +
-                                                 (names_allowed ? "a port number or name" : "a port number") +
-                                                 ", got " + shorten(*port)};
+    return Problem{ProbeOutcome::kMalformed,
+                   field + " must be " +
+                       (names_allowed ? "a port number or name" : "a port number") + ", got " +
+                       shorten(*port)};
   }
   const std::string name = port->get<std::string>();
   if (const json* ports = find_member(container, "ports"); ports != nullptr && ports->is_array()) {
@@ -261,16 +276,19 @@ std::variant<ResolvedPort, Problem> resolve_port(const json& action, std::string
       const json* number = find_member(declared, "containerPort");
       if (number == nullptr || !number->is_number_integer() || number->get<long long>() < 1 ||
           number->get<long long>() > 65535) {
-        return Problem{ProbeOutcome::kMalformed, "the containerPort of port \"" + name + "\" is not in 1..65535"};
+        return Problem{ProbeOutcome::kMalformed,
+                       "the containerPort of port \"" + name + "\" is not in 1..65535"};
       }
       return ResolvedPort{number->get<int>(), name + "=" + std::to_string(number->get<int>())};
     }
   }
-  return Problem{ProbeOutcome::kInvalid,
-                 "named port \"" + name + "\" is not declared in the ports of container \"" + container_name + "\""};
+  return Problem{ProbeOutcome::kInvalid, "named port \"" + name +
+                                             "\" is not declared in the ports of container \"" +
+                                             container_name + "\""};
 }
 
-std::optional<Problem> read_host(const json& action, std::string_view action_name, std::string& host) {
+std::optional<Problem> read_host(const json& action, std::string_view action_name,
+                                 std::string& host) {
   const json* value = find_member(action, "host");
   if (value == nullptr) return std::nullopt;
   if (!value->is_string()) {
@@ -294,7 +312,8 @@ struct Rewritable {
   std::string before;
 };
 
-std::variant<Rewritable, Problem> read_http_get(const json& action, const json& container, const std::string& name) {
+std::variant<Rewritable, Problem> read_http_get(const json& action, const json& container,
+                                                const std::string& name) {
   if (!action.is_object()) return Problem{ProbeOutcome::kMalformed, "httpGet must be an object"};
   HttpGetAction http;
   if (auto problem = read_host(action, "httpGet", http.host)) return *problem;
@@ -302,23 +321,28 @@ std::variant<Rewritable, Problem> read_http_get(const json& action, const json& 
   if (auto* problem = std::get_if<Problem>(&port)) return *problem;
   http.port = std::get<ResolvedPort>(port).number;
   if (const json* path = find_member(action, "path")) {
-    if (!path->is_string()) return Problem{ProbeOutcome::kMalformed, "httpGet.path must be a string"};
+    if (!path->is_string())
+      return Problem{ProbeOutcome::kMalformed, "httpGet.path must be a string"};
     http.path = path->get<std::string>();
-    if (http.path.empty() || http.path.front() != '/') http.path = "/" + http.path;  // as the kubelet's URL does
+    if (http.path.empty() || http.path.front() != '/')
+      http.path = "/" + http.path;  // as the kubelet's URL does
   }
   if (const json* scheme = find_member(action, "scheme")) {
     if (!scheme->is_string() || (*scheme != "HTTP" && *scheme != "HTTPS")) {
-      return Problem{ProbeOutcome::kMalformed, "httpGet.scheme must be HTTP or HTTPS, got " + shorten(*scheme)};
+      return Problem{ProbeOutcome::kMalformed,
+                     "httpGet.scheme must be HTTP or HTTPS, got " + shorten(*scheme)};
     }
     http.scheme = scheme->get<std::string>();
   }
   if (const json* headers = find_member(action, "httpHeaders")) {
-    if (!headers->is_array()) return Problem{ProbeOutcome::kMalformed, "httpGet.httpHeaders must be a list"};
+    if (!headers->is_array())
+      return Problem{ProbeOutcome::kMalformed, "httpGet.httpHeaders must be a list"};
     for (const auto& header : *headers) {
       auto header_name = string_member(header, "name");
       const json* value = find_member(header, "value");
       if (!header_name || (value != nullptr && !value->is_string())) {
-        return Problem{ProbeOutcome::kMalformed, "httpGet.httpHeaders entries must be {name: string, value: string}"};
+        return Problem{ProbeOutcome::kMalformed,
+                       "httpGet.httpHeaders entries must be {name: string, value: string}"};
       }
       http.headers.push_back({*header_name, value ? value->get<std::string>() : ""});
     }
@@ -332,7 +356,8 @@ std::variant<Rewritable, Problem> read_http_get(const json& action, const json& 
   return out;
 }
 
-std::variant<Rewritable, Problem> read_tcp_socket(const json& action, const json& container, const std::string& name) {
+std::variant<Rewritable, Problem> read_tcp_socket(const json& action, const json& container,
+                                                  const std::string& name) {
   if (!action.is_object()) return Problem{ProbeOutcome::kMalformed, "tcpSocket must be an object"};
   TcpSocketAction tcp;
   if (auto problem = read_host(action, "tcpSocket", tcp.host)) return *problem;
@@ -347,27 +372,31 @@ std::variant<Rewritable, Problem> read_tcp_socket(const json& action, const json
   return out;
 }
 
-std::variant<Rewritable, Problem> read_grpc(const json& action, const json& container, const std::string& name) {
+std::variant<Rewritable, Problem> read_grpc(const json& action, const json& container,
+                                            const std::string& name) {
   if (!action.is_object()) return Problem{ProbeOutcome::kMalformed, "grpc must be an object"};
   GrpcAction grpc;
   auto port = resolve_port(action, "grpc", container, name, false);
   if (auto* problem = std::get_if<Problem>(&port)) return *problem;
   grpc.port = std::get<ResolvedPort>(port).number;
   if (const json* service = find_member(action, "service")) {
-    if (!service->is_string()) return Problem{ProbeOutcome::kMalformed, "grpc.service must be a string"};
+    if (!service->is_string())
+      return Problem{ProbeOutcome::kMalformed, "grpc.service must be a string"};
     grpc.service = service->get<std::string>();
   }
   Rewritable out;
   out.protocol = ProbeProtocol::kGrpc;
   out.port = grpc.port;
-  out.before = "grpc :" + std::to_string(grpc.port) + (grpc.service ? " service \"" + *grpc.service + "\"" : "");
+  out.before = "grpc :" + std::to_string(grpc.port) +
+               (grpc.service ? " service \"" + *grpc.service + "\"" : "");
   out.prober.action = std::move(grpc);
   return out;
 }
 
 // The timeout the agent uses: the probe's timeoutSeconds (Kubernetes' default 1), or for a
 // lifecycle hook the pod's grace period.
-std::variant<int, Problem> agent_timeout(const json& handler, const SlotField& slot, const json& spec) {
+std::variant<int, Problem> agent_timeout(const json& handler, const SlotField& slot,
+                                         const json& spec) {
   if (slot.lifecycle) {
     const json* grace = find_member(spec, "terminationGracePeriodSeconds");
     if (grace == nullptr || !grace->is_number_integer()) return kDefaultGracePeriodSeconds;
@@ -376,7 +405,8 @@ std::variant<int, Problem> agent_timeout(const json& handler, const SlotField& s
   const json* timeout = find_member(handler, "timeoutSeconds");
   if (timeout == nullptr) return 1;
   if (!timeout->is_number_integer() || timeout->get<long long>() < 0) {
-    return Problem{ProbeOutcome::kMalformed, "timeoutSeconds must be a non-negative integer, got " + shorten(*timeout)};
+    return Problem{ProbeOutcome::kMalformed,
+                   "timeoutSeconds must be a non-negative integer, got " + shorten(*timeout)};
   }
   return static_cast<int>(std::clamp<long long>(timeout->get<long long>(), 1, kMaxTimeoutSeconds));
 }
@@ -391,14 +421,17 @@ std::variant<std::string, Problem> action_of(const json& handler, const SlotFiel
   }
   if (present.size() == 1) return present.front();
   std::string names;
-  for (auto action : (present.empty() ? std::vector<std::string>(allowed.begin(), allowed.end()) : present)) {
+  for (auto action :
+       (present.empty() ? std::vector<std::string>(allowed.begin(), allowed.end()) : present)) {
     names += (names.empty() ? "" : present.empty() ? " or " : " and ") + action;
   }
-  return Problem{ProbeOutcome::kMalformed, present.empty() ? "has no action (needs one of " + names + ")"
-                                                           : "has more than one action: " + names};
+  return Problem{ProbeOutcome::kMalformed, present.empty()
+                                               ? "has no action (needs one of " + names + ")"
+                                               : "has more than one action: " + names};
 }
 
-bool points_at_agent(const json& handler, const std::string& container, ProbeSlot slot, const std::set<int>& agent_ports) {
+bool points_at_agent(const json& handler, const std::string& container, ProbeSlot slot,
+                     const std::set<int>& agent_ports) {
   const json* http = find_member(handler, "httpGet");
   if (http == nullptr) return false;
   const json* port = find_member(*http, "port");
@@ -412,7 +445,8 @@ std::string describe_agent_probe(int agent_port, const std::string& path) {
 
 // The probe as rewritten: the action replaced by an httpGet on the agent (scheme HTTP); every
 // other field, and an httpGet's headers, kept; the API server's defaults written out.
-json rewritten_handler(const json& original, const std::string& path, int agent_port, bool lifecycle) {
+json rewritten_handler(const json& original, const std::string& path, int agent_port,
+                       bool lifecycle) {
   json out = original;
   out.erase("tcpSocket");
   out.erase("grpc");
@@ -444,8 +478,10 @@ json with_action_of(const json& current, const json& original) {
     if (now == nullptr || *now != value || find_member(original, field)) continue;
     // The original left it out, or wrote it as null (`failureThreshold:` with nothing after it):
     // it comes back the same way.
-    if (original.is_object() && original.contains(field)) out[std::string(field)] = nullptr;
-    else out.erase(std::string(field));
+    if (original.is_object() && original.contains(field))
+      out[std::string(field)] = nullptr;
+    else
+      out.erase(std::string(field));
   }
   return out;
 }
@@ -465,7 +501,8 @@ json agent_container(const AgentConfig& agent, const AppProbers& probers) {
         {{"name", kPodIpEnvName},
          {"valueFrom", {{"fieldRef", {{"apiVersion", "v1"}, {"fieldPath", "status.podIP"}}}}}}}},
       {"resources",
-       {{"requests", {{"cpu", "10m"}, {"memory", "16Mi"}}}, {"limits", {{"cpu", "100m"}, {"memory", "32Mi"}}}}},
+       {{"requests", {{"cpu", "10m"}, {"memory", "16Mi"}}},
+        {"limits", {{"cpu", "100m"}, {"memory", "32Mi"}}}}},
       {"restartPolicy", "Always"},
       {"securityContext",
        {{"runAsUser", kAgentUserId},
@@ -493,13 +530,15 @@ json merged_over(const json& existing, const json& desired) {
 }
 
 // The container that declares `port` (other than the agent), if any: the agent could not bind it.
-std::optional<std::string> port_owner(const json& pod_template, const std::vector<ContainerRef>& refs, int port) {
+std::optional<std::string> port_owner(const json& pod_template,
+                                      const std::vector<ContainerRef>& refs, int port) {
   for (const auto& ref : refs) {
     const json* ports = find_member(pod_template["spec"][ref.list][ref.index], "ports");
     if (ref.agent || ports == nullptr || !ports->is_array()) continue;
     for (const auto& declared : *ports) {
       const json* number = find_member(declared, "containerPort");
-      if (number != nullptr && number->is_number_integer() && number->get<long long>() == port) return ref.name;
+      if (number != nullptr && number->is_number_integer() && number->get<long long>() == port)
+        return ref.name;
     }
   }
   return std::nullopt;
@@ -514,29 +553,37 @@ json& ensure_object(json& parent, const std::string& key, Record& record) {
 
 // Removes parent[key] when restore() emptied it (`was_empty`: it was empty before), unless
 // the original had it present and empty; puts back a null the original had.
-void erase_if_emptied(json& parent, const std::string& key, const std::optional<Record>& record, bool was_empty) {
+void erase_if_emptied(json& parent, const std::string& key, const std::optional<Record>& record,
+                      bool was_empty) {
   if (!parent.contains(key) || !parent[key].empty() || was_empty) return;
-  if (record && record->null.count(key)) parent[key] = nullptr;
-  else if (!record || !record->empty.count(key)) parent.erase(key);
+  if (record && record->null.count(key))
+    parent[key] = nullptr;
+  else if (!record || !record->empty.count(key))
+    parent.erase(key);
 }
 
 // Puts excludeInboundPorts back as it was before the rewrite; when someone changed the list
 // since, keeps their change and takes out only the agent port meshprobe added.
-void restore_excluded_ports(json& annotations, const std::optional<Record>& record, std::optional<int> agent_port) {
+void restore_excluded_ports(json& annotations, const std::optional<Record>& record,
+                            std::optional<int> agent_port) {
   const std::string key(kExcludeInboundPortsAnnotation);
   const auto current = string_member(annotations, key);
   std::optional<std::string> before = record ? record->exclude_inbound_ports : std::nullopt;
   const int port = record ? record->agent_port : agent_port.value_or(0);
   if (!record && !agent_port) return;
   if (record && current == port_list_with(before, port)) {
-    if (before) annotations[key] = *before;
-    else annotations.erase(key);
+    if (before)
+      annotations[key] = *before;
+    else
+      annotations.erase(key);
     return;
   }
   if (!current || (before && port_list_contains(*before, port))) return;
   const std::string without = port_list_without(*current, port);
-  if (trim(without).empty() && !before) annotations.erase(key);
-  else annotations[key] = without;
+  if (trim(without).empty() && !before)
+    annotations.erase(key);
+  else
+    annotations[key] = without;
 }
 
 // What rewrite() decides about one probe or hook of the restored template.
@@ -553,7 +600,8 @@ struct Judge {
   const json& spec;      // of the pod template: the hooks' grace period
   std::optional<std::string> agent_port_owner;  // a container that declares the agent port
 
-  Verdict operator()(const json& handler, const json& container, const ContainerRef& ref, const SlotField& slot) const {
+  Verdict operator()(const json& handler, const json& container, const ContainerRef& ref,
+                     const SlotField& slot) const {
     Verdict verdict{report_for(ref, slot), std::nullopt};
     ProbeReport& report = verdict.report;
     auto refuse = [&](const Problem& problem, std::string before) {
@@ -585,14 +633,17 @@ struct Judge {
       return refuse({ProbeOutcome::kInvalid, kUnknownOriginal}, "");
     }
     if (rewritable.port == agent.port || agent_port_owner) {
-      return refuse({ProbeOutcome::kInvalid, "the agent port " + std::to_string(agent.port) + " is used by container \"" +
-                                                 agent_port_owner.value_or(ref.name) + "\"; configure another agent port"},
+      return refuse({ProbeOutcome::kInvalid,
+                     "the agent port " + std::to_string(agent.port) + " is used by container \"" +
+                         agent_port_owner.value_or(ref.name) + "\"; configure another agent port"},
                     "");
     }
     if (auto exclusion = scope.exclusion({ref.name, slot.slot, rewritable.protocol, rewritable.port,
                                           inbound_port_captured(metadata, rewritable.port)})) {
       const bool by_policy = exclusion->kind == ScopeExclusion::Kind::kByPolicy;
-      return refuse({by_policy ? ProbeOutcome::kExcludedByPolicy : ProbeOutcome::kNotRequired, exclusion->reason}, "");
+      return refuse({by_policy ? ProbeOutcome::kExcludedByPolicy : ProbeOutcome::kNotRequired,
+                     exclusion->reason},
+                    "");
     }
     rewritable.prober.timeout_seconds = std::get<int>(timeout);
     verdict.prober = std::move(rewritable.prober);
@@ -606,21 +657,30 @@ struct Judge {
 
 std::string_view outcome_name(ProbeOutcome outcome) {
   switch (outcome) {
-    case ProbeOutcome::kRewritten: return "rewritten";
-    case ProbeOutcome::kNotRewritable: return "not rewritable";
-    case ProbeOutcome::kExcludedByPolicy: return "excluded by policy";
-    case ProbeOutcome::kNotRequired: return "not required";
-    case ProbeOutcome::kInvalid: return "invalid";
-    case ProbeOutcome::kMalformed: return "malformed";
-    case ProbeOutcome::kRestored: return "restored";
-    case ProbeOutcome::kUserChanged: return "changed by someone else";
+    case ProbeOutcome::kRewritten:
+      return "rewritten";
+    case ProbeOutcome::kNotRewritable:
+      return "not rewritable";
+    case ProbeOutcome::kExcludedByPolicy:
+      return "excluded by policy";
+    case ProbeOutcome::kNotRequired:
+      return "not required";
+    case ProbeOutcome::kInvalid:
+      return "invalid";
+    case ProbeOutcome::kMalformed:
+      return "malformed";
+    case ProbeOutcome::kRestored:
+      return "restored";
+    case ProbeOutcome::kUserChanged:
+      return "changed by someone else";
   }
   return "rewritten";
 }
 
 int RewriteResult::count(ProbeOutcome outcome) const {
-  return static_cast<int>(std::count_if(probes.begin(), probes.end(),
-                                        [outcome](const ProbeReport& report) { return report.outcome == outcome; }));
+  return static_cast<int>(
+      std::count_if(probes.begin(), probes.end(),
+                    [outcome](const ProbeReport& report) { return report.outcome == outcome; }));
 }
 
 Result<RewriteResult> restore(const json& pod_template, int agent_port) {
@@ -644,8 +704,11 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
       for (const auto& variable : *env) {
         if (string_member(variable, "name") != kAppProbersEnvName) continue;
         auto parsed = parse_app_probers(string_member(variable, "value").value_or(""));
-        if (parsed) agent_probers = std::move(parsed).value();
-        else result.notes.push_back("the agent's configuration is unreadable: " + parsed.error().message);
+        if (parsed)
+          agent_probers = std::move(parsed).value();
+        else
+          result.notes.push_back("the agent's configuration is unreadable: " +
+                                 parsed.error().message);
       }
     }
   }
@@ -659,7 +722,8 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
     for (const auto& slot : kSlotFields) {
       json* handler = slot_value(container, slot);
       const json* original = originals ? find_member(*originals, record_key(slot.slot)) : nullptr;
-      const bool at_agent = handler != nullptr && points_at_agent(*handler, ref.name, slot.slot, agent_ports);
+      const bool at_agent =
+          handler != nullptr && points_at_agent(*handler, ref.name, slot.slot, agent_ports);
       if (!at_agent && original == nullptr) continue;
       ProbeReport report = report_for(ref, slot);
       const std::string path = prober_path(ref.name, slot.slot);
@@ -681,7 +745,8 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
           report.reason = kUnknownOriginal;
         }
         auto action = action_of(*handler, slot);
-        report.action = std::holds_alternative<std::string>(action) ? std::get<std::string>(action) : "";
+        report.action =
+            std::holds_alternative<std::string>(action) ? std::get<std::string>(action) : "";
         report.after = shorten(*handler);
       } else {
         report.outcome = ProbeOutcome::kUserChanged;
@@ -694,7 +759,8 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
   if (record) {
     for (const auto& [name, _] : record->probes.items()) {
       if (!restored_containers.count(name)) {
-        result.notes.push_back("container \"" + name + "\" no longer exists; its recorded probes were dropped");
+        result.notes.push_back("container \"" + name +
+                               "\" no longer exists; its recorded probes were dropped");
       }
     }
   }
@@ -723,7 +789,8 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
   return result;
 }
 
-Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent, const RewriteScope& scope) {
+Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent,
+                              const RewriteScope& scope) {
   auto restored = restore(pod_template, agent.port);
   if (!restored) return restored.error();
   json existing_agent = json::object();
@@ -764,9 +831,11 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
     if (!spec.contains("initContainers") || !spec["initContainers"].is_array()) {
       spec["initContainers"] = json::array();
     }
-    spec["initContainers"].insert(spec["initContainers"].begin(),
-                                  merged_over(existing_agent, agent_container(agent, result.app_probers)));
-    json& annotations = ensure_object(ensure_object(out, "metadata", record), "annotations", record);
+    spec["initContainers"].insert(
+        spec["initContainers"].begin(),
+        merged_over(existing_agent, agent_container(agent, result.app_probers)));
+    json& annotations =
+        ensure_object(ensure_object(out, "metadata", record), "annotations", record);
     const std::string exclude_key(kExcludeInboundPortsAnnotation);
     record.exclude_inbound_ports = string_member(annotations, exclude_key);
     annotations[exclude_key] = port_list_with(record.exclude_inbound_ports, agent.port);
@@ -788,7 +857,8 @@ bool is_rewritten(const json& pod_template, int agent_port) {
     const json& container = pod_template["spec"][ref.list][ref.index];
     for (const auto& slot : kSlotFields) {
       const json* handler = slot_value(container, slot);
-      if (handler != nullptr && points_at_agent(*handler, ref.name, slot.slot, agent_ports)) return true;
+      if (handler != nullptr && points_at_agent(*handler, ref.name, slot.slot, agent_ports))
+        return true;
     }
   }
   return false;

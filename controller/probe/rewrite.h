@@ -36,17 +36,17 @@
 //
 // Record (annotation meshprobe.io/original-probes, compact JSON, deterministic):
 //   {"agentPort": 15120,
-//    "probes": {"<container>": {"liveness"|"readiness"|"startup"|"preStop"|"postStart": {original}}},
-//    "excludeInboundPorts": "<the annotation before the rewrite>"   (absent: it was absent),
-//    "empty": ["initContainers", "metadata", "annotations"]}   (those the original had, empty)
+//    "probes": {"<container>": {"liveness"|"readiness"|"startup"|"preStop"|"postStart":
+//    {original}}}, "excludeInboundPorts": "<the annotation before the rewrite>"   (absent: it was
+//    absent), "empty": ["initContainers", "metadata", "annotations"]}   (those the original had,
+//    empty)
 // restore() removes the agent, the annotations and whatever that leaves empty (an
 // initContainers list, annotations, metadata), unless "empty" says the original had it so.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "probe/app_probers.h"
 #include "probe/names.h"
@@ -82,12 +82,14 @@ struct ProbeReport {
   std::string container;
   bool init_container = false;
   ProbeSlot slot = ProbeSlot::kLiveness;
-  std::string field;    // where it is in the pod template: "spec.containers[0].livenessProbe"
-  std::string action;   // the original action: "httpGet", "tcpSocket", "grpc", "exec", "sleep", "" if none
-  std::string before;   // one line: "httpGet HTTPS :8443/healthz", "tcpSocket :http (8080)"
-  std::string after;    // kRewritten: "httpGet :15120/app-health/web/livez"; kRestored: the restored one
+  std::string field;  // where it is in the pod template: "spec.containers[0].livenessProbe"
+  std::string
+      action;  // the original action: "httpGet", "tcpSocket", "grpc", "exec", "sleep", "" if none
+  std::string before;  // one line: "httpGet HTTPS :8443/healthz", "tcpSocket :http (8080)"
+  std::string
+      after;  // kRewritten: "httpGet :15120/app-health/web/livez"; kRestored: the restored one
   ProbeOutcome outcome = ProbeOutcome::kNotRewritable;
-  std::string reason;   // why, for every outcome but kRewritten and kNotRewritable
+  std::string reason;  // why, for every outcome but kRewritten and kNotRewritable
   bool operator==(const ProbeReport&) const = default;
 };
 
@@ -110,7 +112,8 @@ Result<RewriteResult> rewrite(const nlohmann::json& pod_template, const AgentCon
 
 // `agent_port`: the configured port, used (besides the port recorded in the annotation and
 // the agent container's own) to recognise probes that point at the agent.
-Result<RewriteResult> restore(const nlohmann::json& pod_template, int agent_port = kDefaultAgentPort);
+Result<RewriteResult> restore(const nlohmann::json& pod_template,
+                              int agent_port = kDefaultAgentPort);
 
 // Whether the template carries any meshprobe trace: the agent container, the record
 // annotation, or a probe pointing at the agent.

@@ -19,7 +19,8 @@ constexpr std::array<std::pair<ProbeProtocol, std::string_view>, 3> kProtocolNam
 }};
 
 template <typename Enum, std::size_t N>
-std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>& names, Enum value) {
+std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>& names,
+                         Enum value) {
   for (const auto& [candidate, name] : names) {
     if (candidate == value) return name;
   }
@@ -46,27 +47,38 @@ std::string joined(const Set& values, Name name_of) {
 
 ProbeFamily family_of(ProbeSlot slot) {
   switch (slot) {
-    case ProbeSlot::kLiveness: return ProbeFamily::kLiveness;
-    case ProbeSlot::kReadiness: return ProbeFamily::kReadiness;
-    case ProbeSlot::kStartup: return ProbeFamily::kStartup;
+    case ProbeSlot::kLiveness:
+      return ProbeFamily::kLiveness;
+    case ProbeSlot::kReadiness:
+      return ProbeFamily::kReadiness;
+    case ProbeSlot::kStartup:
+      return ProbeFamily::kStartup;
     case ProbeSlot::kPreStop:
-    case ProbeSlot::kPostStart: return ProbeFamily::kLifecycle;
+    case ProbeSlot::kPostStart:
+      return ProbeFamily::kLifecycle;
   }
   return ProbeFamily::kLiveness;
 }
 
 std::string_view family_name(ProbeFamily family) { return name_in(kFamilyNames, family); }
 std::string_view protocol_name(ProbeProtocol protocol) { return name_in(kProtocolNames, protocol); }
-std::optional<ProbeFamily> parse_probe_family(std::string_view name) { return value_in(kFamilyNames, name); }
-std::optional<ProbeProtocol> parse_probe_protocol(std::string_view name) { return value_in(kProtocolNames, name); }
+std::optional<ProbeFamily> parse_probe_family(std::string_view name) {
+  return value_in(kFamilyNames, name);
+}
+std::optional<ProbeProtocol> parse_probe_protocol(std::string_view name) {
+  return value_in(kProtocolNames, name);
+}
 
-std::optional<ScopeExclusion> RewriteScope::policy_exclusion(ProbeSlot slot, ProbeProtocol protocol) const {
+std::optional<ScopeExclusion> RewriteScope::policy_exclusion(ProbeSlot slot,
+                                                             ProbeProtocol protocol) const {
   using Kind = ScopeExclusion::Kind;
   if (!families.count(family_of(slot))) {
-    return ScopeExclusion{Kind::kByPolicy, origin + " covers only " + joined(families, family_name) + " probes"};
+    return ScopeExclusion{Kind::kByPolicy,
+                          origin + " covers only " + joined(families, family_name) + " probes"};
   }
   if (!protocols.count(protocol)) {
-    return ScopeExclusion{Kind::kByPolicy, origin + " covers only " + joined(protocols, protocol_name) + " probes"};
+    return ScopeExclusion{Kind::kByPolicy,
+                          origin + " covers only " + joined(protocols, protocol_name) + " probes"};
   }
   return std::nullopt;
 }
@@ -86,7 +98,8 @@ std::optional<ScopeExclusion> RewriteScope::exclusion(const ProbeCandidate& cand
   }
   const auto& mode = when_required->mtls.for_port(candidate.port);
   if (mode.mode == MtlsMode::kStrict) return std::nullopt;
-  return ScopeExclusion{Kind::kNotRequired, "not required: mTLS on " + port + " is " + mode.describe()};
+  return ScopeExclusion{Kind::kNotRequired,
+                        "not required: mTLS on " + port + " is " + mode.describe()};
 }
 
 }  // namespace meshprobe::probe

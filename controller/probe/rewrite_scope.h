@@ -25,18 +25,19 @@ std::string_view protocol_name(ProbeProtocol protocol);  // "HTTP", "TCP", "GRPC
 std::optional<ProbeFamily> parse_probe_family(std::string_view name);
 std::optional<ProbeProtocol> parse_probe_protocol(std::string_view name);
 
-inline const std::set<ProbeFamily> kAllProbeFamilies = {ProbeFamily::kLiveness, ProbeFamily::kReadiness,
-                                                        ProbeFamily::kStartup, ProbeFamily::kLifecycle};
-inline const std::set<ProbeProtocol> kAllProbeProtocols = {ProbeProtocol::kHttp, ProbeProtocol::kTcp,
-                                                           ProbeProtocol::kGrpc};
+inline const std::set<ProbeFamily> kAllProbeFamilies = {
+    ProbeFamily::kLiveness, ProbeFamily::kReadiness, ProbeFamily::kStartup,
+    ProbeFamily::kLifecycle};
+inline const std::set<ProbeProtocol> kAllProbeProtocols = {
+    ProbeProtocol::kHttp, ProbeProtocol::kTcp, ProbeProtocol::kGrpc};
 
 // What rewrite() knows about one rewritable probe when it asks the scope.
 struct ProbeCandidate {
   std::string_view container;
   ProbeSlot slot;
   ProbeProtocol protocol;
-  int port = 0;                // the container port it targets, named ports resolved
-  bool port_captured = true;   // whether the sidecar intercepts inbound traffic to that port
+  int port = 0;               // the container port it targets, named ports resolved
+  bool port_captured = true;  // whether the sidecar intercepts inbound traffic to that port
 };
 
 // Why a probe is left out; the kind maps to a ProbeOutcome in rewrite.h.

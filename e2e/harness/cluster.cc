@@ -35,7 +35,8 @@ Result<Cluster> Cluster::from_environment() {
 Kubectl::Kubectl(std::string binary, std::string kubeconfig, std::chrono::milliseconds timeout)
     : binary_(std::move(binary)), kubeconfig_(std::move(kubeconfig)), timeout_(timeout) {}
 
-CommandResult Kubectl::run(const std::vector<std::string>& arguments, std::string_view input) const {
+CommandResult Kubectl::run(const std::vector<std::string>& arguments,
+                           std::string_view input) const {
   std::vector<std::string> command{binary_, "--kubeconfig=" + kubeconfig_};
   command.insert(command.end(), arguments.begin(), arguments.end());
   return run_command(command, input, timeout_);
@@ -49,7 +50,8 @@ Result<nlohmann::json> Kubectl::get_json(const std::vector<std::string>& argumen
   if (!result.succeeded()) {
     return Error{"`" + result.command_line + "` failed: " + result.standard_error};
   }
-  auto document = nlohmann::json::parse(result.standard_output, nullptr, /*allow_exceptions=*/false);
+  auto document =
+      nlohmann::json::parse(result.standard_output, nullptr, /*allow_exceptions=*/false);
   if (document.is_discarded()) {
     return Error{"`" + result.command_line + "` printed no JSON: " + result.standard_output};
   }

@@ -41,11 +41,13 @@ std::string command_line(const std::vector<std::string>& arguments) {
   std::string line;
   for (const auto& argument : arguments) {
     if (!line.empty()) line += ' ';
-    if (!argument.empty() && argument.find_first_of(" \t\n'\"\\$*?;&|<>(){}") == std::string::npos) {
+    if (!argument.empty() &&
+        argument.find_first_of(" \t\n'\"\\$*?;&|<>(){}") == std::string::npos) {
       line += argument;
     } else {
       line += '\'';
-      for (char character : argument) line += character == '\'' ? std::string("'\\''") : std::string(1, character);
+      for (char character : argument)
+        line += character == '\'' ? std::string("'\\''") : std::string(1, character);
       line += '\'';
     }
   }
@@ -74,7 +76,7 @@ int decode_wait_status(int status) {
 }  // namespace
 
 CommandResult run_command(const std::vector<std::string>& arguments, std::string_view input,
-                         std::chrono::milliseconds timeout) {
+                          std::chrono::milliseconds timeout) {
   CommandResult result;
   result.command_line = command_line(arguments);
   if (arguments.empty()) {

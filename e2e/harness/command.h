@@ -2,12 +2,12 @@
 // kubectl and any other binary a test needs.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace meshprobe::e2e {
 
@@ -25,7 +25,7 @@ struct CommandResult {
 // Runs `arguments` (arguments[0] is the program's path) with `input` on its standard input
 // and the test's environment; kills it, and every process it started, after `timeout`.
 CommandResult run_command(const std::vector<std::string>& arguments, std::string_view input,
-                         std::chrono::milliseconds timeout);
+                          std::chrono::milliseconds timeout);
 
 // For ASSERT_TRUE/EXPECT_TRUE: success, or the command line, exit status and both outputs.
 ::testing::AssertionResult command_succeeded(const CommandResult& result);

@@ -51,35 +51,39 @@ void EndToEndTest::SetUp() {
   ASSERT_TRUE(command_succeeded(kubectl_->run({"create", "namespace", name})));
   namespace_ = name;
   // Pods cannot be created before the service-account controller made "default".
-  ASSERT_TRUE(eventually("ServiceAccount default in namespace " + namespace_, kNamespaceReadyTimeout,
-                         [&] {
-                           return kubectl_->run({"get", "serviceaccount", "default", "--namespace",
-                                                 namespace_}).succeeded();
-                         }));
+  ASSERT_TRUE(
+      eventually("ServiceAccount default in namespace " + namespace_, kNamespaceReadyTimeout, [&] {
+        return kubectl_->run({"get", "serviceaccount", "default", "--namespace", namespace_})
+            .succeeded();
+      }));
 }
 
 void EndToEndTest::TearDown() {
   if (namespace_.empty()) return;
   if (HasFailure()) {
-    CommandResult events = kubectl_->run({"get", "events", "--namespace", namespace_,
-                                          "--sort-by=.metadata.creationTimestamp"});
-    std::cerr << "Events in " << namespace_ << ":\n" << events.standard_output << events.standard_error
+    CommandResult events = kubectl_->run(
+        {"get", "events", "--namespace", namespace_, "--sort-by=.metadata.creationTimestamp"});
+    std::cerr << "Events in " << namespace_ << ":\n"
+              << events.standard_output << events.standard_error
               << "Component logs: " << cluster_->log_directory << "\n";
   }
-  EXPECT_TRUE(command_succeeded(kubectl_->run({"delete", "namespace", namespace_, "--wait=false"})));
+  EXPECT_TRUE(
+      command_succeeded(kubectl_->run({"delete", "namespace", namespace_, "--wait=false"})));
 }
 
 ::testing::AssertionResult EndToEndTest::apply(std::string_view yaml) const {
-  return command_succeeded(kubectl_->run({"apply", "--server-side", "--field-manager", kFieldManager,
-                                         "--namespace", namespace_, "--filename", "-"},
-                                        yaml));
+  return command_succeeded(
+      kubectl_->run({"apply", "--server-side", "--field-manager", kFieldManager, "--namespace",
+                     namespace_, "--filename", "-"},
+                    yaml));
 }
 
-Result<std::string> EndToEndTest::service_account_kubeconfig(const std::string& name,
-                                                           const std::vector<PolicyRule>& rules) const {
+Result<std::string> EndToEndTest::service_account_kubeconfig(
+    const std::string& name, const std::vector<PolicyRule>& rules) const {
   nlohmann::json role_rules = nlohmann::json::array();
   for (const auto& rule : rules) {
-    role_rules.push_back({{"apiGroups", rule.api_groups}, {"resources", rule.resources}, {"verbs", rule.verbs}});
+    role_rules.push_back(
+        {{"apiGroups", rule.api_groups}, {"resources", rule.resources}, {"verbs", rule.verbs}});
   }
   nlohmann::json objects = {
       {"apiVersion", "v1"},
@@ -94,13 +98,14 @@ Result<std::string> EndToEndTest::service_account_kubeconfig(const std::string& 
          {"kind", "RoleBinding"},
          {"metadata", {{"name", name}}},
          {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Role"}, {"name", name}}},
-         {"subjects", {{{"kind", "ServiceAccount"}, {"name", name}, {"namespace", namespace_}}}}}}}};
+         {"subjects",
+          {{{"kind", "ServiceAccount"}, {"name", name}, {"namespace", namespace_}}}}}}}};
   if (auto applied = apply(objects.dump()); !applied) return Error{applied.message()};
   return token_kubeconfig(namespace_, name);
 }
 
 Result<std::string> EndToEndTest::token_kubeconfig(const std::string& service_account_namespace,
-                                                  const std::string& service_account) const {
+                                                   const std::string& service_account) const {
   CommandResult token = kubectl_->run({"create", "token", service_account, "--namespace",
                                        service_account_namespace, "--duration=1h"});
   if (!token.succeeded()) return Error{command_succeeded(token).message()};
@@ -110,7 +115,8 @@ Result<std::string> EndToEndTest::token_kubeconfig(const std::string& service_ac
   std::error_code error;
   filesystem::create_directories(directory, error);
   if (error) return Error{"cannot create " + directory.string() + ": " + error.message()};
-  filesystem::path file = directory / (service_account_namespace + "." + service_account + ".kubeconfig");
+  filesystem::path file =
+      directory / (service_account_namespace + "." + service_account + ".kubeconfig");
 
   // JSON strings are YAML double-quoted scalars: every value is quoted safely.
   auto quoted = [](const std::string& value) { return nlohmann::json(value).dump(); };

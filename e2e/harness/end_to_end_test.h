@@ -16,12 +16,12 @@
 // run it; nothing is skipped.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "harness/cluster.h"
 #include "harness/command.h"
@@ -55,11 +55,11 @@ class EndToEndTest : public ::testing::Test {
   // and a RoleBinding between them; returns the path of a kubeconfig that authenticates as
   // that ServiceAccount with a token (TokenRequest, valid for an hour).
   Result<std::string> service_account_kubeconfig(const std::string& name,
-                                               const std::vector<PolicyRule>& rules) const;
+                                                 const std::vector<PolicyRule>& rules) const;
   // The path of a kubeconfig with a token of an existing ServiceAccount (bound by the test,
   // e.g. to a ClusterRole); its context's namespace is the ServiceAccount's.
   Result<std::string> token_kubeconfig(const std::string& service_account_namespace,
-                                      const std::string& service_account) const;
+                                       const std::string& service_account) const;
 
  private:
   std::optional<Cluster> cluster_;

@@ -4,8 +4,9 @@
 
 namespace meshprobe::e2e {
 
-::testing::AssertionResult eventually(std::string_view description, std::chrono::milliseconds timeout,
-                                      const std::function<::testing::AssertionResult()>& condition) {
+::testing::AssertionResult eventually(
+    std::string_view description, std::chrono::milliseconds timeout,
+    const std::function<::testing::AssertionResult()>& condition) {
   constexpr std::chrono::milliseconds kPollInterval{200};
   const auto start = std::chrono::steady_clock::now();
   const auto deadline = start + timeout;

@@ -2,25 +2,27 @@
 // real-time deadline (never a fixed sleep).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <functional>
 #include <string_view>
-
-#include <gtest/gtest.h>
 
 namespace meshprobe::e2e {
 
 // Polls `condition` every 200 ms until it succeeds or `timeout` has passed. The failure names
 // `description` and the condition's last message.
-::testing::AssertionResult eventually(std::string_view description, std::chrono::milliseconds timeout,
+::testing::AssertionResult eventually(std::string_view description,
+                                      std::chrono::milliseconds timeout,
                                       const std::function<::testing::AssertionResult()>& condition);
 
 // The same for a condition that returns bool.
 template <typename Condition>
-::testing::AssertionResult eventually(std::string_view description, std::chrono::milliseconds timeout,
-                                      Condition condition) {
-  return eventually(description, timeout, std::function<::testing::AssertionResult()>(
-                                              [&condition] { return ::testing::AssertionResult(condition()); }));
+::testing::AssertionResult eventually(std::string_view description,
+                                      std::chrono::milliseconds timeout, Condition condition) {
+  return eventually(description, timeout, std::function<::testing::AssertionResult()>([&condition] {
+                      return ::testing::AssertionResult(condition());
+                    }));
 }
 
 }  // namespace meshprobe::e2e

@@ -2,15 +2,14 @@
 #pragma once
 
 #include <boost/program_options.hpp>
-
 #include <optional>
 #include <string>
 
 namespace meshprobe::e2e {
 
 // Parses argv into the variables DESCRIPTION points to; returns the error, if any, as text.
-inline std::optional<std::string> parse_command_line(const boost::program_options::options_description& description,
-                                                   int argc, char** argv) {
+inline std::optional<std::string> parse_command_line(
+    const boost::program_options::options_description& description, int argc, char** argv) {
   namespace po = boost::program_options;
   try {
     po::variables_map values;

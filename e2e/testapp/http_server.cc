@@ -15,7 +15,8 @@ HttpResponse text_response(const HttpRequest& request, http::status status, std:
 }
 
 Result<int> open_acceptor(asio::ip::tcp::acceptor& acceptor, int port) {
-  const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::any(), static_cast<unsigned short>(port));
+  const asio::ip::tcp::endpoint endpoint(asio::ip::address_v4::any(),
+                                         static_cast<unsigned short>(port));
   boost::system::error_code error;
   acceptor.open(endpoint.protocol(), error);
   if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
@@ -31,7 +32,9 @@ Result<int> open_acceptor(asio::ip::tcp::acceptor& acceptor, int port) {
 
 Result<int> HttpServer::listen(int port) { return open_acceptor(acceptor_, port); }
 
-void HttpServer::start() { asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached); }
+void HttpServer::start() {
+  asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
+}
 
 void HttpServer::stop() {
   boost::system::error_code ignored;
@@ -48,7 +51,8 @@ asio::awaitable<void> HttpServer::accept_loop() {
       continue;
     }
     if (connections_ >= kMaximumConnections) continue;  // the socket closes as it goes out of scope
-    asio::co_spawn(acceptor_.get_executor(), serve(beast::tcp_stream(std::move(socket))), asio::detached);
+    asio::co_spawn(acceptor_.get_executor(), serve(beast::tcp_stream(std::move(socket))),
+                   asio::detached);
   }
 }
 
@@ -58,7 +62,8 @@ asio::awaitable<void> HttpServer::serve(beast::tcp_stream stream) {
   HttpRequest request;
   stream.expires_after(std::chrono::seconds(10));
   boost::system::error_code error;
-  co_await http::async_read(stream, buffer, request, asio::redirect_error(asio::use_awaitable, error));
+  co_await http::async_read(stream, buffer, request,
+                            asio::redirect_error(asio::use_awaitable, error));
   if (!error) {
     auto response = handler_(request);
     co_await http::async_write(stream, response, asio::redirect_error(asio::use_awaitable, error));

@@ -3,14 +3,12 @@
 #pragma once
 
 // <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
-#include <utility>
-
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
-
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "probe/result.h"
 
@@ -29,7 +27,8 @@ HttpResponse text_response(const HttpRequest& request, http::status status, std:
 
 class HttpServer {
  public:
-  HttpServer(asio::io_context& context, HttpHandler handler) : acceptor_(context), handler_(std::move(handler)) {}
+  HttpServer(asio::io_context& context, HttpHandler handler)
+      : acceptor_(context), handler_(std::move(handler)) {}
 
   // Listens on every IPv4 address of the pod (port 0: any free port); returns the port.
   Result<int> listen(int port);

@@ -1,11 +1,11 @@
 // The pod sandbox's only process (containerd's sandbox_image): it holds the pod's namespaces
 // and does nothing else. Waits for SIGINT or SIGTERM; reaps children, since it is PID 1 of the
 // pod when the pod shares one PID namespace. Linked statically: its image holds nothing else.
+#include <sys/wait.h>
+
 #include <csignal>
 #include <cstdio>
 #include <initializer_list>
-
-#include <sys/wait.h>
 
 int main() {
   sigset_t signals;

@@ -14,7 +14,6 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <boost/program_options.hpp>
-
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -29,7 +28,8 @@ namespace {
 // Accepts connections and closes them: a TCP probe's notion of a live application.
 class TcpHealthListener {
  public:
-  TcpHealthListener(asio::io_context& context, int port) : context_(context), acceptor_(context), port_(port) {}
+  TcpHealthListener(asio::io_context& context, int port)
+      : context_(context), acceptor_(context), port_(port) {}
 
   Result<int> set_listening(bool listening) {
     if (!listening) {
@@ -47,7 +47,8 @@ class TcpHealthListener {
   asio::awaitable<void> accept_loop() {
     while (acceptor_.is_open()) {
       boost::system::error_code error;
-      auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, error));
+      auto socket =
+          co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, error));
       if (error == asio::error::operation_aborted) co_return;
     }
   }
@@ -69,13 +70,15 @@ Result<Options> parse_options(int argc, char** argv) {
   namespace po = boost::program_options;
   Options options;
   po::options_description description("meshprobe-e2e-testapp options");
-  description.add_options()
-      ("http-port", po::value(&options.http_port)->default_value(options.http_port), "GET /healthz")
-      ("tcp-port", po::value(&options.tcp_port)->default_value(options.tcp_port), "accepts while healthy")
-      ("grpc-port", po::value(&options.grpc_port)->default_value(options.grpc_port), "grpc.health.v1.Health")
-      ("control-port", po::value(&options.control_port)->default_value(options.control_port),
-       "GET /health, PUT /health/<check>")
-      ("failing", po::value(&options.failing), "checks failing from the start: http,tcp,grpc");
+  description.add_options()(
+      "http-port", po::value(&options.http_port)->default_value(options.http_port), "GET /healthz")(
+      "tcp-port", po::value(&options.tcp_port)->default_value(options.tcp_port),
+      "accepts while healthy")("grpc-port",
+                               po::value(&options.grpc_port)->default_value(options.grpc_port),
+                               "grpc.health.v1.Health")(
+      "control-port", po::value(&options.control_port)->default_value(options.control_port),
+      "GET /health, PUT /health/<check>")("failing", po::value(&options.failing),
+                                          "checks failing from the start: http,tcp,grpc");
   if (auto error = parse_command_line(description, argc, argv)) return Error{*error};
   return options;
 }
@@ -84,7 +87,8 @@ int run(const Options& options) {
   HealthSwitches switches;
   auto initially_failing = parse_health_check_list(options.failing);
   if (!initially_failing) {
-    std::cerr << "meshprobe-e2e-testapp: --failing: " << initially_failing.error().message << std::endl;
+    std::cerr << "meshprobe-e2e-testapp: --failing: " << initially_failing.error().message
+              << std::endl;
     return 2;
   }
   for (HealthCheck check : *initially_failing) switches.set(check, true);
@@ -100,18 +104,24 @@ int run(const Options& options) {
   grpc::CallbackGenericService unimplemented;
   builder.RegisterCallbackGenericService(&unimplemented);
   int grpc_port = 0;
-  builder.AddListeningPort("0.0.0.0:" + std::to_string(options.grpc_port), grpc::InsecureServerCredentials(), &grpc_port);
+  builder.AddListeningPort("0.0.0.0:" + std::to_string(options.grpc_port),
+                           grpc::InsecureServerCredentials(), &grpc_port);
   std::unique_ptr<grpc::Server> grpc_server = builder.BuildAndStart();
   if (!grpc_server || grpc_port == 0) {
-    std::cerr << "meshprobe-e2e-testapp: cannot serve gRPC on port " << options.grpc_port << std::endl;
+    std::cerr << "meshprobe-e2e-testapp: cannot serve gRPC on port " << options.grpc_port
+              << std::endl;
     return 1;
   }
   auto apply = [&](HealthCheck check) -> Result<int> {
     const bool failing = switches.failing(check);
     switch (check) {
-      case HealthCheck::kHttp: return 0;  // read per request
-      case HealthCheck::kTcp: return tcp_listener.set_listening(!failing);
-      case HealthCheck::kGrpc: grpc_server->GetHealthCheckService()->SetServingStatus(!failing); return 0;
+      case HealthCheck::kHttp:
+        return 0;  // read per request
+      case HealthCheck::kTcp:
+        return tcp_listener.set_listening(!failing);
+      case HealthCheck::kGrpc:
+        grpc_server->GetHealthCheckService()->SetServingStatus(!failing);
+        return 0;
     }
     return 0;
   };
@@ -123,8 +133,10 @@ int run(const Options& options) {
   }
 
   HttpServer health_server(context, [&](const HttpRequest& request) {
-    if (request.target() != "/healthz") return text_response(request, http::status::not_found, "not found\n");
-    if (switches.failing(HealthCheck::kHttp)) return text_response(request, http::status::service_unavailable, "failing\n");
+    if (request.target() != "/healthz")
+      return text_response(request, http::status::not_found, "not found\n");
+    if (switches.failing(HealthCheck::kHttp))
+      return text_response(request, http::status::service_unavailable, "failing\n");
     return text_response(request, http::status::ok, "ok\n");
   });
   HttpServer control_server(context, [&](const HttpRequest& request) {
@@ -132,20 +144,25 @@ int run(const Options& options) {
       return text_response(request, http::status::ok, switches.json() + "\n");
     }
     if (request.method() != http::verb::put) {
-      return text_response(request, http::status::method_not_allowed, "GET /health or PUT /health/<check>\n");
+      return text_response(request, http::status::method_not_allowed,
+                           "GET /health or PUT /health/<check>\n");
     }
     const auto target = request.target();
-    auto change = parse_health_change(std::string_view(target.data(), target.size()), request.body());
-    if (!change) return text_response(request, http::status::bad_request, change.error().message + "\n");
+    auto change =
+        parse_health_change(std::string_view(target.data(), target.size()), request.body());
+    if (!change)
+      return text_response(request, http::status::bad_request, change.error().message + "\n");
     switches.set(change->check, change->failing);
     if (auto applied = apply(change->check); !applied) {
-      return text_response(request, http::status::internal_server_error, applied.error().message + "\n");
+      return text_response(request, http::status::internal_server_error,
+                           applied.error().message + "\n");
     }
     std::cout << "health check " << health_check_name(change->check) << " is now "
               << (change->failing ? "failing" : "passing") << std::endl;
     return text_response(request, http::status::ok, switches.json() + "\n");
   });
-  for (auto [server, port] : {std::pair{&health_server, options.http_port}, std::pair{&control_server, options.control_port}}) {
+  for (auto [server, port] : {std::pair{&health_server, options.http_port},
+                              std::pair{&control_server, options.control_port}}) {
     if (auto listening = server->listen(port); !listening) {
       std::cerr << "meshprobe-e2e-testapp: " << listening.error().message << std::endl;
       return 1;
@@ -160,8 +177,9 @@ int run(const Options& options) {
     tcp_listener.set_listening(false);
     context.stop();
   });
-  std::cout << "serving: http " << options.http_port << " /healthz, tcp " << options.tcp_port << ", grpc "
-            << grpc_port << ", control " << options.control_port << "; health " << switches.json() << std::endl;
+  std::cout << "serving: http " << options.http_port << " /healthz, tcp " << options.tcp_port
+            << ", grpc " << grpc_port << ", control " << options.control_port << "; health "
+            << switches.json() << std::endl;
   context.run();
   grpc_server->Shutdown();
   return 0;

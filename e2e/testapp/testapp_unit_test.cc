@@ -22,9 +22,12 @@ TEST(HealthChangeTest, ParsesEachCheckAndBothWords) {
 }
 
 TEST(HealthChangeTest, RefusesUnknownChecksPathsAndWords) {
-  EXPECT_THAT(parse_health_change("/health/udp", "failing").error().message, HasSubstr("unknown health check \"udp\""));
-  EXPECT_THAT(parse_health_change("/status/http", "failing").error().message, HasSubstr("no such resource /status/http"));
-  EXPECT_THAT(parse_health_change("/health/http", "down").error().message, HasSubstr("expected \"failing\" or \"passing\""));
+  EXPECT_THAT(parse_health_change("/health/udp", "failing").error().message,
+              HasSubstr("unknown health check \"udp\""));
+  EXPECT_THAT(parse_health_change("/status/http", "failing").error().message,
+              HasSubstr("no such resource /status/http"));
+  EXPECT_THAT(parse_health_change("/health/http", "down").error().message,
+              HasSubstr("expected \"failing\" or \"passing\""));
 }
 
 TEST(HealthCheckListTest, ParsesAListAndRefusesUnknownNames) {
@@ -61,10 +64,12 @@ TEST(PortListTest, RefusesWhatIsNotAPort) {
 }
 
 TEST(RedirectRulesetTest, RedirectsInboundTcpExceptTheProxyPortAndExcludedPorts) {
-  const std::string script = redirect_ruleset({.proxy_port = 15006, .excluded_inbound_ports = {15120, 9090}});
+  const std::string script =
+      redirect_ruleset({.proxy_port = 15006, .excluded_inbound_ports = {15120, 9090}});
   EXPECT_EQ(script,
             "add table inet meshprobe-mesh-nat\n"
-            "add chain inet meshprobe-mesh-nat prerouting { type nat hook prerouting priority dstnat; policy accept; }\n"
+            "add chain inet meshprobe-mesh-nat prerouting { type nat hook prerouting priority "
+            "dstnat; policy accept; }\n"
             "add chain inet meshprobe-mesh-nat mesh-inbound\n"
             "add rule inet meshprobe-mesh-nat prerouting meta l4proto tcp jump mesh-inbound\n"
             "add rule inet meshprobe-mesh-nat mesh-inbound tcp dport 15006 return\n"

@@ -1,15 +1,16 @@
 #include "agent/agent_config.h"
 
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "probe/names.h"
 
 namespace meshprobe::agent {
 namespace {
 
-constexpr const char* kOneProbe = R"({"/app-health/web/livez": {"httpGet": {"path": "/", "port": 8080}}})";
+constexpr const char* kOneProbe =
+    R"({"/app-health/web/livez": {"httpGet": {"path": "/", "port": 8080}}})";
 
 class ParseCommandLine : public ::testing::Test {
  protected:
@@ -17,17 +18,19 @@ class ParseCommandLine : public ::testing::Test {
     arguments.insert(arguments.begin(), "meshprobe-agent");
     std::vector<const char*> argv;
     for (const auto& a : arguments) argv.push_back(a.c_str());
-    return parse_command_line(static_cast<int>(argv.size()), argv.data(), [this](const std::string& name) {
-      auto it = environment.find(name);
-      return it == environment.end() ? std::nullopt : std::optional<std::string>(it->second);
-    });
+    return parse_command_line(
+        static_cast<int>(argv.size()), argv.data(), [this](const std::string& name) {
+          auto it = environment.find(name);
+          return it == environment.end() ? std::nullopt : std::optional<std::string>(it->second);
+        });
   }
   std::string error_of(std::vector<std::string> arguments) {
     auto parsed = parse(std::move(arguments));
     return parsed ? std::string("(no error)") : parsed.error().message;
   }
 
-  std::map<std::string, std::string> environment{{"ISTIO_KUBE_APP_PROBERS", kOneProbe}, {"POD_IP", "10.1.2.3"}};
+  std::map<std::string, std::string> environment{{"ISTIO_KUBE_APP_PROBERS", kOneProbe},
+                                                 {"POD_IP", "10.1.2.3"}};
 };
 
 TEST_F(ParseCommandLine, DefaultsToTheAgentPortAndJsonLogs) {
@@ -44,8 +47,9 @@ TEST_F(ParseCommandLine, DefaultsToTheAgentPortAndJsonLogs) {
 }
 
 TEST_F(ParseCommandLine, ReadsEveryFlag) {
-  auto parsed = parse({"--port", "16000", "--log-level", "debug", "--log-format", "text", "--address", "::1",
-                       "--header-read-timeout-ms", "250", "--max-header-bytes", "1024", "--max-connections", "3"});
+  auto parsed = parse({"--port", "16000", "--log-level", "debug", "--log-format", "text",
+                       "--address", "::1", "--header-read-timeout-ms", "250", "--max-header-bytes",
+                       "1024", "--max-connections", "3"});
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   const auto& config = *parsed->config;
   EXPECT_EQ(config.port, 16000);
@@ -83,19 +87,45 @@ TEST_F(ParseCommandLine, EveryBadInputIsOneLineNamingIt) {
       {{}, {{"POD_IP", "pod-1"}}, "POD_IP must be an IP address"},
       {{}, {{"ISTIO_KUBE_APP_PROBERS", "{"}}, "ISTIO_KUBE_APP_PROBERS: not valid JSON"},
       {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/x": {}})"}}, "key \"/x\" is not"},
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"httpGet": {"port": "80"}}})"}}, "httpGet.port must be an integer"},
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"httpGet": {"port": 80}, "tcpSocket": {"port": 80}}})"}}, "exactly one of"},
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"httpGet": {"port": 80, "host": "10.9.9.9"}}})"}}, "httpGet.host \"10.9.9.9\" is not the pod's own address"},
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"tcpSocket": {"port": 80, "host": "db"}}})"}}, "tcpSocket.host \"db\" is not the pod's own address"},
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"httpGet": {"port": 80, "httpHeaders": [{"name": "X", "value": "a\r\nB: c"}]}}})"}}, "httpHeaders entry \"X\" is not a valid header"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"httpGet": {"port": "80"}}})"}},
+       "httpGet.port must be an integer"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS",
+         R"({"/app-health/a/livez": {"httpGet": {"port": 80}, "tcpSocket": {"port": 80}}})"}},
+       "exactly one of"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS",
+         R"({"/app-health/a/livez": {"httpGet": {"port": 80, "host": "10.9.9.9"}}})"}},
+       "httpGet.host \"10.9.9.9\" is not the pod's own address"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS",
+         R"({"/app-health/a/livez": {"tcpSocket": {"port": 80, "host": "db"}}})"}},
+       "tcpSocket.host \"db\" is not the pod's own address"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS",
+         R"({"/app-health/a/livez": {"httpGet": {"port": 80, "httpHeaders": [{"name": "X", "value": "a\r\nB: c"}]}}})"}},
+       "httpHeaders entry \"X\" is not a valid header"},
       // Found by agent_config_fuzzer: what the input holds is escaped, so the error stays one line.
-      {{}, {{"POD_IP", "10.0.0.1\nlevel=info msg=forged"}}, R"(POD_IP must be an IP address, got "10.0.0.1\nlevel=info msg=forged")"},
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/x\n\u001b[31m": {}})"}}, R"(key "/x\n\x1b[31m" is not)"},
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"tcpSocket": {"port": 80, "host": "a\r\nb"}}})"}}, R"(tcpSocket.host "a\x0d\nb" is not)"},
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"grpc": {"port": 80, "x\ny": 1}}})"}}, R"(grpc."x\ny" is not a known field)"},
+      {{},
+       {{"POD_IP", "10.0.0.1\nlevel=info msg=forged"}},
+       R"(POD_IP must be an IP address, got "10.0.0.1\nlevel=info msg=forged")"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS", R"({"/x\n\u001b[31m": {}})"}},
+       R"(key "/x\n\x1b[31m" is not)"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS",
+         R"({"/app-health/a/livez": {"tcpSocket": {"port": 80, "host": "a\r\nb"}}})"}},
+       R"(tcpSocket.host "a\x0d\nb" is not)"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS",
+         R"({"/app-health/a/livez": {"grpc": {"port": 80, "x\ny": 1}}})"}},
+       R"(grpc."x\ny" is not a known field)"},
       {{}, {{"ISTIO_KUBE_APP_PROBERS", "\x7f{}"}}, R"(last read: '\x7f')"},
       // Found by agent_config_fuzzer: a number too large for a double threw past the parser.
-      {{}, {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"tcpSocket": {"port": 1e400}}})"}}, "ISTIO_KUBE_APP_PROBERS: not valid JSON: [json.exception.out_of_range.406] number overflow"},
+      {{},
+       {{"ISTIO_KUBE_APP_PROBERS", R"({"/app-health/a/livez": {"tcpSocket": {"port": 1e400}}})"}},
+       "ISTIO_KUBE_APP_PROBERS: not valid JSON: [json.exception.out_of_range.406] number overflow"},
   };
   for (const auto& c : cases) {
     auto saved = environment;

@@ -27,10 +27,14 @@ TEST(EncodeHealthCheckRequest, LongNamesUseMultiByteLengths) {
 }
 
 TEST(DecodeHealthCheckResponse, ReadsEveryStatus) {
-  EXPECT_EQ(*decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x08, 1})), ServingStatus::kServing);
-  EXPECT_EQ(*decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x08, 2})), ServingStatus::kNotServing);
-  EXPECT_EQ(*decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x08, 3})), ServingStatus::kServiceUnknown);
-  EXPECT_EQ(*decode_health_check_response(bytes({0, 0, 0, 0, 0})), ServingStatus::kUnknown);  // proto3 default
+  EXPECT_EQ(*decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x08, 1})),
+            ServingStatus::kServing);
+  EXPECT_EQ(*decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x08, 2})),
+            ServingStatus::kNotServing);
+  EXPECT_EQ(*decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x08, 3})),
+            ServingStatus::kServiceUnknown);
+  EXPECT_EQ(*decode_health_check_response(bytes({0, 0, 0, 0, 0})),
+            ServingStatus::kUnknown);  // proto3 default
 }
 
 TEST(DecodeHealthCheckResponse, SkipsUnknownFields) {
@@ -41,11 +45,13 @@ TEST(DecodeHealthCheckResponse, SkipsUnknownFields) {
 
 TEST(DecodeHealthCheckResponse, RefusesMalformedFrames) {
   EXPECT_FALSE(decode_health_check_response(bytes({0, 0, 0})).ok());
-  EXPECT_FALSE(decode_health_check_response(bytes({1, 0, 0, 0, 2, 0x08, 1})).ok());   // compressed
-  EXPECT_FALSE(decode_health_check_response(bytes({0, 0, 0, 0, 3, 0x08, 1})).ok());   // short
-  EXPECT_FALSE(decode_health_check_response(bytes({0, 0, 0, 0, 1, 0x08})).ok());      // value missing
-  EXPECT_FALSE(decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x12, 5})).ok());   // length past the end
-  EXPECT_FALSE(decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x0b, 0})).ok());   // group wire type
+  EXPECT_FALSE(decode_health_check_response(bytes({1, 0, 0, 0, 2, 0x08, 1})).ok());  // compressed
+  EXPECT_FALSE(decode_health_check_response(bytes({0, 0, 0, 0, 3, 0x08, 1})).ok());  // short
+  EXPECT_FALSE(decode_health_check_response(bytes({0, 0, 0, 0, 1, 0x08})).ok());  // value missing
+  EXPECT_FALSE(
+      decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x12, 5})).ok());  // length past the end
+  EXPECT_FALSE(
+      decode_health_check_response(bytes({0, 0, 0, 0, 2, 0x0b, 0})).ok());  // group wire type
 }
 
 TEST(ServingStatusName, NamesAsGrpcDoes) {

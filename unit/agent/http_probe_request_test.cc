@@ -18,7 +18,8 @@ HttpProbeState state_for(std::string host, int port, std::string target, int req
 
 TEST(InitialProbeState, AsksStoredHostElsePodIpElseLoopback) {
   HttpGetAction action{"", 8080, "/healthz?verbose=1", "HTTPS", {}};
-  EXPECT_EQ(initial_probe_state(action, "10.1.2.3").url, (ProbeUrl{"https", "10.1.2.3", 8080, "/healthz?verbose=1"}));
+  EXPECT_EQ(initial_probe_state(action, "10.1.2.3").url,
+            (ProbeUrl{"https", "10.1.2.3", 8080, "/healthz?verbose=1"}));
   EXPECT_EQ(initial_probe_state(action, "").url.host, "127.0.0.1");
   action.host = "localhost";
   EXPECT_EQ(initial_probe_state(action, "10.1.2.3").url.host, "localhost");
@@ -28,7 +29,8 @@ TEST(InitialProbeState, AsksStoredHostElsePodIpElseLoopback) {
 // with CR LF went out as it was, so the configuration could add lines to the request.
 TEST(InitialProbeState, BytesThatCannotBeInATargetArePercentEncoded) {
   HttpGetAction action{"", 80, "/a b\r\nX-Injected: 1?q=\x7f\xc3\xa9&e=%2F", "HTTP", {}};
-  EXPECT_EQ(initial_probe_state(action, "").url.target, "/a%20b%0D%0AX-Injected:%201?q=%7F%C3%A9&e=%2F");
+  EXPECT_EQ(initial_probe_state(action, "").url.target,
+            "/a%20b%0D%0AX-Injected:%201?q=%7F%C3%A9&e=%2F");
   EXPECT_EQ(build_probe_request(initial_probe_state(action, ""), {}, "").target,
             "/a%20b%0D%0AX-Injected:%201?q=%7F%C3%A9&e=%2F");
 }
@@ -44,7 +46,8 @@ TEST(DialAddresses, OnlyThePodsOwnAddressesLocalhostAsBothLoopbacks) {
   EXPECT_EQ(dial_addresses("127.0.0.1", ""), Addresses{"127.0.0.1"});
   EXPECT_EQ(dial_addresses("::1", ""), Addresses{"::1"});
   EXPECT_EQ(dial_addresses("10.1.2.3", "10.1.2.3"), Addresses{"10.1.2.3"});
-  for (const char* other : {"10.1.2.4", "example.com", "0.0.0.0", "169.254.169.254", "", "LOCALHOST"}) {
+  for (const char* other :
+       {"10.1.2.4", "example.com", "0.0.0.0", "169.254.169.254", "", "LOCALHOST"}) {
     EXPECT_TRUE(dial_addresses(other, "10.1.2.3").empty()) << other;
   }
 }
@@ -52,7 +55,8 @@ TEST(DialAddresses, OnlyThePodsOwnAddressesLocalhostAsBothLoopbacks) {
 TEST(MeshExemptSourceAddress, OnlyForThePodIp) {
   EXPECT_EQ(mesh_exempt_source_address("10.1.2.3", "10.1.2.3"), "127.0.0.6");
   EXPECT_EQ(mesh_exempt_source_address("fd00::7", "fd00:0::0007"), "::6");  // compared as addresses
-  EXPECT_EQ(mesh_exempt_source_address("127.0.0.1", "10.1.2.3"), std::nullopt);  // loopback is not captured
+  EXPECT_EQ(mesh_exempt_source_address("127.0.0.1", "10.1.2.3"),
+            std::nullopt);  // loopback is not captured
   EXPECT_EQ(mesh_exempt_source_address("::1", "10.1.2.3"), std::nullopt);
   EXPECT_EQ(mesh_exempt_source_address("10.1.2.3", ""), std::nullopt);
   EXPECT_EQ(mesh_exempt_source_address("10.1.2.3", "10.1.2.4"), std::nullopt);
@@ -64,7 +68,8 @@ TEST(ProbeUrl, AuthorityBracketsIpv6) {
 }
 
 TEST(BuildProbeRequest, SendsWhatTheKubeletSendsByDefault) {
-  const auto request = build_probe_request(state_for("10.1.2.3", 8080, "/healthz?x=1"), {}, "kube-probe/1.31");
+  const auto request =
+      build_probe_request(state_for("10.1.2.3", 8080, "/healthz?x=1"), {}, "kube-probe/1.31");
   EXPECT_EQ(request.target, "/healthz?x=1");
   EXPECT_EQ(request.headers, (std::vector<HttpHeader>{{"Host", "10.1.2.3:8080"},
                                                       {"User-Agent", "kube-probe/1.31"},
@@ -75,8 +80,11 @@ TEST(BuildProbeRequest, SendsWhatTheKubeletSendsByDefault) {
 TEST(BuildProbeRequest, StoredHeadersGoOutInOrderAndWin) {
   HttpProbeState state = state_for("127.0.0.1", 80, "/");
   state.host_header = "app.example";
-  const std::vector<HttpHeader> stored{
-      {"X-Custom", "a"}, {"X-Custom", "b"}, {"user-agent", "mine/1"}, {"Accept", "application/json"}, {"Host", "ignored"}};
+  const std::vector<HttpHeader> stored{{"X-Custom", "a"},
+                                       {"X-Custom", "b"},
+                                       {"user-agent", "mine/1"},
+                                       {"Accept", "application/json"},
+                                       {"Host", "ignored"}};
   const auto request = build_probe_request(state, stored, "kube-probe/1.31");
   EXPECT_EQ(request.headers, (std::vector<HttpHeader>{{"Host", "app.example"},
                                                       {"X-Custom", "a"},
@@ -88,7 +96,8 @@ TEST(BuildProbeRequest, StoredHeadersGoOutInOrderAndWin) {
 
 TEST(BuildProbeRequest, AStoredEmptyAcceptRemovesAccept) {
   const auto request = build_probe_request(state_for("127.0.0.1", 80, "/"), {{"Accept", ""}}, "");
-  EXPECT_EQ(request.headers, (std::vector<HttpHeader>{{"Host", "127.0.0.1:80"}, {"Connection", "close"}}));
+  EXPECT_EQ(request.headers,
+            (std::vector<HttpHeader>{{"Host", "127.0.0.1:80"}, {"Connection", "close"}}));
 }
 
 TEST(BuildProbeRequest, WithoutACallerUserAgentNoneIsInvented) {
@@ -132,13 +141,15 @@ TEST(ResolveLocation, FollowsRfc3986) {
       {"http:///nohost", std::nullopt},
       {"/with space", std::nullopt},
   };
-  for (const auto& c : cases) EXPECT_EQ(resolve_location(base, c.location), c.expected) << c.location;
+  for (const auto& c : cases)
+    EXPECT_EQ(resolve_location(base, c.location), c.expected) << c.location;
 }
 
 TEST(DecideRedirect, AnswersWhatIsNotARedirect) {
   const auto state = state_for("127.0.0.1", 80, "/");
   for (int status : {200, 204, 300, 304, 404, 500}) {
-    EXPECT_EQ(decide_redirect(state, "127.0.0.1", status, "/elsewhere").kind, Kind::kAnswer) << status;
+    EXPECT_EQ(decide_redirect(state, "127.0.0.1", status, "/elsewhere").kind, Kind::kAnswer)
+        << status;
   }
   EXPECT_EQ(decide_redirect(state, "127.0.0.1", 302, std::nullopt).kind, Kind::kAnswer);
   EXPECT_EQ(decide_redirect(state, "127.0.0.1", 302, "").kind, Kind::kAnswer);
@@ -155,7 +166,8 @@ TEST(DecideRedirect, FollowsEveryRedirectStatusOnTheSameHost) {
 }
 
 TEST(DecideRedirect, SameHostNameOnAnotherPortOrSchemeIsFollowed) {
-  const auto decision = decide_redirect(state_for("127.0.0.1", 80, "/"), "127.0.0.1", 301, "https://127.0.0.1:8443/tls");
+  const auto decision = decide_redirect(state_for("127.0.0.1", 80, "/"), "127.0.0.1", 301,
+                                        "https://127.0.0.1:8443/tls");
   ASSERT_EQ(decision.kind, Kind::kFollow);
   EXPECT_EQ(decision.next.url, (ProbeUrl{"https", "127.0.0.1", 8443, "/tls"}));
 }
@@ -170,12 +182,14 @@ TEST(DecideRedirect, AnotherHostIsNotFollowedAndTheRedirectIsTheAnswer) {
 
 TEST(DecideRedirect, TheHostIsComparedWithTheFirstRequestsHost) {
   // After a same-host hop the comparison is still with the first host, as the kubelet's via[0].
-  const auto decision = decide_redirect(state_for("localhost", 80, "/a", 3), "localhost", 302, "/b");
+  const auto decision =
+      decide_redirect(state_for("localhost", 80, "/a", 3), "localhost", 302, "/b");
   EXPECT_EQ(decision.kind, Kind::kFollow);
 }
 
 TEST(DecideRedirect, TheTenthRedirectFails) {
-  EXPECT_EQ(decide_redirect(state_for("127.0.0.1", 80, "/", 9), "127.0.0.1", 302, "/").kind, Kind::kFollow);
+  EXPECT_EQ(decide_redirect(state_for("127.0.0.1", 80, "/", 9), "127.0.0.1", 302, "/").kind,
+            Kind::kFollow);
   const auto decision = decide_redirect(state_for("127.0.0.1", 80, "/", 10), "127.0.0.1", 302, "/");
   ASSERT_EQ(decision.kind, Kind::kFail);
   EXPECT_EQ(decision.failure.reason, FailureReason::kTooManyRedirects);
@@ -183,7 +197,8 @@ TEST(DecideRedirect, TheTenthRedirectFails) {
 }
 
 TEST(DecideRedirect, AnUnusableLocationFails) {
-  const auto decision = decide_redirect(state_for("127.0.0.1", 80, "/"), "127.0.0.1", 302, "gopher://127.0.0.1/");
+  const auto decision =
+      decide_redirect(state_for("127.0.0.1", 80, "/"), "127.0.0.1", 302, "gopher://127.0.0.1/");
   ASSERT_EQ(decision.kind, Kind::kFail);
   EXPECT_EQ(decision.failure.reason, FailureReason::kBadRedirect);
 }
@@ -192,7 +207,8 @@ TEST(DecideRedirect, AStoredHostHeaderSurvivesRelativeRedirectsOnly) {
   HttpProbeState state = state_for("127.0.0.1", 80, "/");
   state.host_header = "app.example";
   EXPECT_EQ(decide_redirect(state, "127.0.0.1", 302, "/next").next.host_header, "app.example");
-  EXPECT_EQ(decide_redirect(state, "127.0.0.1", 302, "http://127.0.0.1/next").next.host_header, std::nullopt);
+  EXPECT_EQ(decide_redirect(state, "127.0.0.1", 302, "http://127.0.0.1/next").next.host_header,
+            std::nullopt);
 }
 
 TEST(OutcomeForStatus, TwoHundredsAsIsRedirectsAs200FailuresAsIs) {

@@ -1,14 +1,14 @@
 #include "cmd/controller_command.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cmd/build_info.h"
 #include "cmd/json_logger.h"
@@ -50,7 +50,8 @@ TEST_F(ControllerCommandLineTest, DefaultsWithoutArguments) {
 TEST_F(ControllerCommandLineTest, FlagsOverrideTheFileWhichOverridesTheDefaults) {
   const std::string config = write_config("agentPort: 15200\nworkers: 8\nlog:\n  format: json\n");
   auto parsed = parse_controller_command_line(
-      {"--config", config, "--workers", "2", "--kubeconfig", "/tmp/kc", "--lease-duration", "30s"}, environment({}));
+      {"--config", config, "--workers", "2", "--kubeconfig", "/tmp/kc", "--lease-duration", "30s"},
+      environment({}));
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   EXPECT_EQ(parsed->config.agent_port, 15200);
   EXPECT_EQ(parsed->config.workers, 2);
@@ -60,7 +61,8 @@ TEST_F(ControllerCommandLineTest, FlagsOverrideTheFileWhichOverridesTheDefaults)
 }
 
 TEST_F(ControllerCommandLineTest, TheLeaseNamespaceComesFromTheFlagElsePodNamespace) {
-  auto from_environment = parse_controller_command_line({}, environment({{"POD_NAMESPACE", "ops"}}));
+  auto from_environment =
+      parse_controller_command_line({}, environment({{"POD_NAMESPACE", "ops"}}));
   EXPECT_EQ(from_environment->config.leader_election.namespace_name, "ops");
   auto from_flag = parse_controller_command_line({"--leader-election-namespace", "mine"},
                                                  environment({{"POD_NAMESPACE", "ops"}}));
@@ -77,7 +79,8 @@ TEST_F(ControllerCommandLineTest, BadInputIsOneMessage) {
   ASSERT_FALSE(unknown.ok());
   EXPECT_THAT(unknown.error().message, HasSubstr("no-such-flag"));
 
-  auto missing = parse_controller_command_line({"--config", "/nonexistent/config.yaml"}, environment({}));
+  auto missing =
+      parse_controller_command_line({"--config", "/nonexistent/config.yaml"}, environment({}));
   ASSERT_FALSE(missing.ok());
   EXPECT_THAT(missing.error().message, HasSubstr("cannot read --config /nonexistent/config.yaml"));
   EXPECT_EQ(missing.error().exit_status, kExitFailure);
@@ -85,7 +88,8 @@ TEST_F(ControllerCommandLineTest, BadInputIsOneMessage) {
   const std::string config = write_config("workers: many\n");
   auto invalid = parse_controller_command_line({"--config", config}, environment({}));
   ASSERT_FALSE(invalid.ok());
-  EXPECT_THAT(invalid.error().message, HasSubstr("workers: must be an integer in 1..64, got \"many\""));
+  EXPECT_THAT(invalid.error().message,
+              HasSubstr("workers: must be an integer in 1..64, got \"many\""));
 
   auto timings = parse_controller_command_line({"--renew-deadline", "20s"}, environment({}));
   ASSERT_FALSE(timings.ok());

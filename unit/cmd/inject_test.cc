@@ -21,8 +21,14 @@ InjectOutput injected(const std::string& input, const InjectOptions& options = k
 
 // A pod spec ("spec:" and below) indented by `indent` spaces.
 std::string pod_spec(int indent) {
-  const std::string lines[] = {"spec:", "  containers:", "  - name: web", "    image: web:1", "    ports:",
-                               "    - name: http", "      containerPort: 8080", "    livenessProbe:",
+  const std::string lines[] = {"spec:",
+                               "  containers:",
+                               "  - name: web",
+                               "    image: web:1",
+                               "    ports:",
+                               "    - name: http",
+                               "      containerPort: 8080",
+                               "    livenessProbe:",
                                "      httpGet: {path: /healthz, port: http}"};
   std::string out;
   for (const auto& line : lines) out += std::string(indent, ' ') + line + "\n";
@@ -30,7 +36,8 @@ std::string pod_spec(int indent) {
 }
 
 std::string workload(const std::string& api_version, const std::string& kind) {
-  return "apiVersion: " + api_version + "\nkind: " + kind + "\nmetadata:\n  name: w\nspec:\n  template:\n" + pod_spec(4);
+  return "apiVersion: " + api_version + "\nkind: " + kind +
+         "\nmetadata:\n  name: w\nspec:\n  template:\n" + pod_spec(4);
 }
 
 // `text` as the first item of a list at indent 0.
@@ -55,10 +62,14 @@ TEST(Inject, EveryKindWithAPodTemplate) {
       {workload("apps/v1", "ReplicaSet"), "/spec/template/spec/containers/0"},
       {workload("v1", "ReplicationController"), "/spec/template/spec/containers/0"},
       {workload("batch/v1", "Job"), "/spec/template/spec/containers/0"},
-      {"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: '* * * * *'\n  jobTemplate:\n"
-       "    spec:\n      template:\n" + pod_spec(8), "/spec/jobTemplate/spec/template/spec/containers/0"},
+      {"apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  schedule: '* * * * *'\n "
+       " jobTemplate:\n"
+       "    spec:\n      template:\n" +
+           pod_spec(8),
+       "/spec/jobTemplate/spec/template/spec/containers/0"},
       {"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n" + pod_spec(0), "/spec/containers/0"},
-      {"apiVersion: v1\nkind: PodTemplate\nmetadata:\n  name: t\ntemplate:\n" + pod_spec(2), "/template/spec/containers/0"},
+      {"apiVersion: v1\nkind: PodTemplate\nmetadata:\n  name: t\ntemplate:\n" + pod_spec(2),
+       "/template/spec/containers/0"},
       {"apiVersion: v1\nkind: List\nitems:\n" + as_list_item(workload("apps/v1", "Deployment")),
        "/items/0/spec/template/spec/containers/0"},
   };
@@ -70,18 +81,23 @@ TEST(Inject, EveryKindWithAPodTemplate) {
     const json& container = docs[0][json::json_pointer(test.pointer)];
     EXPECT_EQ(container["livenessProbe"]["httpGet"]["path"], "/app-health/web/livez");
     EXPECT_EQ(container["livenessProbe"]["httpGet"]["port"], probe::kDefaultAgentPort);
-    EXPECT_EQ(yaml_documents(injected(output.manifests, kRestore).manifests), yaml_documents(test.manifest));
+    EXPECT_EQ(yaml_documents(injected(output.manifests, kRestore).manifests),
+              yaml_documents(test.manifest));
   }
 }
 
 TEST(Inject, OtherDocumentsPassThroughByteForByteAndInOrder) {
-  const std::string service = "# the service\napiVersion: v1\nkind: Service\nmetadata:\n  name: web  # inline\n"
-                              "spec:\n  ports:\n  - port: 80\n    targetPort: '8080'\n";
-  const std::string config = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  on: yes\n  v: \"1.10\"\n";
+  const std::string service =
+      "# the service\napiVersion: v1\nkind: Service\nmetadata:\n  name: web  # inline\n"
+      "spec:\n  ports:\n  - port: 80\n    targetPort: '8080'\n";
+  const std::string config =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  on: yes\n  v: \"1.10\"\n";
   const std::string crd_like =
-      "apiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: not-apps}\nspec:\n  template:\n" + pod_spec(4);
-  const std::string input = service + "---\n" + workload("apps/v1", "Deployment") + "--- # comment\n" + config +
-                            "---\n" + crd_like;
+      "apiVersion: example.com/v1\nkind: Deployment\nmetadata: {name: not-apps}\nspec:\n  "
+      "template:\n" +
+      pod_spec(4);
+  const std::string input = service + "---\n" + workload("apps/v1", "Deployment") +
+                            "--- # comment\n" + config + "---\n" + crd_like;
   auto output = injected(input);
   const auto& text = output.manifests;
   EXPECT_EQ(text.find(service), 0u) << text;
@@ -123,7 +139,8 @@ spec:
   auto rewritten = yaml_documents(output.manifests);
   ASSERT_EQ(rewritten.size(), 1u);
   const json& metadata = rewritten[0]["metadata"];
-  EXPECT_EQ(metadata["labels"], json::parse(R"({"version":"1.10","enabled":"true","port":"8001"})"));
+  EXPECT_EQ(metadata["labels"],
+            json::parse(R"({"version":"1.10","enabled":"true","port":"8001"})"));
   EXPECT_EQ(metadata["annotations"]["mode"], "0755");
   EXPECT_EQ(rewritten[0]["spec"]["replicas"], 3);
   const json& env = rewritten[0]["spec"]["template"]["spec"]["containers"][0]["env"];
@@ -134,44 +151,55 @@ spec:
 }
 
 TEST(Inject, AgentImageAndPortComeFromTheOptions) {
-  auto output = injected(workload("apps/v1", "Deployment"), {false, {"example.org/agent:9", 16001}});
+  auto output =
+      injected(workload("apps/v1", "Deployment"), {false, {"example.org/agent:9", 16001}});
   auto doc = yaml_documents(output.manifests)[0];
   const json& agent = doc["spec"]["template"]["spec"]["initContainers"][0];
   EXPECT_EQ(agent["image"], "example.org/agent:9");
   EXPECT_EQ(agent["ports"][0]["containerPort"], 16001);
-  EXPECT_EQ(doc["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["port"], 16001);
+  EXPECT_EQ(doc["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["httpGet"]["port"],
+            16001);
 }
 
 TEST(Inject, ProbesThatCannotBeRewrittenAreLeftAndReported) {
-  const std::string input = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: shop}\nspec:\n"
-                            "  template:\n    spec:\n      containers:\n      - name: web\n"
-                            "        livenessProbe: {httpGet: {port: missing}}\n"
-                            "        readinessProbe: {tcpSocket: {host: db.example, port: 5432}}\n";
+  const std::string input =
+      "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w, namespace: shop}\nspec:\n"
+      "  template:\n    spec:\n      containers:\n      - name: web\n"
+      "        livenessProbe: {httpGet: {port: missing}}\n"
+      "        readinessProbe: {tcpSocket: {host: db.example, port: 5432}}\n";
   auto output = injected(input);
   EXPECT_EQ(output.manifests, input);
   ASSERT_EQ(output.warnings.size(), 2u);
   EXPECT_EQ(output.warnings[0],
-            "document 1 (Deployment shop/w, line 1): spec.template.spec.containers[0].livenessProbe left as it was: "
+            "document 1 (Deployment shop/w, line 1): "
+            "spec.template.spec.containers[0].livenessProbe left as it was: "
             "named port \"missing\" is not declared in the ports of container \"web\"");
-  EXPECT_NE(output.warnings[1].find("spec.template.spec.containers[0].readinessProbe left as it was: tcpSocket.host "
-                                    "\"db.example\" is not the pod itself"),
+  EXPECT_NE(output.warnings[1].find(
+                "spec.template.spec.containers[0].readinessProbe left as it was: tcpSocket.host "
+                "\"db.example\" is not the pod itself"),
             std::string::npos);
 }
 
 TEST(Inject, TheTemplateAnnotationIsHonouredAndTheDeploymentsIgnored) {
   std::string disabled = workload("apps/v1", "Deployment");
-  disabled.insert(disabled.find("    spec:"), "    metadata:\n      annotations: {sidecar.istio.io/rewriteAppHTTPProbers: \"false\"}\n");
+  disabled.insert(
+      disabled.find("    spec:"),
+      "    metadata:\n      annotations: {sidecar.istio.io/rewriteAppHTTPProbers: \"false\"}\n");
   auto output = injected(disabled);
   EXPECT_EQ(output.manifests, disabled);
   ASSERT_EQ(output.warnings.size(), 1u);
-  EXPECT_NE(output.warnings[0].find("not rewritten: rewriting is off by the pod template's annotation"), std::string::npos);
+  EXPECT_NE(
+      output.warnings[0].find("not rewritten: rewriting is off by the pod template's annotation"),
+      std::string::npos);
 
   std::string misplaced = workload("apps/v1", "Deployment");
-  misplaced.insert(misplaced.find("  name: w") + 10, "  annotations: {sidecar.istio.io/rewriteAppHTTPProbers: \"false\"}\n");
+  misplaced.insert(misplaced.find("  name: w") + 10,
+                   "  annotations: {sidecar.istio.io/rewriteAppHTTPProbers: \"false\"}\n");
   output = injected(misplaced);
   EXPECT_NE(output.manifests, misplaced);
   ASSERT_EQ(output.warnings.size(), 1u);
-  EXPECT_NE(output.warnings[0].find("the Deployment's own annotation"), std::string::npos) << output.warnings[0];
+  EXPECT_NE(output.warnings[0].find("the Deployment's own annotation"), std::string::npos)
+      << output.warnings[0];
 }
 
 TEST(Inject, BadInputIsOneMessageNamingDocumentAndField) {
@@ -183,12 +211,16 @@ TEST(Inject, BadInputIsOneMessageNamingDocumentAndField) {
   out_of_range.replace(out_of_range.find("port: http}"), 11, "port: 70000}");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {good + "a: [1, 2\n", "document 2: line 18, column 1: end of sequence flow not found"},
-      {good + "- just\n- a list\n", "document 2 (line 17): must be a mapping (a Kubernetes object), got a list"},
-      {good + "hello\n", "document 2 (line 17): must be a mapping (a Kubernetes object), got the scalar \"hello\""},
-      {good + two_actions, "document 2 (Deployment w, line 17): spec.template.spec.containers[0].livenessProbe: "
-                           "has more than one action: exec and httpGet"},
-      {good + out_of_range, "document 2 (Deployment w, line 17): spec.template.spec.containers[0].livenessProbe: "
-                            "httpGet.port must be in 1..65535, got 70000"},
+      {good + "- just\n- a list\n",
+       "document 2 (line 17): must be a mapping (a Kubernetes object), got a list"},
+      {good + "hello\n",
+       "document 2 (line 17): must be a mapping (a Kubernetes object), got the scalar \"hello\""},
+      {good + two_actions,
+       "document 2 (Deployment w, line 17): spec.template.spec.containers[0].livenessProbe: "
+       "has more than one action: exec and httpGet"},
+      {good + out_of_range,
+       "document 2 (Deployment w, line 17): spec.template.spec.containers[0].livenessProbe: "
+       "httpGet.port must be in 1..65535, got 70000"},
       {"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {template: []}\n",
        "document 1 (Deployment d, line 1): spec.template: must be a pod template (an object)"},
       {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: {}\n",
@@ -196,7 +228,8 @@ TEST(Inject, BadInputIsOneMessageNamingDocumentAndField) {
       {"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, name: e}\n",
        "document 1 (Deployment, line 1): metadata: duplicate key \"name\""},
       // Found by cmd_inject_fuzzer: inject terminated (nlohmann::json threw writing these bytes).
-      {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: w, image: \"w\xff\"}\n",
+      {"apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - {name: w, image: "
+       "\"w\xff\"}\n",
        "document 1 (Pod, line 1): spec.containers[0].image: not valid UTF-8 text"},
   };
   for (const auto& [input, error] : cases) {
@@ -207,7 +240,8 @@ TEST(Inject, BadInputIsOneMessageNamingDocumentAndField) {
 }
 
 TEST(Inject, EmptyAndCommentOnlyDocumentsAndCrlf) {
-  const std::string input = "---\n# only a comment\n---\n\n---\r\n" + workload("apps/v1", "Deployment");
+  const std::string input =
+      "---\n# only a comment\n---\n\n---\r\n" + workload("apps/v1", "Deployment");
   auto output = injected(input);
   // The comment survives; YAML readers (kubectl too) see one document.
   EXPECT_EQ(output.manifests.find("# only a comment\n---\n"), 0u);

@@ -20,8 +20,8 @@ class ErrorMappingTest : public ::testing::TestWithParam<Case> {};
 
 TEST_P(ErrorMappingTest, MapsStatusCodeAndReasonToTheKind) {
   const Case& c = GetParam();
-  ApiError error = error_from_response(c.http_status, status(c.http_status, c.reason), std::nullopt,
-                                     "GET /x");
+  ApiError error =
+      error_from_response(c.http_status, status(c.http_status, c.reason), std::nullopt, "GET /x");
   EXPECT_EQ(error.kind, c.kind) << c.http_status << " " << c.reason;
   EXPECT_EQ(error.reason, c.reason);
   EXPECT_EQ(error.http_status, c.http_status);
@@ -47,9 +47,10 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ApiErrorTest, InvalidCarriesItsFieldCauses) {
   ApiError error = error_from_response(
       422,
-      status(422, "Invalid",
-             R"({"name":"web","kind":"Deployment","causes":[)"
-             R"({"reason":"FieldValueInvalid","message":"must be >= 0","field":"spec.replicas"}]})"),
+      status(
+          422, "Invalid",
+          R"({"name":"web","kind":"Deployment","causes":[)"
+          R"({"reason":"FieldValueInvalid","message":"must be >= 0","field":"spec.replicas"}]})"),
       std::nullopt, "PUT /apis/apps/v1/namespaces/a/deployments/web");
   ASSERT_EQ(error.causes.size(), 1u);
   EXPECT_EQ(error.causes[0].field, "spec.replicas");
@@ -63,7 +64,7 @@ TEST(ApiErrorTest, RetryAfterComesFromTheHeaderOrTheStatusDetails) {
   EXPECT_EQ(error_from_response(429, status(429, "TooManyRequests"), "7", "").retry_after,
             std::chrono::seconds(7));
   EXPECT_EQ(error_from_response(429, status(429, "TooManyRequests", R"({"retryAfterSeconds":3})"),
-                              std::nullopt, "")
+                                std::nullopt, "")
                 .retry_after,
             std::chrono::seconds(3));
   EXPECT_EQ(error_from_response(429, "", "soon", "").retry_after, std::nullopt);
@@ -89,7 +90,8 @@ TEST(ApiErrorTest, StatusMembersOfTheWrongTypeAreIgnoredNotThrown) {
   EXPECT_EQ(error_from_status_object(R"({"kind":429,"details":{"retryAfterSeconds":3}})", "").kind,
             ApiErrorKind::kDecode);
   const ApiError gone = error_from_status_object(
-      R"({"kind":"Status","code":410,"reason":5,"message":["x"],"details":{"causes":[{"field":1,"message":"m"}]}})", "");
+      R"({"kind":"Status","code":410,"reason":5,"message":["x"],"details":{"causes":[{"field":1,"message":"m"}]}})",
+      "");
   EXPECT_EQ(gone.kind, ApiErrorKind::kGone);
   EXPECT_EQ(gone.reason, "");
   ASSERT_EQ(gone.causes.size(), 1u);

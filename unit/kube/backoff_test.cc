@@ -19,10 +19,10 @@ TEST(BackoffTest, DoublesFromTheInitialDelayUpToTheMaximum) {
   Backoff backoff({}, clock, random);
   std::vector<Duration> delays;
   for (int attempt = 0; attempt < 8; ++attempt) delays.push_back(backoff.next());
-  EXPECT_EQ(delays, (std::vector<Duration>{milliseconds(800), milliseconds(1600),
-                                           milliseconds(3200), milliseconds(6400),
-                                           milliseconds(12800), milliseconds(25600), seconds(30),
-                                           seconds(30)}));
+  EXPECT_EQ(delays,
+            (std::vector<Duration>{milliseconds(800), milliseconds(1600), milliseconds(3200),
+                                   milliseconds(6400), milliseconds(12800), milliseconds(25600),
+                                   seconds(30), seconds(30)}));
 }
 
 TEST(BackoffTest, JitterAddsUpToTheJitterFactorOfTheDelay) {
@@ -31,7 +31,8 @@ TEST(BackoffTest, JitterAddsUpToTheJitterFactorOfTheDelay) {
   EXPECT_CALL(random, uniform()).WillOnce(Return(0.5)).WillOnce(Return(0.999));
   Backoff backoff({}, clock, random);
   EXPECT_EQ(backoff.next(), milliseconds(1200));
-  EXPECT_EQ(backoff.next(), milliseconds(1600) + milliseconds(1598) + std::chrono::microseconds(400));
+  EXPECT_EQ(backoff.next(),
+            milliseconds(1600) + milliseconds(1598) + std::chrono::microseconds(400));
 }
 
 TEST(BackoffTest, StartsOverAfterAQuietPeriodOrAReset) {

@@ -1,10 +1,11 @@
+#include "kube/clock.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
-#include "kube/clock.h"
 #include "kube/fake_clock.h"
 
 namespace meshprobe::kube {
@@ -60,9 +61,8 @@ TEST(FakeClockTest, SystemTimeMovesWithMonotonicTime) {
 TEST(SleepTest, ASleepingThreadWakesWhenTheFakeClockPassesItsDeadline) {
   FakeClock clock;
   std::atomic<int> result{-1};
-  std::jthread sleeper([&](std::stop_token stop) {
-    result = sleep_for(clock, seconds(10), stop) ? 1 : 0;
-  });
+  std::jthread sleeper(
+      [&](std::stop_token stop) { result = sleep_for(clock, seconds(10), stop) ? 1 : 0; });
   ASSERT_TRUE(clock.wait_for_pending_timers(1));
   clock.advance(seconds(9));
   EXPECT_EQ(result.load(), -1);
@@ -74,9 +74,8 @@ TEST(SleepTest, ASleepingThreadWakesWhenTheFakeClockPassesItsDeadline) {
 TEST(SleepTest, StopInterruptsASleep) {
   FakeClock clock;
   std::atomic<int> result{-1};
-  std::jthread sleeper([&](std::stop_token stop) {
-    result = sleep_for(clock, seconds(10), stop) ? 1 : 0;
-  });
+  std::jthread sleeper(
+      [&](std::stop_token stop) { result = sleep_for(clock, seconds(10), stop) ? 1 : 0; });
   ASSERT_TRUE(clock.wait_for_pending_timers(1));
   sleeper.request_stop();
   sleeper.join();

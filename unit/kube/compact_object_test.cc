@@ -1,10 +1,10 @@
 #include "kube/compact_object.h"
 
+#include <gtest/gtest.h>
+
 #include <stdexcept>
 #include <string>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace meshprobe::kube {
 namespace {
@@ -18,7 +18,8 @@ json pod_template(const std::string& app) {
              {{{"name", app},
                {"image", "example.com/" + app + ":1"},
                {"ports", {{{"containerPort", 8080}, {"protocol", "TCP"}}}},
-               {"livenessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", 8080}}}, {"periodSeconds", 10}}},
+               {"livenessProbe",
+                {{"httpGet", {{"path", "/healthz"}, {"port", 8080}}}, {"periodSeconds", 10}}},
                {"terminationMessagePath", "/dev/termination-log"}}}},
             {"dnsPolicy", "ClusterFirst"},
             {"terminationGracePeriodSeconds", 30}}}};
@@ -35,8 +36,9 @@ TEST(CompactObject, DecodesToWhatWasEncoded) {
   const CompressionDictionary dictionary(packed(pod_template("shop")));
   EXPECT_EQ(CompactObject::encode(object, &dictionary).decode(), object);
   // Every JSON type MessagePack carries, unsigned and negative numbers and doubles included.
-  const json kinds = {{"s", "x"}, {"n", -5}, {"u", 18446744073709551615u}, {"d", 0.25}, {"b", true},
-                      {"z", nullptr}, {"a", json::array()}, {"o", json::object()}};
+  const json kinds = {
+      {"s", "x"},  {"n", -5},      {"u", 18446744073709551615u}, {"d", 0.25},
+      {"b", true}, {"z", nullptr}, {"a", json::array()},         {"o", json::object()}};
   EXPECT_EQ(CompactObject::encode(kinds, &dictionary).decode(), kinds);
 }
 

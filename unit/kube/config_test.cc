@@ -77,7 +77,8 @@ users:
   EXPECT_EQ(config->tls.ca_pem, "CA PEM");
   EXPECT_EQ(config->tls.client_certificate_pem, "CERT");
   EXPECT_EQ(config->tls.client_key_pem, "KEY");
-  EXPECT_THAT(config->tls.ca_description, HasSubstr("certificate-authority-data of cluster \"local\""));
+  EXPECT_THAT(config->tls.ca_description,
+              HasSubstr("certificate-authority-data of cluster \"local\""));
 }
 
 TEST_F(ConfigTest, TokenAndTokenFileOfAnotherContext) {
@@ -111,19 +112,29 @@ TEST_F(ConfigTest, BadKubeconfigsGetOneClearError) {
       {"no context", "apiVersion: v1\nclusters: []\n", "no current-context"},
       {"missing context", "current-context: x\ncontexts: []\n", "context \"x\" not found"},
       {"missing cluster", std::string(kHeader), "cluster \"local\" of context \"admin\" not found"},
-      {"http", std::string(kHeader) + "clusters:\n- name: local\n  cluster: {server: \"http://k\"}\nusers:\n- name: admin\n  user: {}\n",
+      {"http",
+       std::string(kHeader) + "clusters:\n- name: local\n  cluster: {server: "
+                              "\"http://k\"}\nusers:\n- name: admin\n  user: {}\n",
        "is not an https:// URL"},
       {"ca and insecure",
-       std::string(kHeader) + "clusters:\n- name: local\n  cluster: {server: \"https://k\", certificate-authority: c, insecure-skip-tls-verify: true}\nusers:\n- name: admin\n  user: {}\n",
+       std::string(kHeader) +
+           "clusters:\n- name: local\n  cluster: {server: \"https://k\", certificate-authority: c, "
+           "insecure-skip-tls-verify: true}\nusers:\n- name: admin\n  user: {}\n",
        "both a certificate authority and insecure-skip-tls-verify"},
       {"bad base64",
-       std::string(kHeader) + "clusters:\n- name: local\n  cluster: {server: \"https://k\", certificate-authority-data: \"!!\"}\nusers:\n- name: admin\n  user: {}\n",
+       std::string(kHeader) +
+           "clusters:\n- name: local\n  cluster: {server: \"https://k\", "
+           "certificate-authority-data: \"!!\"}\nusers:\n- name: admin\n  user: {}\n",
        "is not base64"},
       {"exec plugin",
-       std::string(kHeader) + "clusters:\n- name: local\n  cluster: {server: \"https://k\"}\nusers:\n- name: admin\n  user: {exec: {command: aws}}\n",
+       std::string(kHeader) +
+           "clusters:\n- name: local\n  cluster: {server: \"https://k\"}\nusers:\n- name: admin\n  "
+           "user: {exec: {command: aws}}\n",
        "exec or auth-provider plugin"},
       {"certificate without key",
-       std::string(kHeader) + "clusters:\n- name: local\n  cluster: {server: \"https://k\"}\nusers:\n- name: admin\n  user: {client-certificate: a.crt}\n",
+       std::string(kHeader) +
+           "clusters:\n- name: local\n  cluster: {server: \"https://k\"}\nusers:\n- name: admin\n  "
+           "user: {client-certificate: a.crt}\n",
        "without its key"},
   };
   for (const auto& c : cases) {
@@ -165,8 +176,8 @@ TEST_F(ConfigTest, InClusterFailsClearlyOutsideAPod) {
   EXPECT_THAT(load_in_cluster(environment_of({}), directory_.string()).error().message,
               HasSubstr("KUBERNETES_SERVICE_HOST"));
   EXPECT_THAT(load_in_cluster(environment_of({{"KUBERNETES_SERVICE_HOST", "h"},
-                                           {"KUBERNETES_SERVICE_PORT", "1"}}),
-                            directory_.string())
+                                              {"KUBERNETES_SERVICE_PORT", "1"}}),
+                              directory_.string())
                   .error()
                   .message,
               HasSubstr("cannot read service account token"));
@@ -187,8 +198,8 @@ users:
 - name: admin
   user: {token: a}
 )");
-  auto environment = environment_of({{"KUBECONFIG", first + ":/does/not/matter"},
-                                    {"KUBERNETES_SERVICE_HOST", "10.0.0.1"}});
+  auto environment = environment_of(
+      {{"KUBECONFIG", first + ":/does/not/matter"}, {"KUBERNETES_SERVICE_HOST", "10.0.0.1"}});
   EXPECT_EQ(resolve_rest_config(flag, "", environment)->server, "https://flag:6443");
   EXPECT_EQ(resolve_rest_config("", "", environment)->server, "https://first:6443");
   EXPECT_THAT(resolve_rest_config("", "", environment_of({})).error().message,

@@ -55,7 +55,8 @@ TEST(DiscoveryTest, AGroupOrResourceThatIsNotServedIsNotAnError) {
 
   EXPECT_CALL(api, get_path("/apis/security.istio.io")).WillOnce(Return(kGroupBoth));
   EXPECT_CALL(api, get_path("/apis/security.istio.io/v1")).WillOnce(Return(kResources));
-  EXPECT_FALSE(discover_resource(api, "security.istio.io", "authorizationpolicies", {"v1"})->has_value());
+  EXPECT_FALSE(
+      discover_resource(api, "security.istio.io", "authorizationpolicies", {"v1"})->has_value());
 }
 
 TEST(DiscoveryTest, OtherErrorsAreReported) {

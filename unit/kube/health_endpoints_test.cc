@@ -29,7 +29,8 @@ TEST(HealthEndpointsTest, AFailingCheckIs500AndNamesItself) {
   endpoints.add_readiness_check("ping", [] { return std::nullopt; });
   HealthResponse response = endpoints.respond("GET", "/readyz");
   EXPECT_EQ(response.status, 500);
-  EXPECT_EQ(response.body, "[-]informers failed: deployments not synced\n[+]ping ok\ncheck failed\n");
+  EXPECT_EQ(response.body,
+            "[-]informers failed: deployments not synced\n[+]ping ok\ncheck failed\n");
   synced = true;
   EXPECT_EQ(endpoints.respond("GET", "/readyz").body, "ok");
   EXPECT_EQ(endpoints.respond("GET", "/readyz?verbose").body,

@@ -28,12 +28,14 @@ class Client {
   std::string request(const std::string& text) {
     boost::asio::write(socket_, boost::asio::buffer(text));
     boost::asio::read_until(socket_, buffer_, "\r\n\r\n");
-    std::string all(boost::asio::buffers_begin(buffer_.data()), boost::asio::buffers_end(buffer_.data()));
+    std::string all(boost::asio::buffers_begin(buffer_.data()),
+                    boost::asio::buffers_end(buffer_.data()));
     const std::size_t header_end = all.find("\r\n\r\n") + 4;
     const std::size_t length_at = all.find("Content-Length: ");
     const std::size_t length = std::stoul(all.substr(length_at + 16));
     if (buffer_.size() < header_end + length) {
-      boost::asio::read(socket_, buffer_, boost::asio::transfer_exactly(header_end + length - buffer_.size()));
+      boost::asio::read(socket_, buffer_,
+                        boost::asio::transfer_exactly(header_end + length - buffer_.size()));
     }
     std::string response(boost::asio::buffers_begin(buffer_.data()),
                          boost::asio::buffers_begin(buffer_.data()) + header_end + length);
@@ -57,7 +59,8 @@ class Client {
 TEST(HealthServerTest, ServesTheEndpointsWithKeepAliveAndStops) {
   MetricsRegistry metrics;
   HealthEndpoints endpoints(metrics);
-  endpoints.add_readiness_check("informers", [] { return std::optional<std::string>("not synced"); });
+  endpoints.add_readiness_check("informers",
+                                [] { return std::optional<std::string>("not synced"); });
   RecordingLogger logger;
   HealthServer server({"127.0.0.1", 0}, endpoints, logger);
   auto port = server.start();
@@ -101,7 +104,8 @@ TEST(HealthServerTest, AnAddressInUseIsAClearError) {
   HealthServer second({"127.0.0.1", *port}, endpoints, logger);
   auto clash = second.start();
   ASSERT_FALSE(clash.ok());
-  EXPECT_THAT(clash.error().message, HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(*port)));
+  EXPECT_THAT(clash.error().message,
+              HasSubstr("cannot listen on 127.0.0.1:" + std::to_string(*port)));
 }
 
 }  // namespace

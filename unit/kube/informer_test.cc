@@ -42,18 +42,18 @@ ObjectList list_of(std::string version, std::vector<json> items, std::string con
 struct Replicas {
   int count = 0;
 };
-Replicas project_replicas(const json& object) {
-  return {object["spec"].value("replicas", 0)};
-}
+Replicas project_replicas(const json& object) { return {object["spec"].value("replicas", 0)}; }
 
 ApiResult<std::optional<WatchEvent>> event(WatchEventType type, json object) {
   return std::optional<WatchEvent>(WatchEvent{type, std::move(object)});
 }
 ApiResult<std::optional<WatchEvent>> end_of_watch() { return std::optional<WatchEvent>(); }
 
-std::unique_ptr<MockWatchStream> stream_of(std::vector<ApiResult<std::optional<WatchEvent>>> events) {
+std::unique_ptr<MockWatchStream> stream_of(
+    std::vector<ApiResult<std::optional<WatchEvent>>> events) {
   auto stream = std::make_unique<NiceMock<MockWatchStream>>();
-  auto sequence = std::make_shared<std::vector<ApiResult<std::optional<WatchEvent>>>>(std::move(events));
+  auto sequence =
+      std::make_shared<std::vector<ApiResult<std::optional<WatchEvent>>>>(std::move(events));
   auto position = std::make_shared<std::size_t>(0);
   ON_CALL(*stream, next()).WillByDefault([sequence, position] {
     return (*sequence)[std::min((*position)++, sequence->size() - 1)];
@@ -65,9 +65,7 @@ MATCHER_P(WatchesFrom, version, "") { return arg.resource_version == version; }
 
 class InformerTest : public ::testing::Test {
  protected:
-  InformerTest() {
-    ON_CALL(random_, uniform()).WillByDefault(Return(0.0));
-  }
+  InformerTest() { ON_CALL(random_, uniform()).WillByDefault(Return(0.0)); }
 
   Informer<Replicas>& informer() {
     if (!informer_) {
@@ -75,13 +73,14 @@ class InformerTest : public ::testing::Test {
           "deployments", api_, fixed_resource(resources::kDeployments), project_replicas,
           ReflectorOptions{}, clock_, random_, metrics_, logger_);
       informer_->add_index("app", label_indexer<Replicas>("app"));
-      informer_->add_handlers({[this](auto& object) { seen_.push_back("add " + object->metadata.key()); },
-                              [this](auto& before, auto& after) {
-                                seen_.push_back("update " + after->metadata.key() + " " +
-                                                before->metadata.resource_version + "->" +
-                                                after->metadata.resource_version);
-                              },
-                              [this](auto& object) { seen_.push_back("delete " + object->metadata.key()); }});
+      informer_->add_handlers(
+          {[this](auto& object) { seen_.push_back("add " + object->metadata.key()); },
+           [this](auto& before, auto& after) {
+             seen_.push_back("update " + after->metadata.key() + " " +
+                             before->metadata.resource_version + "->" +
+                             after->metadata.resource_version);
+           },
+           [this](auto& object) { seen_.push_back("delete " + object->metadata.key()); }});
     }
     return *informer_;
   }
@@ -140,40 +139,45 @@ TEST_F(InformerTest, ListsOneNamespaceInKeyOrder) {
   EXPECT_EQ(keys(informer().list_namespace("ab")), (std::vector<std::string>{"ab/x"}));
   EXPECT_EQ(keys(informer().list_namespace("")), (std::vector<std::string>{"cluster-wide"}));
   EXPECT_TRUE(informer().list_namespace("c").empty());
-  EXPECT_EQ(keys(informer().list()), (std::vector<std::string>{"a-b/y", "a/b", "a/z", "ab/x", "b/a", "cluster-wide"}));
+  EXPECT_EQ(keys(informer().list()),
+            (std::vector<std::string>{"a-b/y", "a/b", "a/z", "ab/x", "b/a", "cluster-wide"}));
 }
 
 TEST_F(InformerTest, ARelistAfterGoneTurnsTheDifferenceIntoEvents) {
   EXPECT_CALL(api_, list(_, _, _))
       .WillOnce(Return(list_of("10", {deployment("a", "keep", "1"), deployment("a", "change", "2"),
-                                     deployment("a", "vanish", "3")})))
+                                      deployment("a", "vanish", "3")})))
       .WillOnce(Return(list_of("30", {deployment("a", "keep", "1"), deployment("a", "change", "20"),
-                                     deployment("a", "new", "25")})));
+                                      deployment("a", "new", "25")})));
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("10")))
-      .WillOnce(Return(ByMove(WatchStreamPtr(
-          stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
+      .WillOnce(Return(ByMove(WatchStreamPtr(stream_of(
+          {ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("30")))
-      .WillOnce(Return(ByMove(WatchStreamPtr(
-          stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
+      .WillOnce(Return(ByMove(WatchStreamPtr(stream_of(
+          {ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
   EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kRelist);
   seen_.clear();
   EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kRelist);
   std::sort(seen_.begin(), seen_.end());
-  EXPECT_EQ(seen_, (std::vector<std::string>{"add a/new", "delete a/vanish", "update a/change 2->20"}));
-  EXPECT_EQ(metrics_.counter("reflector_watch_restarts_total", "").labels({"deployments", "gone"}).value(), 2.0);
+  EXPECT_EQ(seen_,
+            (std::vector<std::string>{"add a/new", "delete a/vanish", "update a/change 2->20"}));
+  EXPECT_EQ(metrics_.counter("reflector_watch_restarts_total", "")
+                .labels({"deployments", "gone"})
+                .value(),
+            2.0);
 }
 
 TEST_F(InformerTest, AWatchTheServerEndsIsRenewedFromTheLastVersionWithoutAList) {
   EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(list_of("10", {})));
-  EXPECT_CALL(api_, watch(_, _, WatchesFrom("10")))
-      .WillOnce([this](auto&&...) {
-        clock_.advance(std::chrono::minutes(5));  // the server's timeout passes
-        return ApiResult<WatchStreamPtr>(WatchStreamPtr(stream_of(
-            {event(WatchEventType::kBookmark, {{"metadata", {{"resourceVersion", "12"}}}}), end_of_watch()})));
-      });
+  EXPECT_CALL(api_, watch(_, _, WatchesFrom("10"))).WillOnce([this](auto&&...) {
+    clock_.advance(std::chrono::minutes(5));  // the server's timeout passes
+    return ApiResult<WatchStreamPtr>(WatchStreamPtr(
+        stream_of({event(WatchEventType::kBookmark, {{"metadata", {{"resourceVersion", "12"}}}}),
+                   end_of_watch()})));
+  });
   EXPECT_CALL(api_, watch(_, _, WatchesFrom("12")))
-      .WillOnce(Return(ByMove(WatchStreamPtr(
-          stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
+      .WillOnce(Return(ByMove(WatchStreamPtr(stream_of(
+          {ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
   EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kRelist);
 }
 
@@ -181,8 +185,8 @@ TEST_F(InformerTest, WatchTimeoutIsRandomisedBetweenOnceAndTwiceTheMinimum) {
   ON_CALL(random_, uniform()).WillByDefault(Return(0.5));
   EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(list_of("1", {})));
   EXPECT_CALL(api_, watch(_, _, Field(&WatchOptions::timeout_seconds, 450)))
-      .WillOnce(Return(ByMove(WatchStreamPtr(
-          stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
+      .WillOnce(Return(ByMove(WatchStreamPtr(stream_of(
+          {ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})))));
   informer().reflector().list_and_watch(stop_.get_token());
 }
 
@@ -201,8 +205,8 @@ TEST_F(InformerTest, ABrokenConnectionIsRewatchedFromTheSameVersionAfterABackoff
       })
       .WillOnce([&](auto&&...) {
         ++rewatches;
-        return ApiResult<WatchStreamPtr>(WatchStreamPtr(
-            stream_of({ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})));
+        return ApiResult<WatchStreamPtr>(WatchStreamPtr(stream_of(
+            {ApiResult<std::optional<WatchEvent>>(api_error(ApiErrorKind::kGone, 410))})));
       });
   informer();
   std::future<Reflector::Outcome> outcome = std::async(std::launch::async, [this] {
@@ -221,7 +225,8 @@ TEST_F(InformerTest, ABrokenConnectionIsRewatchedFromTheSameVersionAfterABackoff
 
 TEST_F(InformerTest, AWatchRefusedForAnotherReasonFailsTheCycleForABackoffAndRelist) {
   EXPECT_CALL(api_, list(_, _, _)).WillOnce(Return(list_of("10", {})));
-  EXPECT_CALL(api_, watch(_, _, _)).WillOnce(Return(ByMove(api_error(ApiErrorKind::kForbidden, 403))));
+  EXPECT_CALL(api_, watch(_, _, _))
+      .WillOnce(Return(ByMove(api_error(ApiErrorKind::kForbidden, 403))));
   EXPECT_EQ(informer().reflector().list_and_watch(stop_.get_token()), Reflector::Outcome::kFailed);
 }
 

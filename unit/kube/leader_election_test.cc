@@ -18,16 +18,19 @@ using ::testing::_;
 using ::testing::NiceMock;
 using ::testing::Return;
 
-
 json lease(const std::string& holder, const std::string& renew_time, int transitions,
            const std::string& resource_version) {
-  json spec = {{"leaseDurationSeconds", 15}, {"leaseTransitions", transitions},
-               {"acquireTime", "2025-12-31T23:00:00.000000Z"}, {"renewTime", renew_time}};
+  json spec = {{"leaseDurationSeconds", 15},
+               {"leaseTransitions", transitions},
+               {"acquireTime", "2025-12-31T23:00:00.000000Z"},
+               {"renewTime", renew_time}};
   if (!holder.empty()) spec["holderIdentity"] = holder;
   return {{"apiVersion", "coordination.k8s.io/v1"},
           {"kind", "Lease"},
-          {"metadata", {{"name", "meshprobe"}, {"namespace", "meshprobe-system"},
-                        {"resourceVersion", resource_version}}},
+          {"metadata",
+           {{"name", "meshprobe"},
+            {"namespace", "meshprobe-system"},
+            {"resourceVersion", resource_version}}},
           {"spec", spec}};
 }
 
@@ -92,7 +95,8 @@ TEST_F(LeaderElectionTest, TakesOverOnlyAfterTheHolderStoppedRenewingForTheLease
   clock_.advance(std::chrono::milliseconds(14999));
   EXPECT_FALSE(elector().try_acquire_or_renew()) << "still within the lease duration";
   clock_.advance(std::chrono::milliseconds(1));
-  EXPECT_CALL(api_, update(resources::kLeases, "meshprobe-system", LeaseHeldBy("pod-a", 4, "10"), _))
+  EXPECT_CALL(api_,
+              update(resources::kLeases, "meshprobe-system", LeaseHeldBy("pod-a", 4, "10"), _))
       .WillOnce([](auto&, auto&, const json& object, auto&) { return ApiResult<json>(object); });
   EXPECT_TRUE(elector().try_acquire_or_renew());
   EXPECT_EQ(leaders_, (std::vector<std::string>{"pod-b", "pod-a"}));
@@ -106,12 +110,14 @@ TEST_F(LeaderElectionTest, AHolderThatKeepsRenewingKeepsTheLease) {
   clock_.advance(std::chrono::seconds(10));
   EXPECT_FALSE(elector().try_acquire_or_renew());
   clock_.advance(std::chrono::seconds(10));  // 20 s since the first look, 10 s since the change
-  EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("pod-b", "2026-01-01T00:00:10.000000Z", 0, "11")));
+  EXPECT_CALL(api_, get(_, _, _, _))
+      .WillOnce(Return(lease("pod-b", "2026-01-01T00:00:10.000000Z", 0, "11")));
   EXPECT_FALSE(elector().try_acquire_or_renew());
 }
 
 TEST_F(LeaderElectionTest, ARenewalKeepsTheAcquireTimeAndTransitions) {
-  EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("pod-a", "2026-01-01T00:00:00.000000Z", 2, "20")));
+  EXPECT_CALL(api_, get(_, _, _, _))
+      .WillOnce(Return(lease("pod-a", "2026-01-01T00:00:00.000000Z", 2, "20")));
   EXPECT_CALL(api_, update(_, _, LeaseHeldBy("pod-a", 2, "20"), _))
       .WillOnce([](auto&, auto&, const json& object, auto&) {
         EXPECT_EQ(object["spec"]["acquireTime"], "2025-12-31T23:00:00.000000Z");
@@ -121,7 +127,8 @@ TEST_F(LeaderElectionTest, ARenewalKeepsTheAcquireTimeAndTransitions) {
 }
 
 TEST_F(LeaderElectionTest, LosingTheWriteRaceIsNotLeading) {
-  EXPECT_CALL(api_, get(_, _, _, _)).WillOnce(Return(lease("", "2026-01-01T00:00:00.000000Z", 1, "5")));
+  EXPECT_CALL(api_, get(_, _, _, _))
+      .WillOnce(Return(lease("", "2026-01-01T00:00:00.000000Z", 1, "5")));
   EXPECT_CALL(api_, update(_, _, _, _)).WillOnce(Return(api_error(ApiErrorKind::kConflict)));
   EXPECT_FALSE(elector().try_acquire_or_renew());
 }
@@ -193,7 +200,7 @@ TEST(LeaderElectionConfigTest, ValidatesTheTimingRules) {
 
 TEST(MicroTimeTest, FormatsWithMicroseconds) {
   EXPECT_EQ(format_micro_time(SystemTime{} + std::chrono::seconds(1767225600) +
-                            std::chrono::microseconds(42)),
+                              std::chrono::microseconds(42)),
             "2026-01-01T00:00:00.000042Z");
 }
 

@@ -23,9 +23,7 @@ HttpResponse respond(int status, const std::string& body,
   return HttpResponse{status, std::move(headers), body};
 }
 
-MATCHER_P2(IsRequest, method, target, "") {
-  return arg.method == method && arg.target == target;
-}
+MATCHER_P2(IsRequest, method, target, "") { return arg.method == method && arg.target == target; }
 
 class RestClientTest : public ::testing::Test {
  protected:
@@ -62,7 +60,8 @@ TEST_F(RestClientTest, ListPassesPagingAndSelectorsAndReadsTheContinueToken) {
                              "/api/v1/namespaces?labelSelector=team%3Dshop%2Ctier%21%3Dweb&limit=2"
                              "&continue=abc")))
       .WillOnce(Return(respond(
-          200, R"({"metadata":{"resourceVersion":"42","continue":"def"},"items":[{"a":1},{"a":2}]})")));
+          200,
+          R"({"metadata":{"resourceVersion":"42","continue":"def"},"items":[{"a":1},{"a":2}]})")));
   ListOptions options;
   options.label_selector = "team=shop,tier!=web";
   options.limit = 2;
@@ -76,12 +75,14 @@ TEST_F(RestClientTest, ListPassesPagingAndSelectorsAndReadsTheContinueToken) {
 
 TEST_F(RestClientTest, ListAllPagesFollowsContinueTokens) {
   EXPECT_CALL(transport_, send(IsRequest("GET", "/api/v1/namespaces/a/configmaps?limit=1")))
-      .WillOnce(Return(respond(200, R"({"metadata":{"resourceVersion":"7","continue":"t1"},"items":[{"n":1}]})")));
-  EXPECT_CALL(transport_, send(IsRequest("GET", "/api/v1/namespaces/a/configmaps?limit=1&continue=t1")))
+      .WillOnce(Return(respond(
+          200, R"({"metadata":{"resourceVersion":"7","continue":"t1"},"items":[{"n":1}]})")));
+  EXPECT_CALL(transport_,
+              send(IsRequest("GET", "/api/v1/namespaces/a/configmaps?limit=1&continue=t1")))
       .WillOnce(Return(respond(200, R"({"metadata":{"resourceVersion":"7"},"items":[{"n":2}]})")));
   std::vector<int> seen;
   auto version = list_all_pages(client_, resources::kConfigMaps, "a", {}, 1,
-                              [&](json item) { seen.push_back(item["n"].get<int>()); });
+                                [&](json item) { seen.push_back(item["n"].get<int>()); });
   ASSERT_TRUE(version.ok());
   EXPECT_EQ(*version, "7");
   EXPECT_EQ(seen, (std::vector<int>{1, 2}));
@@ -89,11 +90,13 @@ TEST_F(RestClientTest, ListAllPagesFollowsContinueTokens) {
 
 TEST_F(RestClientTest, AnExpiredContinueTokenRestartsWithAFullList) {
   EXPECT_CALL(transport_, send(IsRequest("GET", "/api/v1/namespaces?limit=1")))
-      .WillOnce(Return(respond(200, R"({"metadata":{"resourceVersion":"7","continue":"t1"},"items":[{"n":1}]})")));
+      .WillOnce(Return(respond(
+          200, R"({"metadata":{"resourceVersion":"7","continue":"t1"},"items":[{"n":1}]})")));
   EXPECT_CALL(transport_, send(IsRequest("GET", "/api/v1/namespaces?limit=1&continue=t1")))
       .WillOnce(Return(respond(410, R"({"kind":"Status","code":410,"reason":"Expired"})")));
   EXPECT_CALL(transport_, send(IsRequest("GET", "/api/v1/namespaces")))
-      .WillOnce(Return(respond(200, R"({"metadata":{"resourceVersion":"9"},"items":[{"n":1},{"n":2}]})")));
+      .WillOnce(Return(
+          respond(200, R"({"metadata":{"resourceVersion":"9"},"items":[{"n":1},{"n":2}]})")));
   std::vector<int> seen;
   int restarts = 0;
   auto version = list_all_pages(
@@ -109,27 +112,33 @@ TEST_F(RestClientTest, AnExpiredContinueTokenRestartsWithAFullList) {
 }
 
 TEST_F(RestClientTest, ServerSideApplySendsTheFieldManagerAndForce) {
-  EXPECT_CALL(transport_,
-              send(AllOf(IsRequest("PATCH",
-                                   "/apis/apps/v1/namespaces/shop/deployments/web?fieldManager="
-                                   "meshprobe&force=true"),
-                         Field(&HttpRequest::content_type, "application/apply-patch+yaml"),
-                         Field(&HttpRequest::body,
-                               R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}})"))))
+  EXPECT_CALL(
+      transport_,
+      send(AllOf(
+          IsRequest("PATCH",
+                    "/apis/apps/v1/namespaces/shop/deployments/web?fieldManager="
+                    "meshprobe&force=true"),
+          Field(&HttpRequest::content_type, "application/apply-patch+yaml"),
+          Field(&HttpRequest::body,
+                R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"web"}})"))))
       .WillOnce(Return(respond(200, "{}")));
-  json object = {{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "web"}}}};
+  json object = {
+      {"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "web"}}}};
   EXPECT_TRUE(apply(client_, resources::kDeployments, "shop", object, "meshprobe", true).ok());
-  EXPECT_EQ(metrics_.counter("rest_client_requests_total", "").labels({"apply", "200"}).value(), 1.0);
+  EXPECT_EQ(metrics_.counter("rest_client_requests_total", "").labels({"apply", "200"}).value(),
+            1.0);
 }
 
 TEST_F(RestClientTest, ApplyConflictCarriesTheConflictingManagers) {
   EXPECT_CALL(transport_, send(_))
-      .WillOnce(Return(respond(409, R"({"kind":"Status","code":409,"reason":"Conflict",)"
-                                    R"("message":"Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas",)"
-                                    R"("details":{"causes":[{"reason":"FieldManagerConflict",)"
-                                    R"("message":"conflict with \"kubectl\"","field":".spec.replicas"}]}})")));
-  auto result = apply(client_, resources::kDeployments, "shop", json{{"metadata", {{"name", "web"}}}},
-                      "meshprobe");
+      .WillOnce(Return(respond(
+          409,
+          R"({"kind":"Status","code":409,"reason":"Conflict",)"
+          R"("message":"Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas",)"
+          R"("details":{"causes":[{"reason":"FieldManagerConflict",)"
+          R"("message":"conflict with \"kubectl\"","field":".spec.replicas"}]}})")));
+  auto result = apply(client_, resources::kDeployments, "shop",
+                      json{{"metadata", {{"name", "web"}}}}, "meshprobe");
   ASSERT_FALSE(result.ok());
   EXPECT_TRUE(result.error().is(ApiErrorKind::kConflict));
   ASSERT_EQ(result.error().causes.size(), 1u);
@@ -144,13 +153,15 @@ TEST_F(RestClientTest, ApplyWithoutAFieldManagerIsRefusedBeforeSending) {
 TEST_F(RestClientTest, PatchTypesUseTheirContentTypes) {
   EXPECT_CALL(transport_, send(Field(&HttpRequest::content_type, "application/merge-patch+json")))
       .WillOnce(Return(respond(200, "{}")));
-  EXPECT_CALL(transport_, send(AllOf(Field(&HttpRequest::content_type, "application/json-patch+json"),
-                                     IsRequest("PATCH", "/apis/apps/v1/namespaces/a/deployments/b/status"))))
+  EXPECT_CALL(transport_,
+              send(AllOf(Field(&HttpRequest::content_type, "application/json-patch+json"),
+                         IsRequest("PATCH", "/apis/apps/v1/namespaces/a/deployments/b/status"))))
       .WillOnce(Return(respond(200, "{}")));
   EXPECT_TRUE(client_.patch(resources::kDeployments, "a", "b", PatchType::kMerge, "{}", {}).ok());
   PatchOptions status;
   status.subresource = "status";
-  EXPECT_TRUE(client_.patch(resources::kDeployments, "a", "b", PatchType::kJson, "[]", status).ok());
+  EXPECT_TRUE(
+      client_.patch(resources::kDeployments, "a", "b", PatchType::kJson, "[]", status).ok());
 }
 
 TEST_F(RestClientTest, AWriteCanReadOnlyTheMetadataOfItsAnswer) {
@@ -162,44 +173,55 @@ TEST_F(RestClientTest, AWriteCanReadOnlyTheMetadataOfItsAnswer) {
   EXPECT_CALL(transport_, send(_)).Times(4).WillRepeatedly(Return(respond(200, served)));
   PatchOptions metadata_only;
   metadata_only.response = ResponseFields::kMetadata;
-  const json expected = {{"apiVersion", "apps/v1"},
-                         {"kind", "Deployment"},
-                         {"metadata", {{"name", "web"}, {"resourceVersion", "42"}, {"labels", {{"app", "web"}}}}}};
-  EXPECT_EQ(client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", metadata_only).value(), expected);
-  EXPECT_EQ(apply(client_, resources::kDeployments, "a", json{{"metadata", {{"name", "web"}}}}, "mp", true, "status",
-                  ResponseFields::kMetadata)
+  const json expected = {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", {{"name", "web"}, {"resourceVersion", "42"}, {"labels", {{"app", "web"}}}}}};
+  EXPECT_EQ(
+      client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", metadata_only)
+          .value(),
+      expected);
+  EXPECT_EQ(apply(client_, resources::kDeployments, "a", json{{"metadata", {{"name", "web"}}}},
+                  "mp", true, "status", ResponseFields::kMetadata)
                 .value(),
             expected);
   WriteOptions write;
   write.response = ResponseFields::kMetadata;
   EXPECT_EQ(client_.create(resources::kDeployments, "a", json::object(), write).value(), expected);
   // By default the whole answer.
-  EXPECT_EQ(client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", {}).value(), json::parse(served));
+  EXPECT_EQ(client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", {}).value(),
+            json::parse(served));
 }
 
 TEST_F(RestClientTest, AnAnswerThatIsNotAnObjectIsADecodeErrorAlsoForMetadataOnly) {
   EXPECT_CALL(transport_, send(_)).WillOnce(Return(respond(200, "[1,2")));
   PatchOptions metadata_only;
   metadata_only.response = ResponseFields::kMetadata;
-  EXPECT_TRUE(client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", metadata_only)
-                  .error()
-                  .is(ApiErrorKind::kDecode));
+  EXPECT_TRUE(
+      client_.patch(resources::kDeployments, "a", "web", PatchType::kJson, "[]", metadata_only)
+          .error()
+          .is(ApiErrorKind::kDecode));
 }
 
 TEST_F(RestClientTest, CreateUpdateAndDeleteWithPreconditions) {
-  EXPECT_CALL(transport_, send(AllOf(IsRequest("POST", "/api/v1/namespaces/a/configmaps?fieldManager=mp"),
-                                     Field(&HttpRequest::content_type, "application/json"))))
+  EXPECT_CALL(transport_,
+              send(AllOf(IsRequest("POST", "/api/v1/namespaces/a/configmaps?fieldManager=mp"),
+                         Field(&HttpRequest::content_type, "application/json"))))
       .WillOnce(Return(respond(201, R"({"metadata":{"name":"c"}})")));
   EXPECT_CALL(transport_, send(IsRequest("PUT", "/api/v1/namespaces/a/configmaps/c")))
       .WillOnce(Return(respond(409, R"({"kind":"Status","code":409,"reason":"Conflict"})")));
-  EXPECT_CALL(transport_,
-              send(AllOf(IsRequest("DELETE", "/api/v1/namespaces/a/configmaps/c"),
-                         Field(&HttpRequest::body,
-                               R"({"apiVersion":"v1","kind":"DeleteOptions","preconditions":{"resourceVersion":"5"}})"))))
+  EXPECT_CALL(
+      transport_,
+      send(AllOf(
+          IsRequest("DELETE", "/api/v1/namespaces/a/configmaps/c"),
+          Field(
+              &HttpRequest::body,
+              R"({"apiVersion":"v1","kind":"DeleteOptions","preconditions":{"resourceVersion":"5"}})"))))
       .WillOnce(Return(respond(200, "{}")));
   WriteOptions write;
   write.field_manager = "mp";
-  EXPECT_TRUE(client_.create(resources::kConfigMaps, "a", json{{"metadata", {{"name", "c"}}}}, write).ok());
+  EXPECT_TRUE(
+      client_.create(resources::kConfigMaps, "a", json{{"metadata", {{"name", "c"}}}}, write).ok());
   EXPECT_TRUE(client_.update(resources::kConfigMaps, "a", json{{"metadata", {{"name", "c"}}}}, {})
                   .error()
                   .is(ApiErrorKind::kConflict));
@@ -221,8 +243,9 @@ TEST_F(RestClientTest, TooManyRequestsIsRetriedAfterRetryAfter) {
   EXPECT_CALL(transport_, send(_))
       .WillOnce([&](const HttpRequest&) {
         ++calls;
-        return ApiResult<HttpResponse>(respond(429, R"({"kind":"Status","code":429,"reason":"TooManyRequests"})",
-                                               {{"retry-after", "2"}}));
+        return ApiResult<HttpResponse>(
+            respond(429, R"({"kind":"Status","code":429,"reason":"TooManyRequests"})",
+                    {{"retry-after", "2"}}));
       })
       .WillOnce([&](const HttpRequest&) {
         ++calls;
@@ -243,8 +266,7 @@ TEST_F(RestClientTest, TooManyRequestsGivesUpAfterTheRetriesWithRetryAfterInTheE
   RestClientOptions options;
   options.maximum_retries = 0;
   RestClient client(transport_, options, clock_, metrics_);
-  EXPECT_CALL(transport_, send(_))
-      .WillOnce(Return(respond(429, "{}", {{"retry-after", "5"}})));
+  EXPECT_CALL(transport_, send(_)).WillOnce(Return(respond(429, "{}", {{"retry-after", "5"}})));
   auto result = client.get(resources::kNamespaces, "", "a", "");
   EXPECT_TRUE(result.error().is(ApiErrorKind::kTooManyRequests));
   EXPECT_EQ(result.error().retry_after, std::chrono::seconds(5));
@@ -256,8 +278,10 @@ TEST_F(RestClientTest, TransportErrorsNameTheRequest) {
   refused.detail = "connection refused";
   EXPECT_CALL(transport_, send(_)).WillOnce(Return(refused));
   auto result = client_.get(resources::kNamespaces, "", "a", "");
-  EXPECT_EQ(result.error().message(), "GET /api/v1/namespaces/a: transport error: connection refused");
-  EXPECT_EQ(metrics_.counter("rest_client_requests_total", "").labels({"get", "<error>"}).value(), 1.0);
+  EXPECT_EQ(result.error().message(),
+            "GET /api/v1/namespaces/a: transport error: connection refused");
+  EXPECT_EQ(metrics_.counter("rest_client_requests_total", "").labels({"get", "<error>"}).value(),
+            1.0);
 }
 
 TEST_F(RestClientTest, RateLimitHoldsRequestsBeyondTheBurst) {
@@ -298,14 +322,16 @@ TEST_F(RestClientTest, WatchAsksForBookmarksFromAVersionAndDecodesTheStream) {
   auto body = std::make_unique<MockBodyStream>();
   EXPECT_CALL(*body, read())
       .WillOnce(Return(ApiResult<std::string>(
-          std::string(R"({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"6"}}})") + "\n")))
+          std::string(
+              R"({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"6"}}})") +
+          "\n")))
       .WillOnce(Return(ApiResult<std::string>(std::string())));
   StreamingResponse response;
   response.status = 200;
   response.body = std::move(body);
-  EXPECT_CALL(transport_,
-              open_stream(IsRequest("GET", "/api/v1/namespaces?watch=1&resourceVersion=5&"
-                                          "allowWatchBookmarks=true&timeoutSeconds=300")))
+  EXPECT_CALL(transport_, open_stream(IsRequest("GET",
+                                                "/api/v1/namespaces?watch=1&resourceVersion=5&"
+                                                "allowWatchBookmarks=true&timeoutSeconds=300")))
       .WillOnce(Return(ByMove(ApiResult<StreamingResponse>(std::move(response)))));
   WatchOptions options;
   options.resource_version = "5";

@@ -21,8 +21,7 @@ class WorkQueueTest : public ::testing::Test {
 
   double metric(const std::string& family, bool histogram_count = false) {
     if (histogram_count) {
-      return static_cast<double>(
-          metrics_.histogram(family, "").labels({"test"}).snapshot().count);
+      return static_cast<double>(metrics_.histogram(family, "").labels({"test"}).snapshot().count);
     }
     if (family == "workqueue_depth") return metrics_.gauge(family, "").labels({"test"}).value();
     return metrics_.counter(family, "").labels({"test"}).value();
@@ -153,10 +152,12 @@ TEST_F(WorkQueueTest, MetricsCountAddsDepthAndDurations) {
   clock_.advance(seconds(1));
   queue_.done("a");
   EXPECT_EQ(metric("workqueue_depth"), 1.0);
-  auto waited = metrics_.histogram("workqueue_queue_duration_seconds", "").labels({"test"}).snapshot();
+  auto waited =
+      metrics_.histogram("workqueue_queue_duration_seconds", "").labels({"test"}).snapshot();
   EXPECT_EQ(waited.count, 1u);
   EXPECT_DOUBLE_EQ(waited.sum, 2.0);
-  auto worked = metrics_.histogram("workqueue_work_duration_seconds", "").labels({"test"}).snapshot();
+  auto worked =
+      metrics_.histogram("workqueue_work_duration_seconds", "").labels({"test"}).snapshot();
   EXPECT_DOUBLE_EQ(worked.sum, 1.0);
 }
 

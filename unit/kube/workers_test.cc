@@ -53,7 +53,9 @@ TEST_F(WorkersTest, ARetryAfterA429WaitsForItsRetryAfter) {
   ApiError throttled;
   throttled.kind = ApiErrorKind::kTooManyRequests;
   throttled.retry_after = seconds(4);
-  next_ = [&](const std::string&) { return ReconcileResult::retry("too many requests", throttled); };
+  next_ = [&](const std::string&) {
+    return ReconcileResult::retry("too many requests", throttled);
+  };
   queue_.add("a/b");
   ASSERT_TRUE(workers_->process_next_item());
   clock_.advance(milliseconds(3999));

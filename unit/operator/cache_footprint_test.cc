@@ -5,13 +5,12 @@
 // kube-controller-manager, four managedFields entries, three conditions). The controller's goal
 // is 40 MB resident with 10,000 Deployments (README "Performance"); this test keeps the cache's
 // share of it from growing unnoticed.
+#include <gtest/gtest.h>
 #include <malloc.h>
 
 #include <cstdio>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "cluster_fixture.h"
 
@@ -21,8 +20,8 @@ namespace {
 using nlohmann::json;
 
 constexpr int kDeployments = 2000;
-// The budget per cached Deployment. Measured: 1,280 bytes; 4,395 when the template was kept as plain
-// MessagePack and the condition as a parsed nlohmann::json (README "Performance").
+// The budget per cached Deployment. Measured: 1,280 bytes; 4,395 when the template was kept as
+// plain MessagePack and the condition as a parsed nlohmann::json (README "Performance").
 constexpr double kBudgetBytes = 1500;
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -38,7 +37,8 @@ constexpr bool kSanitized = false;
 #endif
 
 json served_deployment() {
-  std::ifstream file(std::string(MESHPROBE_SOURCE_DIR) + "/unit/operator/testdata/rewritten_deployment.json");
+  std::ifstream file(std::string(MESHPROBE_SOURCE_DIR) +
+                     "/unit/operator/testdata/rewritten_deployment.json");
   return json::parse(file);
 }
 
@@ -59,8 +59,8 @@ TEST_F(CacheFootprintTest, ARewrittenDeploymentCostsTheCacheLittle) {
     char name[16];
     std::snprintf(name, sizeof name, "app-%06d", i);
     object["metadata"]["name"] = name;
-    object["metadata"]["uid"] = "5d1f0c8e-0000-4000-8000-" + std::string(12 - std::to_string(i).size(), '0') +
-                                std::to_string(i);
+    object["metadata"]["uid"] = "5d1f0c8e-0000-4000-8000-" +
+                                std::string(12 - std::to_string(i).size(), '0') + std::to_string(i);
     object["metadata"]["resourceVersion"] = std::to_string(100000 + i);
     object["spec"]["template"]["metadata"]["labels"]["app"] = name;
     deployments->apply(kube::WatchEventType::kAdded, std::move(object));

@@ -26,8 +26,9 @@ TEST(SummarizeManagedFieldsTest, KeepsOtherManagersTemplateAndProbeOwnership) {
      "fieldsV1": {"f:spec": {"f:replicas": {}}}}
   ])");
   EXPECT_EQ(summarize_managed_fields(managed),
-            (std::vector<ManagerSummary>{{"argocd-controller", "Apply", "2026-01-01T00:00:01Z", true, true},
-                                         {"kubectl-set", "Update", "2026-01-01T00:00:04Z", true, false}}));
+            (std::vector<ManagerSummary>{
+                {"argocd-controller", "Apply", "2026-01-01T00:00:01Z", true, true},
+                {"kubectl-set", "Update", "2026-01-01T00:00:04Z", true, false}}));
   EXPECT_TRUE(summarize_managed_fields(json()).empty());
   EXPECT_TRUE(summarize_managed_fields(json::array({"not an object", 3})).empty());
 }
@@ -35,20 +36,25 @@ TEST(SummarizeManagedFieldsTest, KeepsOtherManagersTemplateAndProbeOwnership) {
 TEST(ProjectDeploymentTest, KeepsWhatReconcilingReads) {
   json object = deployment_object("shop", "web", "4", http_liveness_pod_spec());
   object["metadata"]["generation"] = 7;
-  object["metadata"]["annotations"] = {{"sidecar.istio.io/rewriteAppHTTPProbers", "false"}, {"other", "x"}};
-  object["status"]["conditions"] = json::array({{{"type", "Available"}, {"status", "True"}},
-                                                {{"type", "HealthProbesRewritten"}, {"status", "True"}}});
+  object["metadata"]["annotations"] = {{"sidecar.istio.io/rewriteAppHTTPProbers", "false"},
+                                       {"other", "x"}};
+  object["status"]["conditions"] =
+      json::array({{{"type", "Available"}, {"status", "True"}},
+                   {{"type", "HealthProbesRewritten"}, {"status", "True"}}});
   const DeploymentState state = project_deployment(object, kTestAgentPort);
   EXPECT_EQ(state.uid, "uid-web");
   EXPECT_EQ(state.generation, 7);
   EXPECT_EQ(state.workload_rewrite_annotation, "false");
-  EXPECT_EQ(state.workload_metadata(), (json{{"annotations", {{"sidecar.istio.io/rewriteAppHTTPProbers", "false"}}}}));
+  EXPECT_EQ(state.workload_metadata(),
+            (json{{"annotations", {{"sidecar.istio.io/rewriteAppHTTPProbers", "false"}}}}));
   EXPECT_EQ(state.template_labels, (probe::Labels{{"app", "web"}}));
   EXPECT_EQ(state.pod_template.decode(), object["spec"]["template"]);
   EXPECT_FALSE(state.rewritten);
-  EXPECT_EQ(state.condition.decode(), (json{{"type", "HealthProbesRewritten"}, {"status", "True"}}));
+  EXPECT_EQ(state.condition.decode(),
+            (json{{"type", "HealthProbesRewritten"}, {"status", "True"}}));
 
-  object["spec"]["template"] = probe::rewrite(object["spec"]["template"], {"agent:1", kTestAgentPort})->pod_template;
+  object["spec"]["template"] =
+      probe::rewrite(object["spec"]["template"], {"agent:1", kTestAgentPort})->pod_template;
   EXPECT_TRUE(project_deployment(object, kTestAgentPort).rewritten);
 }
 

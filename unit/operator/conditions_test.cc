@@ -7,7 +7,8 @@ namespace {
 
 using nlohmann::json;
 
-const Condition kRewritten{"HealthProbesRewritten", "True", "Rewritten", "liveness of web rewritten", {}};
+const Condition kRewritten{
+    "HealthProbesRewritten", "True", "Rewritten", "liveness of web rewritten", {}};
 
 TEST(Conditions, NewConditionGetsBothTimes) {
   auto entry = condition_to_write(json::array(), kRewritten, ConditionShape::kDeployment, "T1");
@@ -26,7 +27,8 @@ TEST(Conditions, NothingToWriteWhenNothingChanged) {
 }
 
 TEST(Conditions, TransitionTimeMovesOnlyWhenStatusMoves) {
-  json conditions = json::array({*condition_to_write(json::array(), kRewritten, ConditionShape::kDeployment, "T1")});
+  json conditions = json::array(
+      {*condition_to_write(json::array(), kRewritten, ConditionShape::kDeployment, "T1")});
   Condition new_message = kRewritten;
   new_message.message = "liveness and readiness of web rewritten";
   auto updated = condition_to_write(conditions, new_message, ConditionShape::kDeployment, "T2");

@@ -1,11 +1,11 @@
 #include "operator/controller_config.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
 
 namespace meshprobe::controller {
 namespace {
@@ -14,7 +14,8 @@ using ::testing::HasSubstr;
 
 // The config file the install ships (config/manager/controller_config.yaml, key config.yaml).
 std::string shipped_config() {
-  const YAML::Node config_map = YAML::LoadFile(std::string(MESHPROBE_SOURCE_DIR) + "/config/manager/controller_config.yaml");
+  const YAML::Node config_map =
+      YAML::LoadFile(std::string(MESHPROBE_SOURCE_DIR) + "/config/manager/controller_config.yaml");
   return config_map["data"]["config.yaml"].as<std::string>();
 }
 
@@ -26,7 +27,8 @@ TEST(ControllerConfigTest, TheShippedConfigSetsEveryKey) {
   EXPECT_EQ(config.agent_port, 15120);
   EXPECT_EQ(config.root_namespace, "istio-system");
   EXPECT_TRUE(config.default_rewrite);
-  EXPECT_EQ(config.excluded_namespaces, (std::vector<std::string>{"kube-system", "kube-public", "kube-node-lease"}));
+  EXPECT_EQ(config.excluded_namespaces,
+            (std::vector<std::string>{"kube-system", "kube-public", "kube-node-lease"}));
   EXPECT_EQ(config.workers, 4);
   EXPECT_EQ(config.api_qps, 50);
   EXPECT_EQ(config.api_burst, 100);
@@ -45,12 +47,14 @@ TEST(ControllerConfigTest, TheShippedConfigSetsEveryKey) {
 TEST(ControllerConfigTest, EveryKeyOfTheShippedConfigIsASetting) {
   const YAML::Node root = YAML::Load(shipped_config());
   std::vector<std::string> keys;
-  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node, const std::string& path) {
+  std::function<void(const YAML::Node&, const std::string&)> walk = [&](const YAML::Node& node,
+                                                                        const std::string& path) {
     if (!node.IsMap()) {
       keys.push_back(path);
       return;
     }
-    for (const auto& entry : node) walk(entry.second, (path.empty() ? "" : path + ".") + entry.first.as<std::string>());
+    for (const auto& entry : node)
+      walk(entry.second, (path.empty() ? "" : path + ".") + entry.first.as<std::string>());
   };
   walk(root, "");
   for (const auto& key : keys) {
@@ -77,13 +81,20 @@ INSTANTIATE_TEST_SUITE_P(
     Settings, BadValueTest,
     ::testing::Values(
         BadValue{"agentPort", "15001",
-                 "agentPort: must be an integer in 1..65535 outside Istio's reserved 15000-15099, got \"15001\""},
-        BadValue{"agentPort", "http", "agentPort: must be an integer in 1..65535 outside Istio's reserved 15000-15099, got \"http\""},
+                 "agentPort: must be an integer in 1..65535 outside Istio's reserved 15000-15099, "
+                 "got \"15001\""},
+        BadValue{"agentPort", "http",
+                 "agentPort: must be an integer in 1..65535 outside Istio's reserved 15000-15099, "
+                 "got \"http\""},
         BadValue{"defaultRewrite", "yes", "defaultRewrite: must be true or false, got \"yes\""},
         BadValue{"workers", "0", "workers: must be an integer in 1..64, got \"0\""},
         BadValue{"apiQPS", "-1", "apiQPS: must be a positive number, got \"-1\""},
-        BadValue{"leaderElection.leaseDuration", "15", "leaderElection.leaseDuration: must be a duration such as 15s, 500ms or 1m30s, got \"15\""},
-        BadValue{"healthProbeBindAddress", "localhost", "healthProbeBindAddress: must be [HOST]:PORT (\":8081\", \"127.0.0.1:0\") or \"0\" to turn it off, got \"localhost\""},
+        BadValue{"leaderElection.leaseDuration", "15",
+                 "leaderElection.leaseDuration: must be a duration such as 15s, 500ms or 1m30s, "
+                 "got \"15\""},
+        BadValue{"healthProbeBindAddress", "localhost",
+                 "healthProbeBindAddress: must be [HOST]:PORT (\":8081\", \"127.0.0.1:0\") or "
+                 "\"0\" to turn it off, got \"localhost\""},
         BadValue{"log.format", "xml", "log.format: must be text or json, got \"xml\""},
         BadValue{"agentimage", "x", "unknown setting \"agentimage\""}));
 
@@ -97,7 +108,8 @@ TEST(ControllerConfigTest, AMisspeltKeyInTheFileIsAnError) {
 TEST(ControllerConfigTest, NotYamlOrNotAMappingIsAnError) {
   ControllerConfig config;
   EXPECT_THAT(apply_config_yaml(config, "agentPort: [").error().message, HasSubstr("not YAML"));
-  EXPECT_EQ(apply_config_yaml(config, "- a\n- b\n").error().message, "must be a mapping of settings");
+  EXPECT_EQ(apply_config_yaml(config, "- a\n- b\n").error().message,
+            "must be a mapping of settings");
 }
 
 TEST(ControllerConfigTest, ExcludedNamespacesFromAListOrCommaSeparatedText) {

@@ -6,12 +6,12 @@
 namespace meshprobe::controller {
 namespace {
 
+using nlohmann::json;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::Field;
 using ::testing::Return;
 using ::testing::SaveArg;
-using nlohmann::json;
 
 MATCHER_P(IsType, type, "") { return arg == type; }
 
@@ -25,13 +25,17 @@ json probe_owner(const std::string& manager, const std::string& time) {
           {"fieldsType", "FieldsV1"},
           {"fieldsV1",
            {{"f:spec",
-             {{"f:template", {{"f:spec", {{"f:containers", {{"k:{\"name\":\"web\"}", {{"f:livenessProbe", json::object()}}}}}}}}}}}}}};
+             {{"f:template",
+               {{"f:spec",
+                 {{"f:containers",
+                   {{"k:{\"name\":\"web\"}", {{"f:livenessProbe", json::object()}}}}}}}}}}}}}};
 }
-
 
 class DeploymentReconcilerTest : public ClusterFixture {
  protected:
-  void SetUp() override { put(*namespaces, namespace_object("shop", {{"istio-injection", "enabled"}})); }
+  void SetUp() override {
+    put(*namespaces, namespace_object("shop", {{"istio-injection", "enabled"}}));
+  }
 
   DeploymentReconcilerOptions options() {
     DeploymentReconcilerOptions options;
@@ -42,16 +46,20 @@ class DeploymentReconcilerTest : public ClusterFixture {
 
   // One successful template write, Event and status write. Returns the object as the server
   // then holds it (the patch applied, our condition in place, resourceVersion `after`).
-  json expect_rewrite(const json& object, const std::string& event_reason, const std::string& after) {
+  json expect_rewrite(const json& object, const std::string& event_reason,
+                      const std::string& after) {
     std::string patch_body;
     json event;
     std::string status_body;
-    EXPECT_CALL(api, patch(IsType(kube::resources::kDeployments), "shop", "web", kube::PatchType::kJson, _,
-                           Field(&kube::PatchOptions::field_manager, "meshprobe")))
+    EXPECT_CALL(
+        api, patch(IsType(kube::resources::kDeployments), "shop", "web", kube::PatchType::kJson, _,
+                   Field(&kube::PatchOptions::field_manager, "meshprobe")))
         .WillOnce(DoAll(SaveArg<4>(&patch_body), Return(with_version("patched"))));
-    EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _)).WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
-    EXPECT_CALL(api, patch(IsType(kube::resources::kDeployments), "shop", "web", kube::PatchType::kApply, _,
-                           Field(&kube::PatchOptions::subresource, "status")))
+    EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _))
+        .WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
+    EXPECT_CALL(
+        api, patch(IsType(kube::resources::kDeployments), "shop", "web", kube::PatchType::kApply, _,
+                   Field(&kube::PatchOptions::subresource, "status")))
         .WillOnce(DoAll(SaveArg<4>(&status_body), Return(with_version("status-written"))));
     EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
     ::testing::Mock::VerifyAndClearExpectations(&api);
@@ -74,17 +82,22 @@ TEST_F(DeploymentReconcilerTest, RewritesWithOneGuardedPatchOfTheTemplateAStatus
   std::string status_body;
   json event;
   kube::PatchOptions status_options;
-  EXPECT_CALL(api, patch(IsType(kube::resources::kDeployments), "shop", "web", kube::PatchType::kJson, _,
-                         Field(&kube::PatchOptions::field_manager, "meshprobe")))
+  EXPECT_CALL(api,
+              patch(IsType(kube::resources::kDeployments), "shop", "web", kube::PatchType::kJson, _,
+                    Field(&kube::PatchOptions::field_manager, "meshprobe")))
       .WillOnce(DoAll(SaveArg<4>(&patch_body), Return(with_version("11"))));
-  EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _)).WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
-  EXPECT_CALL(api, patch(IsType(kube::resources::kDeployments), "shop", "web", kube::PatchType::kApply, _, _))
-      .WillOnce(DoAll(SaveArg<4>(&status_body), SaveArg<5>(&status_options), Return(with_version("12"))));
+  EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _))
+      .WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
+  EXPECT_CALL(api, patch(IsType(kube::resources::kDeployments), "shop", "web",
+                         kube::PatchType::kApply, _, _))
+      .WillOnce(
+          DoAll(SaveArg<4>(&status_body), SaveArg<5>(&status_options), Return(with_version("12"))));
 
   EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
 
   const json patch = json::parse(patch_body);
-  EXPECT_EQ(patch[0], (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "10"}}));
+  EXPECT_EQ(patch[0],
+            (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "10"}}));
   for (std::size_t i = 1; i < patch.size(); ++i) {
     EXPECT_TRUE(patch[i]["path"].get<std::string>().starts_with("/spec/template/")) << patch[i];
   }
@@ -99,7 +112,8 @@ TEST_F(DeploymentReconcilerTest, RewritesWithOneGuardedPatchOfTheTemplateAStatus
   EXPECT_EQ(condition["type"], "HealthProbesRewritten");
   EXPECT_EQ(condition["status"], "True");
   EXPECT_EQ(condition["reason"], "Rewritten");
-  EXPECT_THAT(condition["message"].get<std::string>(), ::testing::HasSubstr("/app-health/web/livez"));
+  EXPECT_THAT(condition["message"].get<std::string>(),
+              ::testing::HasSubstr("/app-health/web/livez"));
   EXPECT_EQ(status_options.field_manager, "meshprobe");
   EXPECT_TRUE(status_options.force);
 
@@ -109,11 +123,13 @@ TEST_F(DeploymentReconcilerTest, RewritesWithOneGuardedPatchOfTheTemplateAStatus
   EXPECT_EQ(event["reportingInstance"], "replica-1");
   EXPECT_EQ(event["regarding"]["uid"], "uid-web");
   EXPECT_EQ(event["regarding"]["kind"], "Deployment");
-  EXPECT_THAT(logger.lines(), ::testing::Contains(::testing::HasSubstr(
-                                  "rewrote liveness of shop/web container web: httpGet :8080/healthz → ")));
+  EXPECT_THAT(logger.lines(),
+              ::testing::Contains(::testing::HasSubstr(
+                  "rewrote liveness of shop/web container web: httpGet :8080/healthz → ")));
 }
 
-TEST_F(DeploymentReconcilerTest, WaitsForTheCacheToCatchUpAndThenNeverWritesAConvergedDeploymentAgain) {
+TEST_F(DeploymentReconcilerTest,
+       WaitsForTheCacheToCatchUpAndThenNeverWritesAConvergedDeploymentAgain) {
   const json original = deployment_object("shop", "web", "10", http_liveness_pod_spec());
   put(*deployments, original);
   const json converged = expect_rewrite(original, "Rewritten", "12");
@@ -124,7 +140,8 @@ TEST_F(DeploymentReconcilerTest, WaitsForTheCacheToCatchUpAndThenNeverWritesACon
   EXPECT_GT(held.after, kube::Duration::zero());
 
   put(*deployments, converged);
-  for (int i = 0; i < 3; ++i) EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
 }
 
 TEST_F(DeploymentReconcilerTest, AnExpectationThatIsNeverMetExpires) {
@@ -143,7 +160,9 @@ TEST_F(DeploymentReconcilerTest, AConflictRetriesFromFreshStateWithoutStatusOrEv
   EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kJson, _, _))
       .WillOnce(Return(kube::api_error(kube::ApiErrorKind::kConflict, 409)));
   EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kRetry);
-  EXPECT_EQ(metrics.counter("meshprobe_write_conflicts_total", "", {"kind"}).labels({"template"}).value(), 1);
+  EXPECT_EQ(
+      metrics.counter("meshprobe_write_conflicts_total", "", {"kind"}).labels({"template"}).value(),
+      1);
 }
 
 TEST_F(DeploymentReconcilerTest, NeverTouchesAnExcludedNamespace) {
@@ -163,14 +182,17 @@ TEST_F(DeploymentReconcilerTest, TheGlobalToggleOffRestoresAndOnRewritesAgain) {
 
   put(*injector, injector_object(R"({"sidecarInjectorWebhook": {"rewriteAppHTTPProbe": false}})"));
   object = expect_rewrite(object, "Restored", "14");
-  EXPECT_EQ(object["spec"]["template"], deployment_object("shop", "web", "", http_liveness_pod_spec())["spec"]["template"]);
+  EXPECT_EQ(object["spec"]["template"],
+            deployment_object("shop", "web", "", http_liveness_pod_spec())["spec"]["template"]);
   const json& condition = object["status"]["conditions"][0];
   EXPECT_EQ(condition["reason"], "DisabledGlobally");
   EXPECT_EQ(condition["status"], "False");
   put(*deployments, object);
-  EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);  // converged: no calls
+  EXPECT_EQ(reconciler.reconcile(kKey).kind,
+            kube::ReconcileResult::Kind::kDone);  // converged: no calls
 
-  put(*injector, injector_object(R"({"sidecarInjectorWebhook": {"rewriteAppHTTPProbe": true}})", "6"));
+  put(*injector,
+      injector_object(R"({"sidecarInjectorWebhook": {"rewriteAppHTTPProbe": true}})", "6"));
   object = expect_rewrite(object, "Rewritten", "16");
   EXPECT_EQ(object["status"]["conditions"][0]["reason"], "Rewritten");
 }
@@ -178,7 +200,8 @@ TEST_F(DeploymentReconcilerTest, TheGlobalToggleOffRestoresAndOnRewritesAgain) {
 TEST_F(DeploymentReconcilerTest, TheTemplateAnnotationFalseWinsAndTheDeploymentsOwnIsReported) {
   json object = deployment_object("shop", "web", "10", http_liveness_pod_spec());
   object["metadata"]["annotations"] = {{"sidecar.istio.io/rewriteAppHTTPProbers", "false"}};
-  object["spec"]["template"]["metadata"]["annotations"] = {{"sidecar.istio.io/rewriteAppHTTPProbers", "false"}};
+  object["spec"]["template"]["metadata"]["annotations"] = {
+      {"sidecar.istio.io/rewriteAppHTTPProbers", "false"}};
   put(*deployments, object);
   std::string status_body;
   EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kApply, _, _))
@@ -189,7 +212,8 @@ TEST_F(DeploymentReconcilerTest, TheTemplateAnnotationFalseWinsAndTheDeployments
   EXPECT_THAT(condition["message"].get<std::string>(), ::testing::HasSubstr("ignored"));
 }
 
-TEST_F(DeploymentReconcilerTest, AnUnresolvableNamedPortIsReportedWithAWarningAndNothingElseChanges) {
+TEST_F(DeploymentReconcilerTest,
+       AnUnresolvableNamedPortIsReportedWithAWarningAndNothingElseChanges) {
   json pod_spec = http_liveness_pod_spec();
   pod_spec["containers"][0]["livenessProbe"]["httpGet"]["port"] = "no-such-port";
   put(*deployments, deployment_object("shop", "web", "10", pod_spec));
@@ -197,7 +221,8 @@ TEST_F(DeploymentReconcilerTest, AnUnresolvableNamedPortIsReportedWithAWarningAn
   json event;
   EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kApply, _, _))
       .WillOnce(DoAll(SaveArg<4>(&status_body), Return(with_version("11"))));
-  EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _)).WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
+  EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _))
+      .WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
   EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
   const json condition = json::parse(status_body)["status"]["conditions"][0];
   EXPECT_EQ(condition["reason"], "InvalidProbe");
@@ -218,12 +243,15 @@ TEST_F(DeploymentReconcilerTest, ATemplateThatIsNotAPodTemplateIsReportedAndNotR
 
 TEST_F(DeploymentReconcilerTest, AFailedEventIsLoggedAndDoesNotFailTheReconcile) {
   put(*deployments, deployment_object("shop", "web", "10", http_liveness_pod_spec()));
-  EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kJson, _, _)).WillOnce(Return(with_version("11")));
+  EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kJson, _, _))
+      .WillOnce(Return(with_version("11")));
   EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _))
       .WillOnce(Return(kube::api_error(kube::ApiErrorKind::kForbidden, 403)));
-  EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kApply, _, _)).WillOnce(Return(with_version("12")));
+  EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kApply, _, _))
+      .WillOnce(Return(with_version("12")));
   EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
-  EXPECT_THAT(logger.lines(), ::testing::Contains(::testing::HasSubstr("could not record Event Rewritten")));
+  EXPECT_THAT(logger.lines(),
+              ::testing::Contains(::testing::HasSubstr("could not record Event Rewritten")));
 }
 
 TEST_F(DeploymentReconcilerTest, ThreeRevertsByAnotherManagerStopRewritingUntilTheTemplateChanges) {
@@ -233,10 +261,12 @@ TEST_F(DeploymentReconcilerTest, ThreeRevertsByAnotherManagerStopRewritingUntilT
   int version = 20;
   const auto revert = [&] {
     put(*deployments, rewritten);
-    EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);  // converged: no calls
+    EXPECT_EQ(reconciler.reconcile(kKey).kind,
+              kube::ReconcileResult::Kind::kDone);  // converged: no calls
     json reverted = rewritten;
     reverted["spec"]["template"] = original["spec"]["template"];
-    reverted["metadata"]["managedFields"] = json::array({probe_owner("argocd-controller", format_time(clock.system_now()))});
+    reverted["metadata"]["managedFields"] =
+        json::array({probe_owner("argocd-controller", format_time(clock.system_now()))});
     reverted["metadata"]["resourceVersion"] = std::to_string(++version);
     put(*deployments, reverted);
     clock.advance(std::chrono::seconds(30));
@@ -260,7 +290,8 @@ TEST_F(DeploymentReconcilerTest, ThreeRevertsByAnotherManagerStopRewritingUntilT
   json event;
   EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kApply, _, _))
       .WillOnce(DoAll(SaveArg<4>(&status_body), Return(with_version(std::to_string(++version)))));
-  EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _)).WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
+  EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _))
+      .WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
   EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
   ::testing::Mock::VerifyAndClearExpectations(&api);
   const json condition = json::parse(status_body)["status"]["conditions"][0];
@@ -276,7 +307,8 @@ TEST_F(DeploymentReconcilerTest, ThreeRevertsByAnotherManagerStopRewritingUntilT
   put(*deployments, reverted);
   clock.advance(std::chrono::minutes(30));
   RevertTracker fresh_reverts{RevertTracker::Options{}};
-  DeploymentReconciler restarted{cache, api, events, fresh_reverts, clock, metrics, logger, options()};
+  DeploymentReconciler restarted{cache, api,     events, fresh_reverts,
+                                 clock, metrics, logger, options()};
   EXPECT_EQ(restarted.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
   EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
 
@@ -301,26 +333,33 @@ TEST_F(DeploymentReconcilerTest, AServerSideApplyThatPutsOnlyTheProbesBackIsARev
   json reverted = rewritten;
   reverted["spec"]["template"]["spec"]["containers"][0]["livenessProbe"] =
       original["spec"]["template"]["spec"]["containers"][0]["livenessProbe"];
-  reverted["metadata"]["managedFields"] = json::array({probe_owner("flux", format_time(clock.system_now()))});
+  reverted["metadata"]["managedFields"] =
+      json::array({probe_owner("flux", format_time(clock.system_now()))});
   reverted["metadata"]["resourceVersion"] = "13";
   put(*deployments, reverted);
-  EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kJson, _, _)).WillOnce(Return(with_version("14")));
+  EXPECT_CALL(api, patch(_, "shop", "web", kube::PatchType::kJson, _, _))
+      .WillOnce(Return(with_version("14")));
   EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _)).WillOnce(Return(json::object()));
   EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
   EXPECT_EQ(metrics.counter("meshprobe_reverts_total", "").labels({}).value(), 1);
-  EXPECT_THAT(logger.lines(), ::testing::Contains(::testing::HasSubstr("flux put the original probes of shop/web back")));
+  EXPECT_THAT(
+      logger.lines(),
+      ::testing::Contains(::testing::HasSubstr("flux put the original probes of shop/web back")));
 }
 
 TEST(TemplatePatchTest, ChangesExactlyTheDifferingPathsWithEscapedKeys) {
-  const json current = {{"metadata", {{"labels", {{"app", "web"}}}, {"annotations", {{"team", "shop"}}}}},
-                        {"spec", {{"containers", json::array({{{"name", "web"}}})}}}};
+  const json current = {
+      {"metadata", {{"labels", {{"app", "web"}}}, {"annotations", {{"team", "shop"}}}}},
+      {"spec", {{"containers", json::array({{{"name", "web"}}})}}}};
   json desired = current;
   desired["metadata"]["annotations"]["meshprobe.io/original-probes"] = "{}";
   desired["spec"]["containers"][0]["image"] = "web:2";
   const json patch = json::parse(template_patch(current, desired, "42"));
-  EXPECT_EQ(patch[0], (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "42"}}));
+  EXPECT_EQ(patch[0],
+            (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "42"}}));
   EXPECT_EQ(patch.size(), 3u);
-  const json object = {{"metadata", {{"resourceVersion", "42"}}}, {"spec", {{"template", current}}}};
+  const json object = {{"metadata", {{"resourceVersion", "42"}}},
+                       {"spec", {{"template", current}}}};
   EXPECT_EQ(object.patch(patch)["spec"]["template"], desired);
   EXPECT_NE(patch.dump().find("meshprobe.io~1original-probes"), std::string::npos);
 }

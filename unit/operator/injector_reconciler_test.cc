@@ -5,18 +5,19 @@
 namespace meshprobe::controller {
 namespace {
 
+using nlohmann::json;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::Return;
 using ::testing::SaveArg;
-using nlohmann::json;
 
 MATCHER_P(IsType, type, "") { return arg == type; }
 
 class InjectorReconcilerTest : public ClusterFixture {
  protected:
   kube::ReconcileResult reconcile() { return reconciler.reconcile(reconciler.key()); }
-  InjectorReconciler reconciler{cache, api, metrics, logger, "istio-system", /*default_rewrite=*/true};
+  InjectorReconciler reconciler{
+      cache, api, metrics, logger, "istio-system", /*default_rewrite=*/true};
 };
 
 TEST_F(InjectorReconcilerTest, CreatesAMissingConfigMapWithTheDefaultAsIstiosChartWritesIt) {
@@ -26,7 +27,8 @@ TEST_F(InjectorReconcilerTest, CreatesAMissingConfigMapWithTheDefaultAsIstiosCha
       .WillOnce(DoAll(SaveArg<2>(&created), SaveArg<3>(&options), Return(json::object())));
   EXPECT_EQ(reconcile().kind, kube::ReconcileResult::Kind::kDone);
   EXPECT_EQ(created["metadata"]["name"], "istio-sidecar-injector");
-  EXPECT_NE(created["data"]["values"].get<std::string>().find("\"rewriteAppHTTPProbe\": true"), std::string::npos);
+  EXPECT_NE(created["data"]["values"].get<std::string>().find("\"rewriteAppHTTPProbe\": true"),
+            std::string::npos);
   EXPECT_EQ(options.field_manager, "meshprobe");
 }
 
@@ -40,12 +42,13 @@ TEST_F(InjectorReconcilerTest, FillsInTheFieldWithAGuardedPatchKeepingEverything
   object["data"]["config"] = "policy: enabled";
   put(*injector, object);
   std::string body;
-  EXPECT_CALL(api, patch(IsType(kube::resources::kConfigMaps), "istio-system", "istio-sidecar-injector",
-                         kube::PatchType::kJson, _, _))
+  EXPECT_CALL(api, patch(IsType(kube::resources::kConfigMaps), "istio-system",
+                         "istio-sidecar-injector", kube::PatchType::kJson, _, _))
       .WillOnce(DoAll(SaveArg<4>(&body), Return(json::object())));
   EXPECT_EQ(reconcile().kind, kube::ReconcileResult::Kind::kDone);
   const json patch = json::parse(body);
-  EXPECT_EQ(patch[0], (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "9"}}));
+  EXPECT_EQ(patch[0],
+            (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "9"}}));
   const json after = object.patch(patch);
   EXPECT_EQ(after["data"]["config"], "policy: enabled");
   const json values = json::parse(after["data"]["values"].get<std::string>());
@@ -92,13 +95,17 @@ TEST(MeshWideToggleTest, OnlyAPolicyWithoutSelectorInTheRootNamespace) {
   };
   const std::vector<probe::HealthProbePolicy> none;
   EXPECT_EQ(mesh_wide_toggle(none, "istio-system"), std::nullopt);
-  const std::vector<probe::HealthProbePolicy> namespaced{policy("shop", probe::PolicyMode::kNever, false)};
+  const std::vector<probe::HealthProbePolicy> namespaced{
+      policy("shop", probe::PolicyMode::kNever, false)};
   EXPECT_EQ(mesh_wide_toggle(namespaced, "istio-system"), std::nullopt);
-  const std::vector<probe::HealthProbePolicy> selected{policy("istio-system", probe::PolicyMode::kNever, true)};
+  const std::vector<probe::HealthProbePolicy> selected{
+      policy("istio-system", probe::PolicyMode::kNever, true)};
   EXPECT_EQ(mesh_wide_toggle(selected, "istio-system"), std::nullopt);
-  const std::vector<probe::HealthProbePolicy> never{policy("istio-system", probe::PolicyMode::kNever, false)};
+  const std::vector<probe::HealthProbePolicy> never{
+      policy("istio-system", probe::PolicyMode::kNever, false)};
   EXPECT_EQ(mesh_wide_toggle(never, "istio-system"), false);
-  const std::vector<probe::HealthProbePolicy> when_required{policy("istio-system", probe::PolicyMode::kWhenRequired, false)};
+  const std::vector<probe::HealthProbePolicy> when_required{
+      policy("istio-system", probe::PolicyMode::kWhenRequired, false)};
   EXPECT_EQ(mesh_wide_toggle(when_required, "istio-system"), true);
 }
 

@@ -2,17 +2,18 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
-
 #include <nlohmann/json.hpp>
+#include <regex>
 
 namespace meshprobe::controller {
 namespace {
 
-// The seed's global switch: kubectl get cm ... | sed -e 's/"rewriteAppHTTPProbe": true/"rewriteAppHTTPProbe": false/'
+// The seed's global switch: kubectl get cm ... | sed -e 's/"rewriteAppHTTPProbe":
+// true/"rewriteAppHTTPProbe": false/'
 std::string seed_sed_disable(const std::string& values) {
   return std::regex_replace(values, std::regex(R"("rewriteAppHTTPProbe": true)"),
-                            R"("rewriteAppHTTPProbe": false)", std::regex_constants::format_first_only);
+                            R"("rewriteAppHTTPProbe": false)",
+                            std::regex_constants::format_first_only);
 }
 
 TEST(InjectorToggle, MissingConfigMapIsCreatedWithTheDefault) {
@@ -37,26 +38,30 @@ TEST(InjectorToggle, WrittenSoThatTheSeedsSedExpressionMatches) {
 }
 
 TEST(InjectorToggle, MissingFieldIsFilledInAndNothingElseChanges) {
-  const std::string values = R"({"zeta": {"b": 1, "a": [1, 2]}, "sidecarInjectorWebhook": {"enableNamespacesByDefault": false}, "alpha": "x"})";
+  const std::string values =
+      R"({"zeta": {"b": 1, "a": [1, 2]}, "sidecarInjectorWebhook": {"enableNamespacesByDefault": false}, "alpha": "x"})";
   auto plan = plan_injector_values(values, std::nullopt, true);
   ASSERT_TRUE(plan.values.has_value());
   auto written = nlohmann::ordered_json::parse(*plan.values);
   EXPECT_EQ(written["sidecarInjectorWebhook"]["rewriteAppHTTPProbe"], true);
   EXPECT_EQ(written["sidecarInjectorWebhook"]["enableNamespacesByDefault"], false);
   written["sidecarInjectorWebhook"].erase("rewriteAppHTTPProbe");
-  EXPECT_EQ(written, nlohmann::ordered_json::parse(values)) << "other keys and their order are kept";
+  EXPECT_EQ(written, nlohmann::ordered_json::parse(values))
+      << "other keys and their order are kept";
   EXPECT_EQ(written.begin().key(), "zeta");
 }
 
 TEST(InjectorToggle, MissingSectionIsAdded) {
-  auto plan = plan_injector_values(R"({"global": {"hub": "docker.io/istio"}})", std::nullopt, false);
+  auto plan =
+      plan_injector_values(R"({"global": {"hub": "docker.io/istio"}})", std::nullopt, false);
   ASSERT_TRUE(plan.values.has_value());
   EXPECT_EQ(read_injector_toggle(plan.values).rewrite, false);
   EXPECT_NE(plan.values->find("docker.io/istio"), std::string::npos);
 }
 
 TEST(InjectorToggle, UsersEditIsNeverRevertedWithoutAMeshWidePolicy) {
-  const std::string values = "{\n  \"sidecarInjectorWebhook\": {\n    \"rewriteAppHTTPProbe\": false\n  }\n}";
+  const std::string values =
+      "{\n  \"sidecarInjectorWebhook\": {\n    \"rewriteAppHTTPProbe\": false\n  }\n}";
   EXPECT_FALSE(plan_injector_values(values, std::nullopt, true).values.has_value());
 }
 

@@ -22,10 +22,12 @@ class OperatorTest : public ::testing::Test {
   }
   // The adds to each queue while `change` runs: {deployments, policies, injector}.
   std::array<double, 3> adds_during(const std::function<void()>& change) {
-    const std::array<double, 3> before{adds("deployments"), adds("healthprobepolicies"), adds("injector")};
+    const std::array<double, 3> before{adds("deployments"), adds("healthprobepolicies"),
+                                       adds("injector")};
     change();
     clock.advance(std::chrono::seconds(2));  // the policy queue's gathering delay
-    return {adds("deployments") - before[0], adds("healthprobepolicies") - before[1], adds("injector") - before[2]};
+    return {adds("deployments") - before[0], adds("healthprobepolicies") - before[1],
+            adds("injector") - before[2]};
   }
 
   ::testing::StrictMock<kube::MockKubernetesApi> api;
@@ -46,33 +48,44 @@ class OperatorTest : public ::testing::Test {
 };
 
 TEST_F(OperatorTest, ADeploymentEnqueuesItselfAndThePoliciesThatMayCountIt) {
-  auto added = adds_during([&] { put(cache.deployments, deployment_object("shop", "web", "2", http_liveness_pod_spec())); });
+  auto added = adds_during([&] {
+    put(cache.deployments, deployment_object("shop", "web", "2", http_liveness_pod_spec()));
+  });
   EXPECT_EQ(added[0], 1);
   EXPECT_EQ(added[1], 1);  // shop-policy (after a short delay that gathers changes)
   EXPECT_EQ(added[2], 0);
 }
 
 TEST_F(OperatorTest, ANamespaceEnqueuesItsDeployments) {
-  auto added = adds_during([&] { put(cache.namespaces, namespace_object("shop", {{"istio-injection", "enabled"}})); });
+  auto added = adds_during([&] {
+    put(cache.namespaces, namespace_object("shop", {{"istio-injection", "enabled"}}));
+  });
   EXPECT_EQ(added[0], 2);
 }
 
 TEST_F(OperatorTest, APeerAuthenticationEnqueuesItsNamespaceOrEverythingFromTheRootNamespace) {
-  json peer_authentication = {{"apiVersion", "security.istio.io/v1"},
-                              {"kind", "PeerAuthentication"},
-                              {"metadata", {{"namespace", "bank"}, {"name", "strict"}, {"resourceVersion", "3"}}},
-                              {"spec", {{"mtls", {{"mode", "STRICT"}}}}}};
+  json peer_authentication = {
+      {"apiVersion", "security.istio.io/v1"},
+      {"kind", "PeerAuthentication"},
+      {"metadata", {{"namespace", "bank"}, {"name", "strict"}, {"resourceVersion", "3"}}},
+      {"spec", {{"mtls", {{"mode", "STRICT"}}}}}};
   EXPECT_EQ(adds_during([&] { put(cache.peer_authentications, peer_authentication); })[0], 1);
   peer_authentication["metadata"]["namespace"] = "istio-system";
   EXPECT_EQ(adds_during([&] { put(cache.peer_authentications, peer_authentication); })[0], 3);
 }
 
-TEST_F(OperatorTest, APolicyEnqueuesItsNamespaceAndItsNeighboursAndFromTheRootNamespaceEverythingAndTheConfigMap) {
-  auto added = adds_during([&] { put(cache.policies, policy_object("shop", "second", {{"mode", "Never"}})); });
+TEST_F(
+    OperatorTest,
+    APolicyEnqueuesItsNamespaceAndItsNeighboursAndFromTheRootNamespaceEverythingAndTheConfigMap) {
+  auto added = adds_during([&] {
+    put(cache.policies, policy_object("shop", "second", {{"mode", "Never"}}));
+  });
   EXPECT_EQ(added[0], 2);
   EXPECT_EQ(added[1], 2);  // both policies of shop: one may supersede the other
   EXPECT_EQ(added[2], 0);
-  added = adds_during([&] { put(cache.policies, policy_object("istio-system", "mesh", {{"mode", "Never"}})); });
+  added = adds_during([&] {
+    put(cache.policies, policy_object("istio-system", "mesh", {{"mode", "Never"}}));
+  });
   EXPECT_EQ(added[0], 3);
   EXPECT_EQ(added[2], 1);
 }

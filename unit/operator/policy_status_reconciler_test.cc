@@ -5,32 +5,36 @@
 namespace meshprobe::controller {
 namespace {
 
+using nlohmann::json;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::Field;
 using ::testing::Return;
 using ::testing::SaveArg;
-using nlohmann::json;
 
 class PolicyStatusReconcilerTest : public ClusterFixture {
  protected:
   // The status the reconciler writes for `key` (one merge patch of /status).
   json written_status(const std::string& namespace_name, const std::string& name) {
     std::string body;
-    EXPECT_CALL(api, patch(_, namespace_name, name, kube::PatchType::kMerge, _, Field(&kube::PatchOptions::subresource, "status")))
+    EXPECT_CALL(api, patch(_, namespace_name, name, kube::PatchType::kMerge, _,
+                           Field(&kube::PatchOptions::subresource, "status")))
         .WillOnce(DoAll(SaveArg<4>(&body), Return(json::object())));
-    EXPECT_EQ(reconciler.reconcile(namespace_name + "/" + name).kind, kube::ReconcileResult::Kind::kDone);
+    EXPECT_EQ(reconciler.reconcile(namespace_name + "/" + name).kind,
+              kube::ReconcileResult::Kind::kDone);
     ::testing::Mock::VerifyAndClearExpectations(&api);
     return body.empty() ? json() : json::parse(body)["status"];
   }
 
-  PolicyStatusReconciler reconciler{cache, api, clock, metrics, logger, "istio-system", {"kube-system"}};
+  PolicyStatusReconciler reconciler{cache,          api, clock, metrics, logger, "istio-system",
+                                    {"kube-system"}};
 };
 
 TEST_F(PolicyStatusReconcilerTest, CountsTheDeploymentsItDecidesForAndThoseRewritten) {
   put(*deployments, deployment_object("shop", "web", "1", http_liveness_pod_spec()));
   json rewritten = deployment_object("shop", "api", "1", http_liveness_pod_spec());
-  rewritten["spec"]["template"] = probe::rewrite(rewritten["spec"]["template"], {"agent:1", kTestAgentPort})->pod_template;
+  rewritten["spec"]["template"] =
+      probe::rewrite(rewritten["spec"]["template"], {"agent:1", kTestAgentPort})->pod_template;
   put(*deployments, rewritten);
   put(*deployments, deployment_object("bank", "ledger", "1", http_liveness_pod_spec()));
   put(*policies, policy_object("shop", "all", {{"mode", "Always"}}));
@@ -59,8 +63,11 @@ TEST_F(PolicyStatusReconcilerTest, AMoreSpecificPolicyTakesItsDeploymentsAway) {
   put(*deployments, deployment_object("shop", "api", "1", http_liveness_pod_spec()));
   put(*deployments, deployment_object("kube-system", "dns", "1", http_liveness_pod_spec()));
   put(*policies, policy_object("istio-system", "mesh", {{"mode", "WhenRequired"}}));
-  put(*policies, policy_object("shop", "web-only", {{"mode", "Never"}, {"selector", {{"matchLabels", {{"app", "web"}}}}}}));
-  EXPECT_EQ(written_status("istio-system", "mesh")["matchedDeployments"], 1);  // api; dns is excluded
+  put(*policies,
+      policy_object("shop", "web-only",
+                    {{"mode", "Never"}, {"selector", {{"matchLabels", {{"app", "web"}}}}}}));
+  EXPECT_EQ(written_status("istio-system", "mesh")["matchedDeployments"],
+            1);  // api; dns is excluded
   EXPECT_EQ(written_status("shop", "web-only")["matchedDeployments"], 1);
 }
 
@@ -69,7 +76,8 @@ TEST_F(PolicyStatusReconcilerTest, AnInvalidSpecIsNotAccepted) {
   const json status = written_status("shop", "bad");
   EXPECT_EQ(status["conditions"][0]["status"], "False");
   EXPECT_EQ(status["conditions"][0]["reason"], "InvalidSpec");
-  EXPECT_THAT(status["conditions"][0]["message"].get<std::string>(), ::testing::HasSubstr("spec.mode"));
+  EXPECT_THAT(status["conditions"][0]["message"].get<std::string>(),
+              ::testing::HasSubstr("spec.mode"));
   EXPECT_EQ(status["matchedDeployments"], 0);
 }
 
@@ -78,7 +86,8 @@ TEST_F(PolicyStatusReconcilerTest, TheYoungerOfTwoEquallySpecificPoliciesIsSuper
   put(*policies, policy_object("shop", "new", {{"mode", "Never"}}, "2026-02-01T00:00:00Z"));
   const json status = written_status("shop", "new");
   EXPECT_EQ(status["conditions"][0]["reason"], "Superseded");
-  EXPECT_THAT(status["conditions"][0]["message"].get<std::string>(), ::testing::HasSubstr("HealthProbePolicy shop/old"));
+  EXPECT_THAT(status["conditions"][0]["message"].get<std::string>(),
+              ::testing::HasSubstr("HealthProbePolicy shop/old"));
   EXPECT_EQ(written_status("shop", "old")["conditions"][0]["status"], "True");
 }
 

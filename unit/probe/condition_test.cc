@@ -24,15 +24,18 @@ json pod_template(const json& probes) {
 }
 
 TEST(Summarize, Rewritten) {
-  auto result = rewrite(pod_template({{"livenessProbe", {{"httpGet", {{"path", "/foo"}, {"port", 8001}}}}},
-                                      {"readinessProbe", {{"exec", {{"command", {"true"}}}}}}}),
-                        kAgent);
-  auto summary = summarize(decision_by(DecisionSource::kGlobalToggle, true, "the global setting X"), *result);
+  auto result =
+      rewrite(pod_template({{"livenessProbe", {{"httpGet", {{"path", "/foo"}, {"port", 8001}}}}},
+                            {"readinessProbe", {{"exec", {{"command", {"true"}}}}}}}),
+              kAgent);
+  auto summary =
+      summarize(decision_by(DecisionSource::kGlobalToggle, true, "the global setting X"), *result);
   EXPECT_TRUE(summary.status);
   EXPECT_EQ(summary.reason, ConditionReason::kRewritten);
-  EXPECT_EQ(summary.message,
-            "1 probe rewritten to the meshprobe agent: container web liveness (httpGet :8001/foo -> "
-            "httpGet :15120/app-health/web/livez). Decided by the global setting X.");
+  EXPECT_EQ(
+      summary.message,
+      "1 probe rewritten to the meshprobe agent: container web liveness (httpGet :8001/foo -> "
+      "httpGet :15120/app-health/web/livez). Decided by the global setting X.");
 }
 
 TEST(Summarize, InvalidWinsOverRewrittenButStatusStaysTrue) {
@@ -42,8 +45,10 @@ TEST(Summarize, InvalidWinsOverRewrittenButStatusStaysTrue) {
   auto summary = summarize(decision_by(DecisionSource::kGlobalToggle, true, "g"), *result);
   EXPECT_TRUE(summary.status);
   EXPECT_EQ(summary.reason, ConditionReason::kInvalidProbe);
-  EXPECT_NE(summary.message.find("1 probe cannot be rewritten, left as is: container web readiness (tcpSocket {\"port\":\"nope\"}: "
-                                 "named port \"nope\" is not declared in the ports of container \"web\")"),
+  EXPECT_NE(summary.message.find(
+                "1 probe cannot be rewritten, left as is: container web readiness (tcpSocket "
+                "{\"port\":\"nope\"}: "
+                "named port \"nope\" is not declared in the ports of container \"web\")"),
             std::string::npos)
       << summary.message;
 }
@@ -60,15 +65,22 @@ TEST(Summarize, ReasonsWhenNothingIsRewritten) {
     ConditionReason reason;
   };
   const std::vector<Case> cases = {
-      {{{"livenessProbe", {{"exec", {{"command", {"true"}}}}}}}, {}, ConditionReason::kNoRewritableProbes},
+      {{{"livenessProbe", {{"exec", {{"command", {"true"}}}}}}},
+       {},
+       ConditionReason::kNoRewritableProbes},
       {json::object(), {}, ConditionReason::kNoRewritableProbes},
-      {{{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}}, startup_only, ConditionReason::kDisabledByPolicy},
-      {{{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}}, when_required, ConditionReason::kNotRequired},
+      {{{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}},
+       startup_only,
+       ConditionReason::kDisabledByPolicy},
+      {{{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}},
+       when_required,
+       ConditionReason::kNotRequired},
   };
   for (const auto& test : cases) {
     auto result = rewrite(pod_template(test.probes), kAgent, test.scope);
     ASSERT_TRUE(result.ok());
-    auto summary = summarize(decision_by(DecisionSource::kPolicy, true, "HealthProbePolicy shop/p"), *result);
+    auto summary =
+        summarize(decision_by(DecisionSource::kPolicy, true, "HealthProbePolicy shop/p"), *result);
     EXPECT_FALSE(summary.status);
     EXPECT_EQ(summary.reason, test.reason) << summary.message;
   }
@@ -87,14 +99,17 @@ TEST(Summarize, DisabledReasonsFollowTheDecisionSource) {
     auto summary = summarize(decision_by(source, false, "X"), *back);
     EXPECT_FALSE(summary.status);
     EXPECT_EQ(summary.reason, reason);
-    EXPECT_EQ(summary.message, "Rewriting is off by X. Restored 1 probe: container web liveness (the recorded original is back).");
+    EXPECT_EQ(summary.message,
+              "Rewriting is off by X. Restored 1 probe: container web liveness (the recorded "
+              "original is back).");
   }
 }
 
 TEST(Summarize, NotesAreIncludedAndTheMessageIsBounded) {
   json containers = json::array();
   for (int i = 0; i < 200; ++i) {
-    containers.push_back({{"name", "container-" + std::to_string(i)}, {"livenessProbe", {{"httpGet", {{"port", 8080}}}}}});
+    containers.push_back({{"name", "container-" + std::to_string(i)},
+                          {"livenessProbe", {{"httpGet", {{"port", 8080}}}}}});
   }
   auto result = rewrite({{"spec", {{"containers", containers}}}}, kAgent);
   Decision decision = decision_by(DecisionSource::kGlobalToggle, true, "g");
@@ -104,7 +119,8 @@ TEST(Summarize, NotesAreIncludedAndTheMessageIsBounded) {
   EXPECT_NE(summary.message.find(" more)"), std::string::npos);
   EXPECT_EQ(summarize(decision, *result), summary);  // stable
   auto small = rewrite(pod_template({{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}}), kAgent);
-  EXPECT_NE(summarize(decision, *small).message.find("Note: something was ignored"), std::string::npos);
+  EXPECT_NE(summarize(decision, *small).message.find("Note: something was ignored"),
+            std::string::npos);
 }
 
 TEST(ConditionReasonName, MatchesTheDesign) {

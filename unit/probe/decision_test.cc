@@ -11,8 +11,10 @@ namespace {
 using nlohmann::json;
 
 TEST(ParseGoBool, AcceptsExactlyWhatGoAccepts) {
-  for (const char* text : {"1", "t", "T", "TRUE", "true", "True"}) EXPECT_EQ(parse_go_bool(text), true) << text;
-  for (const char* text : {"0", "f", "F", "FALSE", "false", "False"}) EXPECT_EQ(parse_go_bool(text), false) << text;
+  for (const char* text : {"1", "t", "T", "TRUE", "true", "True"})
+    EXPECT_EQ(parse_go_bool(text), true) << text;
+  for (const char* text : {"0", "f", "F", "FALSE", "false", "False"})
+    EXPECT_EQ(parse_go_bool(text), false) << text;
   for (const char* text : {"", "yes", "no", "on", "tRUE", " true", "true ", "2", "y"}) {
     EXPECT_EQ(parse_go_bool(text), std::nullopt) << text;
   }
@@ -34,12 +36,18 @@ TEST(Decide, TemplateAnnotationTimesGlobalToggle) {
   };
   using enum DecisionSource;
   const std::vector<Case> cases = {
-      {std::nullopt, true, true, kGlobalToggle, 0}, {std::nullopt, false, false, kGlobalToggle, 0},
-      {"true", true, true, kTemplateAnnotation, 0}, {"true", false, true, kTemplateAnnotation, 0},
-      {"false", true, false, kTemplateAnnotation, 0}, {"false", false, false, kTemplateAnnotation, 0},
-      {"T", false, true, kTemplateAnnotation, 0}, {"0", true, false, kTemplateAnnotation, 0},
-      {"maybe", true, true, kGlobalToggle, 1}, {"maybe", false, false, kGlobalToggle, 1},
-      {"", false, false, kGlobalToggle, 1}, {"yes", false, false, kGlobalToggle, 1},
+      {std::nullopt, true, true, kGlobalToggle, 0},
+      {std::nullopt, false, false, kGlobalToggle, 0},
+      {"true", true, true, kTemplateAnnotation, 0},
+      {"true", false, true, kTemplateAnnotation, 0},
+      {"false", true, false, kTemplateAnnotation, 0},
+      {"false", false, false, kTemplateAnnotation, 0},
+      {"T", false, true, kTemplateAnnotation, 0},
+      {"0", true, false, kTemplateAnnotation, 0},
+      {"maybe", true, true, kGlobalToggle, 1},
+      {"maybe", false, false, kGlobalToggle, 1},
+      {"", false, false, kGlobalToggle, 1},
+      {"yes", false, false, kGlobalToggle, 1},
   };
   for (const auto& test : cases) {
     SCOPED_TRACE(test.annotation.value_or("(none)") + (test.global ? " global on" : " global off"));
@@ -53,8 +61,9 @@ TEST(Decide, TemplateAnnotationTimesGlobalToggle) {
     EXPECT_EQ(decision.source, test.source);
     ASSERT_EQ(decision.notes.size(), test.notes);
     if (test.notes) {
-      EXPECT_EQ(decision.notes[0], "the pod template's annotation sidecar.istio.io/rewriteAppHTTPProbers=\"" +
-                                       *test.annotation + "\" is not a boolean and is ignored");
+      EXPECT_EQ(decision.notes[0],
+                "the pod template's annotation sidecar.istio.io/rewriteAppHTTPProbers=\"" +
+                    *test.annotation + "\" is not a boolean and is ignored");
     }
   }
 }
@@ -70,7 +79,8 @@ TEST(Decide, AnnotationOnTheDeploymentItselfIsIgnoredAndSaidSo) {
   EXPECT_EQ(decision.source, DecisionSource::kGlobalToggle);
   ASSERT_EQ(decision.notes.size(), 1u);
   EXPECT_EQ(decision.notes[0],
-            "the Deployment's own annotation sidecar.istio.io/rewriteAppHTTPProbers=\"false\" is ignored: it belongs "
+            "the Deployment's own annotation sidecar.istio.io/rewriteAppHTTPProbers=\"false\" is "
+            "ignored: it belongs "
             "on the pod template (spec.template.metadata.annotations)");
   EXPECT_EQ(decision.message, "the global setting sidecarInjectorWebhook.rewriteAppHTTPProbe=true");
 }
@@ -149,45 +159,93 @@ struct WhenRequiredCase {
   Labels namespace_labels;
   json template_labels;
   json annotations;
-  std::vector<ProbeOutcome> expected;  // liveness httpGet :8080, readiness tcpSocket :8080, startup grpc :9090
+  std::vector<ProbeOutcome>
+      expected;  // liveness httpGet :8080, readiness tcpSocket :8080, startup grpc :9090
 };
 
 TEST(Decide, WhenRequiredRewritesOnlyWhatWouldBreak) {
   using enum ProbeOutcome;
-  const PeerAuthentication strict_namespace{"shop", "default", "2024-01-01T00:00:00Z", {}, MtlsMode::kStrict, {}};
-  const PeerAuthentication strict_mesh{"istio-system", "default", "2024-01-01T00:00:00Z", {}, MtlsMode::kStrict, {}};
-  const PeerAuthentication permissive_8080{"shop", "web", "2024-01-01T00:00:00Z", {{"app", "web"}}, MtlsMode::kUnset,
+  const PeerAuthentication strict_namespace{"shop", "default",         "2024-01-01T00:00:00Z",
+                                            {},     MtlsMode::kStrict, {}};
+  const PeerAuthentication strict_mesh{"istio-system",    "default", "2024-01-01T00:00:00Z", {},
+                                       MtlsMode::kStrict, {}};
+  const PeerAuthentication permissive_8080{"shop",
+                                           "web",
+                                           "2024-01-01T00:00:00Z",
+                                           {{"app", "web"}},
+                                           MtlsMode::kUnset,
                                            {{8080, MtlsMode::kPermissive}}};
   const Labels injected = {{"istio-injection", "enabled"}};
   const std::vector<WhenRequiredCase> cases = {
-      {"nothing strict, not in mesh", {}, {}, json::object(), json::object(), {kNotRequired, kNotRequired, kNotRequired}},
-      {"strict namespace, not in mesh", {strict_namespace}, {}, json::object(), json::object(),
-       {kRewritten, kNotRequired, kRewritten}},
-      {"strict mesh, in mesh", {strict_mesh}, injected, json::object(), json::object(), {kRewritten, kRewritten, kRewritten}},
-      {"port 8080 permissive by port level", {strict_namespace, permissive_8080}, injected, json::object(), json::object(),
-       {kNotRequired, kRewritten, kRewritten}},
-      {"in mesh by revision label", {}, {{"istio.io/rev", "canary"}}, json::object(), json::object(),
-       {kNotRequired, kRewritten, kNotRequired}},
-      {"template opts out of injection", {}, injected, {{"sidecar.istio.io/inject", "false"}}, json::object(),
+      {"nothing strict, not in mesh",
+       {},
+       {},
+       json::object(),
+       json::object(),
        {kNotRequired, kNotRequired, kNotRequired}},
-      {"template opts in", {}, {}, {{"sidecar.istio.io/inject", "true"}}, json::object(),
+      {"strict namespace, not in mesh",
+       {strict_namespace},
+       {},
+       json::object(),
+       json::object(),
+       {kRewritten, kNotRequired, kRewritten}},
+      {"strict mesh, in mesh",
+       {strict_mesh},
+       injected,
+       json::object(),
+       json::object(),
+       {kRewritten, kRewritten, kRewritten}},
+      {"port 8080 permissive by port level",
+       {strict_namespace, permissive_8080},
+       injected,
+       json::object(),
+       json::object(),
+       {kNotRequired, kRewritten, kRewritten}},
+      {"in mesh by revision label",
+       {},
+       {{"istio.io/rev", "canary"}},
+       json::object(),
+       json::object(),
        {kNotRequired, kRewritten, kNotRequired}},
-      {"port not captured by the sidecar", {strict_namespace}, injected, json::object(),
-       {{"traffic.sidecar.istio.io/excludeInboundPorts", "8080"}}, {kNotRequired, kNotRequired, kRewritten}},
-      {"only listed ports captured", {strict_namespace}, injected, json::object(),
-       {{"traffic.sidecar.istio.io/includeInboundPorts", "9090"}}, {kNotRequired, kNotRequired, kRewritten}},
+      {"template opts out of injection",
+       {},
+       injected,
+       {{"sidecar.istio.io/inject", "false"}},
+       json::object(),
+       {kNotRequired, kNotRequired, kNotRequired}},
+      {"template opts in",
+       {},
+       {},
+       {{"sidecar.istio.io/inject", "true"}},
+       json::object(),
+       {kNotRequired, kRewritten, kNotRequired}},
+      {"port not captured by the sidecar",
+       {strict_namespace},
+       injected,
+       json::object(),
+       {{"traffic.sidecar.istio.io/excludeInboundPorts", "8080"}},
+       {kNotRequired, kNotRequired, kRewritten}},
+      {"only listed ports captured",
+       {strict_namespace},
+       injected,
+       json::object(),
+       {{"traffic.sidecar.istio.io/includeInboundPorts", "9090"}},
+       {kNotRequired, kNotRequired, kRewritten}},
   };
-  const std::vector<HealthProbePolicy> policies = {policy("shop", "web", PolicyMode::kWhenRequired)};
+  const std::vector<HealthProbePolicy> policies = {
+      policy("shop", "web", PolicyMode::kWhenRequired)};
   for (const auto& test : cases) {
     SCOPED_TRACE(test.name);
     json labels = {{"app", "web"}};
     labels.update(test.template_labels);
     const json pod_template = {
         {"metadata", {{"labels", labels}, {"annotations", test.annotations}}},
-        {"spec", {{"containers", {{{"name", "web"},
-                                   {"livenessProbe", {{"httpGet", {{"port", 8080}}}}},
-                                   {"readinessProbe", {{"tcpSocket", {{"port", 8080}}}}},
-                                   {"startupProbe", {{"grpc", {{"port", 9090}}}}}}}}}}};
+        {"spec",
+         {{"containers",
+           {{{"name", "web"},
+             {"livenessProbe", {{"httpGet", {{"port", 8080}}}}},
+             {"readinessProbe", {{"tcpSocket", {{"port", 8080}}}}},
+             {"startupProbe", {{"grpc", {{"port", 9090}}}}}}}}}}};
     DecisionInput input;
     input.template_metadata = &pod_template["metadata"];
     input.namespace_name = "shop";
@@ -201,7 +259,8 @@ TEST(Decide, WhenRequiredRewritesOnlyWhatWouldBreak) {
     ASSERT_TRUE(result.ok());
     ASSERT_EQ(result->probes.size(), test.expected.size());
     for (std::size_t i = 0; i < test.expected.size(); ++i) {
-      EXPECT_EQ(result->probes[i].outcome, test.expected[i]) << i << ": " << result->probes[i].reason;
+      EXPECT_EQ(result->probes[i].outcome, test.expected[i])
+          << i << ": " << result->probes[i].reason;
     }
   }
 }
@@ -215,17 +274,32 @@ TEST(MeshMembership, FollowsIstiosInjectorOrder) {
   };
   const std::vector<Case> cases = {
       {{}, json::object(), false, "namespace has neither istio-injection=enabled nor istio.io/rev"},
-      {{{"istio-injection", "enabled"}}, json::object(), true, "namespace label istio-injection=enabled"},
-      {{{"istio-injection", "disabled"}, {"istio.io/rev", "1-20"}}, json::object(), false,
+      {{{"istio-injection", "enabled"}},
+       json::object(),
+       true,
+       "namespace label istio-injection=enabled"},
+      {{{"istio-injection", "disabled"}, {"istio.io/rev", "1-20"}},
+       json::object(),
+       false,
        "namespace label istio-injection=disabled"},
       {{{"istio.io/rev", "1-20"}}, json::object(), true, "namespace label istio.io/rev=1-20"},
-      {{{"istio-injection", "enabled"}}, {{"labels", {{"sidecar.istio.io/inject", "false"}}}}, false,
+      {{{"istio-injection", "enabled"}},
+       {{"labels", {{"sidecar.istio.io/inject", "false"}}}},
+       false,
        "pod template sets sidecar.istio.io/inject=false"},
-      {{}, {{"labels", {{"sidecar.istio.io/inject", "true"}}}}, true, "pod template sets sidecar.istio.io/inject=true"},
-      {{{"istio-injection", "enabled"}}, {{"annotations", {{"sidecar.istio.io/inject", "false"}}}}, false,
+      {{},
+       {{"labels", {{"sidecar.istio.io/inject", "true"}}}},
+       true,
+       "pod template sets sidecar.istio.io/inject=true"},
+      {{{"istio-injection", "enabled"}},
+       {{"annotations", {{"sidecar.istio.io/inject", "false"}}}},
+       false,
        "pod template sets sidecar.istio.io/inject=false"},
-      {{}, {{"labels", {{"sidecar.istio.io/inject", "true"}}}, {"annotations", {{"sidecar.istio.io/inject", "false"}}}},
-       true, "pod template sets sidecar.istio.io/inject=true"},
+      {{},
+       {{"labels", {{"sidecar.istio.io/inject", "true"}}},
+        {"annotations", {{"sidecar.istio.io/inject", "false"}}}},
+       true,
+       "pod template sets sidecar.istio.io/inject=true"},
   };
   for (const auto& test : cases) {
     auto membership = mesh_membership(test.namespace_labels, test.template_metadata);

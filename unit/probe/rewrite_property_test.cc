@@ -1,8 +1,8 @@
 // Properties of rewrite() and restore() over generated pod templates: a seeded generator
 // covers every slot, action, port form, host, scope and the edits users make afterwards.
-#include <random>
-
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include "probe/names.h"
 #include "probe/rewrite.h"
@@ -23,8 +23,10 @@ class TemplateGenerator {
     json pod_template = json::object();
     if (chance(0.9)) {
       json metadata = {{"labels", {{"app", pick({"web", "api", "db"})}}}};
-      if (chance(0.6)) metadata["annotations"] = annotations();
-      else if (chance(0.1)) metadata["annotations"] = nullptr;  // `annotations:` and nothing under it
+      if (chance(0.6))
+        metadata["annotations"] = annotations();
+      else if (chance(0.1))
+        metadata["annotations"] = nullptr;  // `annotations:` and nothing under it
       pod_template["metadata"] = std::move(metadata);
     } else if (chance(0.2)) {
       pod_template["metadata"] = nullptr;
@@ -65,7 +67,8 @@ class TemplateGenerator {
     if (chance(0.5)) {
       WhenRequired when_required;
       when_required.mesh = {chance(0.5), "generated"};
-      when_required.mtls.workload = {chance(0.5) ? MtlsMode::kStrict : MtlsMode::kPermissive, "generated"};
+      when_required.mtls.workload = {chance(0.5) ? MtlsMode::kStrict : MtlsMode::kPermissive,
+                                     "generated"};
       if (chance(0.5)) when_required.mtls.per_port[8080] = {MtlsMode::kStrict, "generated port"};
       scope.when_required = std::move(when_required);
     }
@@ -76,10 +79,19 @@ class TemplateGenerator {
   // apply and rollout restart add annotations, the Job controller adds labels, CI bumps images.
   json unrelated_edit(json pod_template) {
     switch (number(0, 3)) {
-      case 0: pod_template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] = "2026-01-01T00:00:00Z"; break;
-      case 1: pod_template["metadata"]["labels"]["job-name"] = "web"; break;
-      case 2: pod_template["spec"]["containers"][0]["image"] = "example/app:2"; break;
-      case 3: pod_template["spec"]["terminationGracePeriodSeconds"] = number(1, 90); break;
+      case 0:
+        pod_template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"] =
+            "2026-01-01T00:00:00Z";
+        break;
+      case 1:
+        pod_template["metadata"]["labels"]["job-name"] = "web";
+        break;
+      case 2:
+        pod_template["spec"]["containers"][0]["image"] = "example/app:2";
+        break;
+      case 3:
+        pod_template["spec"]["terminationGracePeriodSeconds"] = number(1, 90);
+        break;
     }
     return pod_template;
   }
@@ -91,7 +103,8 @@ class TemplateGenerator {
       switch (number(0, 6)) {
         case 0:  // put an original-looking probe back
           for (auto& container : spec["containers"]) {
-            if (container.contains("livenessProbe") && chance(0.7)) container["livenessProbe"] = probe();
+            if (container.contains("livenessProbe") && chance(0.7))
+              container["livenessProbe"] = probe();
           }
           break;
         case 1:  // tune the timing of a rewritten probe
@@ -102,7 +115,8 @@ class TemplateGenerator {
           }
           break;
         case 2:  // the record annotation is lost
-          if (pod_template.contains("metadata") && pod_template["metadata"].contains("annotations")) {
+          if (pod_template.contains("metadata") &&
+              pod_template["metadata"].contains("annotations")) {
             pod_template["metadata"]["annotations"].erase(std::string(kOriginalProbesAnnotation));
           }
           break;
@@ -141,7 +155,9 @@ class TemplateGenerator {
 
   json annotations() {
     json annotations = json::object();
-    if (chance(0.5)) annotations[std::string(kExcludeInboundPortsAnnotation)] = pick({"8080", "", "9090, 8080", "15120"});
+    if (chance(0.5))
+      annotations[std::string(kExcludeInboundPortsAnnotation)] =
+          pick({"8080", "", "9090, 8080", "15120"});
     if (chance(0.2)) annotations[std::string(kIncludeInboundPortsAnnotation)] = pick({"*", "8080"});
     if (chance(0.5)) annotations["example.com/owner"] = pick({"team-a", "true", "8001"});
     return annotations;
@@ -149,11 +165,16 @@ class TemplateGenerator {
 
   json port_value() {
     switch (number(0, 5)) {
-      case 0: return "http";
-      case 1: return pick({"grpc", "metrics", "missing"});
-      case 2: return 8080;
-      case 3: return chance(0.1) ? 70000 : 9090;
-      default: return number(1, 65535);
+      case 0:
+        return "http";
+      case 1:
+        return pick({"grpc", "metrics", "missing"});
+      case 2:
+        return 8080;
+      case 3:
+        return chance(0.1) ? 70000 : 9090;
+      default:
+        return number(1, 65535);
     }
   }
 
@@ -162,10 +183,12 @@ class TemplateGenerator {
       case 0:
       case 1: {
         json http = {{"port", port_value()}};
-        if (chance(0.8)) http["path"] = pick({"/", "/healthz", "/ready?full=1", "live", "/a/b%20c"});
+        if (chance(0.8))
+          http["path"] = pick({"/", "/healthz", "/ready?full=1", "live", "/a/b%20c"});
         if (chance(0.4)) http["scheme"] = pick({"HTTP", "HTTPS"});
         if (chance(0.2)) http["host"] = pick({"localhost", "127.0.0.1", "::1", "10.1.2.3", ""});
-        if (chance(0.3)) http["httpHeaders"] = {{{"name", "X-A"}, {"value", pick({"1", "true", ""})}}};
+        if (chance(0.3))
+          http["httpHeaders"] = {{{"name", "X-A"}, {"value", pick({"1", "true", ""})}}};
         return {{"httpGet", std::move(http)}};
       }
       case 2: {
@@ -186,7 +209,8 @@ class TemplateGenerator {
   json probe() {
     json probe = action();
     if (chance(0.05)) probe.update(action());  // sometimes two actions: malformed
-    for (const char* field : {"initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold"}) {
+    for (const char* field :
+         {"initialDelaySeconds", "periodSeconds", "timeoutSeconds", "failureThreshold"}) {
       if (chance(0.4)) probe[field] = number(0, 30);
     }
     return probe;
@@ -208,7 +232,8 @@ class TemplateGenerator {
       json ports = json::array();
       if (chance(0.8)) ports.push_back({{"name", "http"}, {"containerPort", 8080}});
       if (chance(0.5)) ports.push_back({{"name", "grpc"}, {"containerPort", number(1, 65535)}});
-      if (chance(0.03)) ports.push_back({{"containerPort", kDefaultAgentPort}});  // collides with the agent
+      if (chance(0.03))
+        ports.push_back({{"containerPort", kDefaultAgentPort}});  // collides with the agent
       container["ports"] = std::move(ports);
     }
     for (const char* slot : {"livenessProbe", "readinessProbe", "startupProbe"}) {
@@ -230,13 +255,15 @@ class TemplateGenerator {
 
 json rewrite_of(const json& pod_template, const RewriteScope& scope = {}) {
   auto result = rewrite(pod_template, kAgent, scope);
-  EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message) << "\n" << pod_template.dump();
+  EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message) << "\n"
+                           << pod_template.dump();
   return result.ok() ? result->pod_template : json();
 }
 
 json restore_of(const json& pod_template) {
   auto result = restore(pod_template, kAgent.port);
-  EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message) << "\n" << pod_template.dump();
+  EXPECT_TRUE(result.ok()) << (result.ok() ? "" : result.error().message) << "\n"
+                           << pod_template.dump();
   return result.ok() ? result->pod_template : json();
 }
 
@@ -282,8 +309,10 @@ json as_stored(json pod_template) {
       pod_template["metadata"]["annotations"].empty()) {
     pod_template["metadata"].erase("annotations");
   }
-  if (pod_template.contains("metadata") && pod_template["metadata"].empty()) pod_template.erase("metadata");
-  if (pod_template["spec"].contains("initContainers") && pod_template["spec"]["initContainers"].empty()) {
+  if (pod_template.contains("metadata") && pod_template["metadata"].empty())
+    pod_template.erase("metadata");
+  if (pod_template["spec"].contains("initContainers") &&
+      pod_template["spec"]["initContainers"].empty()) {
     pod_template["spec"].erase("initContainers");
   }
   return pod_template;
@@ -310,7 +339,8 @@ TEST(RewriteProperty, OthersEditsElsewhereKeepTheFixedPoint) {
     }
     ASSERT_EQ(ignoring_agent, edited_ignoring_agent);
     if (!edited["spec"].contains("terminationGracePeriodSeconds") ||
-        edited["spec"]["terminationGracePeriodSeconds"] == original["spec"].value("terminationGracePeriodSeconds", json())) {
+        edited["spec"]["terminationGracePeriodSeconds"] ==
+            original["spec"].value("terminationGracePeriodSeconds", json())) {
       ASSERT_EQ(again, edited);
     }
   }
@@ -334,7 +364,8 @@ TEST(RewriteProperty, EveryRewrittenProbeHasItsAgentEntry) {
     auto result = rewrite(original, kAgent, generator.scope());
     ASSERT_TRUE(result.ok());
     SCOPED_TRACE("case " + std::to_string(i) + ": " + original.dump());
-    ASSERT_EQ(static_cast<int>(result->app_probers.size()), result->count(ProbeOutcome::kRewritten));
+    ASSERT_EQ(static_cast<int>(result->app_probers.size()),
+              result->count(ProbeOutcome::kRewritten));
     for (const auto& report : result->probes) {
       if (report.outcome != ProbeOutcome::kRewritten) continue;
       ASSERT_TRUE(result->app_probers.count(prober_path(report.container, report.slot)));

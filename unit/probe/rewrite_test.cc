@@ -12,7 +12,8 @@ using nlohmann::json;
 const AgentConfig kAgent{"registry.example/meshprobe-agent:1.0", 15120};
 
 // A pod template with one container "web" that has `probes` merged into it.
-json template_with(const json& probes = json::object(), const json& ports = json::array({{{"name", "http"}, {"containerPort", 8080}}})) {
+json template_with(const json& probes = json::object(),
+                   const json& ports = json::array({{{"name", "http"}, {"containerPort", 8080}}})) {
   json container = {{"name", "web"}, {"image", "web:1"}, {"ports", ports}};
   container.update(probes);
   return {{"metadata", {{"labels", {{"app", "web"}}}}}, {"spec", {{"containers", {container}}}}};
@@ -30,8 +31,12 @@ RewriteResult restored(const json& pod_template) {
   return result.ok() ? std::move(result).value() : RewriteResult{};
 }
 
-const json& web(const RewriteResult& result) { return result.pod_template["spec"]["containers"][0]; }
-const json& agent_of(const RewriteResult& result) { return result.pod_template["spec"]["initContainers"][0]; }
+const json& web(const RewriteResult& result) {
+  return result.pod_template["spec"]["containers"][0];
+}
+const json& agent_of(const RewriteResult& result) {
+  return result.pod_template["spec"]["initContainers"][0];
+}
 
 AppProbers agent_probers(const json& agent) {
   for (const auto& variable : agent["env"]) {
@@ -46,37 +51,63 @@ AppProbers agent_probers(const json& agent) {
 }
 
 struct SlotCase {
-  const char* field;     // JSON pointer inside the container
-  const char* path;      // the agent path
-  json probe;            // what goes at `field`
-  json expected;         // the rewritten probe
-  AppProber prober;      // what the agent gets
+  const char* field;  // JSON pointer inside the container
+  const char* path;   // the agent path
+  json probe;         // what goes at `field`
+  json expected;      // the rewritten probe
+  AppProber prober;   // what the agent gets
 };
 
 TEST(Rewrite, EachKindInEachSlot) {
-  const json timing = {{"initialDelaySeconds", 5}, {"periodSeconds", 7}, {"timeoutSeconds", 3},
-                       {"failureThreshold", 4}, {"successThreshold", 1}};
-  auto with_timing = [&](json probe) { probe.update(timing); return probe; };
+  const json timing = {{"initialDelaySeconds", 5},
+                       {"periodSeconds", 7},
+                       {"timeoutSeconds", 3},
+                       {"failureThreshold", 4},
+                       {"successThreshold", 1}};
+  auto with_timing = [&](json probe) {
+    probe.update(timing);
+    return probe;
+  };
   const std::vector<SlotCase> cases = {
-      {"/livenessProbe", "/app-health/web/livez", with_timing({{"httpGet", {{"path", "/foo"}, {"port", 8001}}}}),
-       with_timing({{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
+      {"/livenessProbe",
+       "/app-health/web/livez",
+       with_timing({{"httpGet", {{"path", "/foo"}, {"port", 8001}}}}),
+       with_timing(
+           {{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
        {HttpGetAction{"", 8001, "/foo", "HTTP", {}}, 3}},
-      {"/readinessProbe", "/app-health/web/readyz", with_timing({{"tcpSocket", {{"port", 8001}}}}),
-       with_timing({{"httpGet", {{"path", "/app-health/web/readyz"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
+      {"/readinessProbe",
+       "/app-health/web/readyz",
+       with_timing({{"tcpSocket", {{"port", 8001}}}}),
+       with_timing({{"httpGet",
+                     {{"path", "/app-health/web/readyz"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
        {TcpSocketAction{"", 8001}, 3}},
-      {"/startupProbe", "/app-health/web/startupz", with_timing({{"grpc", {{"port", 9090}}}}),
-       with_timing({{"httpGet", {{"path", "/app-health/web/startupz"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
+      {"/startupProbe",
+       "/app-health/web/startupz",
+       with_timing({{"grpc", {{"port", 9090}}}}),
+       with_timing({{"httpGet",
+                     {{"path", "/app-health/web/startupz"}, {"port", 15120}, {"scheme", "HTTP"}}}}),
        {GrpcAction{9090, std::nullopt}, 3}},
-      {"/livenessProbe", "/app-health/web/livez", {{"grpc", {{"port", 9090}, {"service", "health"}}}},
+      {"/livenessProbe",
+       "/app-health/web/livez",
+       {{"grpc", {{"port", 9090}, {"service", "health"}}}},
        // The API server's defaults are written out.
        {{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}, {"scheme", "HTTP"}}},
-        {"timeoutSeconds", 1}, {"periodSeconds", 10}, {"successThreshold", 1}, {"failureThreshold", 3}},
+        {"timeoutSeconds", 1},
+        {"periodSeconds", 10},
+        {"successThreshold", 1},
+        {"failureThreshold", 3}},
        {GrpcAction{9090, "health"}, 1}},
-      {"/lifecycle/preStop", "/app-lifecycle/web/prestopz", {{"httpGet", {{"path", "/drain"}, {"port", 8080}}}},
-       {{"httpGet", {{"path", "/app-lifecycle/web/prestopz"}, {"port", 15120}, {"scheme", "HTTP"}}}},
+      {"/lifecycle/preStop",
+       "/app-lifecycle/web/prestopz",
+       {{"httpGet", {{"path", "/drain"}, {"port", 8080}}}},
+       {{"httpGet",
+         {{"path", "/app-lifecycle/web/prestopz"}, {"port", 15120}, {"scheme", "HTTP"}}}},
        {HttpGetAction{"", 8080, "/drain", "HTTP", {}}, 30}},
-      {"/lifecycle/postStart", "/app-lifecycle/web/poststartz", {{"tcpSocket", {{"port", "http"}}}},
-       {{"httpGet", {{"path", "/app-lifecycle/web/poststartz"}, {"port", 15120}, {"scheme", "HTTP"}}}},
+      {"/lifecycle/postStart",
+       "/app-lifecycle/web/poststartz",
+       {{"tcpSocket", {{"port", "http"}}}},
+       {{"httpGet",
+         {{"path", "/app-lifecycle/web/poststartz"}, {"port", 15120}, {"scheme", "HTTP"}}}},
        {TcpSocketAction{"", 8080}, 30}},
   };
   for (const auto& test : cases) {
@@ -94,38 +125,59 @@ TEST(Rewrite, EachKindInEachSlot) {
 }
 
 TEST(Rewrite, HttpsBecomesHttpAndHeadersTimingAndQueryAreKept) {
-  const json probe = {{"httpGet", {{"path", "/health?verbose=1&x=%20"}, {"port", 8443}, {"scheme", "HTTPS"},
-                                   {"httpHeaders", {{{"name", "Host"}, {"value", "web.local"}},
-                                                    {{"name", "X-Probe"}, {"value", ""}}}}}},
-                      {"periodSeconds", 2}, {"timeoutSeconds", 9}, {"terminationGracePeriodSeconds", 12}};
+  const json probe = {
+      {"httpGet",
+       {{"path", "/health?verbose=1&x=%20"},
+        {"port", 8443},
+        {"scheme", "HTTPS"},
+        {"httpHeaders",
+         {{{"name", "Host"}, {"value", "web.local"}}, {{"name", "X-Probe"}, {"value", ""}}}}}},
+      {"periodSeconds", 2},
+      {"timeoutSeconds", 9},
+      {"terminationGracePeriodSeconds", 12}};
   auto result = rewritten(template_with({{"livenessProbe", probe}}));
-  const json expected = {{"httpGet", {{"path", "/app-health/web/livez"}, {"port", 15120}, {"scheme", "HTTP"},
-                                      {"httpHeaders", probe["httpGet"]["httpHeaders"]}}},
-                         {"periodSeconds", 2}, {"timeoutSeconds", 9}, {"terminationGracePeriodSeconds", 12},
-                         {"successThreshold", 1}, {"failureThreshold", 3}};
+  const json expected = {{"httpGet",
+                          {{"path", "/app-health/web/livez"},
+                           {"port", 15120},
+                           {"scheme", "HTTP"},
+                           {"httpHeaders", probe["httpGet"]["httpHeaders"]}}},
+                         {"periodSeconds", 2},
+                         {"timeoutSeconds", 9},
+                         {"terminationGracePeriodSeconds", 12},
+                         {"successThreshold", 1},
+                         {"failureThreshold", 3}};
   EXPECT_EQ(web(result)["livenessProbe"], expected);
-  const AppProber prober{HttpGetAction{"", 8443, "/health?verbose=1&x=%20", "HTTPS",
-                                       {{"Host", "web.local"}, {"X-Probe", ""}}}, 9};
+  const AppProber prober{
+      HttpGetAction{
+          "", 8443, "/health?verbose=1&x=%20", "HTTPS", {{"Host", "web.local"}, {"X-Probe", ""}}},
+      9};
   EXPECT_EQ(agent_probers(agent_of(result)), (AppProbers{{"/app-health/web/livez", prober}}));
   EXPECT_EQ(result.probes[0].before, "httpGet HTTPS :8443/health?verbose=1&x=%20");
 }
 
 TEST(Rewrite, PathWithoutLeadingSlashIsGivenOneForTheAgent) {
-  for (const auto& [path, expected] : std::vector<std::pair<json, std::string>>{{"healthz", "/healthz"}, {"", "/"}}) {
-    auto result = rewritten(template_with({{"livenessProbe", {{"httpGet", {{"path", path}, {"port", 80}}}}}}));
+  for (const auto& [path, expected] :
+       std::vector<std::pair<json, std::string>>{{"healthz", "/healthz"}, {"", "/"}}) {
+    auto result = rewritten(
+        template_with({{"livenessProbe", {{"httpGet", {{"path", path}, {"port", 80}}}}}}));
     auto probers = agent_probers(agent_of(result));
     EXPECT_EQ(std::get<HttpGetAction>(probers.at("/app-health/web/livez").action).path, expected);
   }
 }
 
 TEST(Rewrite, NamedPortsResolveAgainstTheirOwnContainer) {
-  json pod_template = {{"spec", {{"containers", {
-      {{"name", "web"}, {"ports", {{{"name", "http"}, {"containerPort", 8080}}}},
-       {"livenessProbe", {{"httpGet", {{"port", "http"}, {"path", "/l"}}}}}},
-      {{"name", "api"}, {"ports", {{{"name", "http"}, {"containerPort", 9000}}}},
-       {"readinessProbe", {{"tcpSocket", {{"port", "http"}}}}}},
-      {{"name", "batch"}, {"ports", {{{"name", "metrics"}, {"containerPort", 9100}}}},
-       {"livenessProbe", {{"httpGet", {{"port", "http"}, {"path", "/l"}}}}}}}}}}};
+  json pod_template = {
+      {"spec",
+       {{"containers",
+         {{{"name", "web"},
+           {"ports", {{{"name", "http"}, {"containerPort", 8080}}}},
+           {"livenessProbe", {{"httpGet", {{"port", "http"}, {"path", "/l"}}}}}},
+          {{"name", "api"},
+           {"ports", {{{"name", "http"}, {"containerPort", 9000}}}},
+           {"readinessProbe", {{"tcpSocket", {{"port", "http"}}}}}},
+          {{"name", "batch"},
+           {"ports", {{{"name", "metrics"}, {"containerPort", 9100}}}},
+           {"livenessProbe", {{"httpGet", {{"port", "http"}, {"path", "/l"}}}}}}}}}}};
   auto result = rewritten(pod_template);
   auto probers = agent_probers(agent_of(result));
   EXPECT_EQ(std::get<HttpGetAction>(probers.at("/app-health/web/livez").action).port, 8080);
@@ -135,16 +187,19 @@ TEST(Rewrite, NamedPortsResolveAgainstTheirOwnContainer) {
   EXPECT_EQ(result.probes[0].before, "httpGet :http=8080/l");
   EXPECT_EQ(result.probes[2].outcome, ProbeOutcome::kInvalid);
   EXPECT_EQ(result.probes[2].field, "spec.containers[2].livenessProbe");
-  EXPECT_EQ(result.probes[2].reason, "named port \"http\" is not declared in the ports of container \"batch\"");
+  EXPECT_EQ(result.probes[2].reason,
+            "named port \"http\" is not declared in the ports of container \"batch\"");
   // The unresolvable probe is left exactly as it was.
   EXPECT_EQ(result.pod_template["spec"]["containers"][2], pod_template["spec"]["containers"][2]);
   EXPECT_EQ(restored(result.pod_template).pod_template, pod_template);
 }
 
 TEST(Rewrite, ExecAndSleepAreNeverTouched) {
-  const json pod_template = template_with({{"livenessProbe", {{"exec", {{"command", {"true"}}}}, {"periodSeconds", 3}}},
-                                           {"lifecycle", {{"preStop", {{"sleep", {{"seconds", 5}}}}},
-                                                          {"postStart", {{"exec", {{"command", {"ls"}}}}}}}}});
+  const json pod_template =
+      template_with({{"livenessProbe", {{"exec", {{"command", {"true"}}}}, {"periodSeconds", 3}}},
+                     {"lifecycle",
+                      {{"preStop", {{"sleep", {{"seconds", 5}}}}},
+                       {"postStart", {{"exec", {{"command", {"ls"}}}}}}}}});
   auto result = rewritten(pod_template);
   EXPECT_EQ(result.pod_template, pod_template);
   EXPECT_FALSE(result.changed);
@@ -156,8 +211,9 @@ TEST(Rewrite, ExecAndSleepAreNeverTouched) {
 TEST(Rewrite, HostRules) {
   for (const char* host : {"", "localhost", "127.0.0.1", "::1"}) {
     SCOPED_TRACE(host);
-    auto result = rewritten(template_with({{"livenessProbe", {{"httpGet", {{"host", host}, {"port", 8080}}}}},
-                                           {"readinessProbe", {{"tcpSocket", {{"host", host}, {"port", 8080}}}}}}));
+    auto result = rewritten(
+        template_with({{"livenessProbe", {{"httpGet", {{"host", host}, {"port", 8080}}}}},
+                       {"readinessProbe", {{"tcpSocket", {{"host", host}, {"port", 8080}}}}}}));
     EXPECT_FALSE(web(result)["livenessProbe"]["httpGet"].contains("host"));
     EXPECT_FALSE(web(result)["readinessProbe"]["httpGet"].contains("host"));
     auto probers = agent_probers(agent_of(result));
@@ -166,8 +222,9 @@ TEST(Rewrite, HostRules) {
   }
   for (const char* host : {"10.0.0.7", "example.com", "db.default.svc"}) {
     SCOPED_TRACE(host);
-    const json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"host", host}, {"port", 8080}}}}},
-                                             {"readinessProbe", {{"tcpSocket", {{"host", host}, {"port", 8080}}}}}});
+    const json pod_template =
+        template_with({{"livenessProbe", {{"httpGet", {{"host", host}, {"port", 8080}}}}},
+                       {"readinessProbe", {{"tcpSocket", {{"host", host}, {"port", 8080}}}}}});
     auto result = rewritten(pod_template);
     EXPECT_EQ(result.pod_template, pod_template);
     ASSERT_EQ(result.probes.size(), 2u);
@@ -179,16 +236,19 @@ TEST(Rewrite, HostRules) {
 }
 
 TEST(Rewrite, NativeSidecarInitContainersAreRewrittenOtherInitContainersNot) {
-  const json pod_template = {{"spec", {
-      {"initContainers", {
-          {{"name", "migrate"}, {"image", "m"}},
-          {{"name", "proxy"}, {"restartPolicy", "Always"},
+  const json pod_template = {
+      {"spec",
+       {{"initContainers",
+         {{{"name", "migrate"}, {"image", "m"}},
+          {{"name", "proxy"},
+           {"restartPolicy", "Always"},
            {"startupProbe", {{"tcpSocket", {{"port", 7000}}}}}}}},
-      {"containers", {{{"name", "web"}, {"livenessProbe", {{"httpGet", {{"port", 8080}}}}}}}}}}};
+        {"containers", {{{"name", "web"}, {"livenessProbe", {{"httpGet", {{"port", 8080}}}}}}}}}}};
   auto result = rewritten(pod_template);
   const json& init = result.pod_template["spec"]["initContainers"];
   ASSERT_EQ(init.size(), 3u);
-  EXPECT_EQ(init[0]["name"], kAgentContainerName);  // first, so it runs before the sidecars it serves
+  EXPECT_EQ(init[0]["name"],
+            kAgentContainerName);  // first, so it runs before the sidecars it serves
   EXPECT_EQ(init[2]["startupProbe"]["httpGet"]["path"], "/app-health/proxy/startupz");
   auto probers = agent_probers(init[0]);
   EXPECT_EQ(probers.size(), 2u);
@@ -201,9 +261,10 @@ TEST(Rewrite, NativeSidecarInitContainersAreRewrittenOtherInitContainersNot) {
 TEST(Rewrite, SeveralContainersEachGetTheirOwnPaths) {
   json pod_template = {{"spec", {{"containers", json::array()}}}};
   for (const char* name : {"a", "b", "c"}) {
-    pod_template["spec"]["containers"].push_back({{"name", name},
-                                                  {"livenessProbe", {{"httpGet", {{"port", 80}, {"path", "/"}}}}},
-                                                  {"readinessProbe", {{"tcpSocket", {{"port", 81}}}}}});
+    pod_template["spec"]["containers"].push_back(
+        {{"name", name},
+         {"livenessProbe", {{"httpGet", {{"port", 80}, {"path", "/"}}}}},
+         {"readinessProbe", {{"tcpSocket", {{"port", 81}}}}}});
   }
   auto result = rewritten(pod_template);
   auto probers = agent_probers(agent_of(result));
@@ -222,8 +283,12 @@ TEST(Rewrite, AgentContainer) {
   EXPECT_EQ(agent["image"], kAgent.image);
   EXPECT_EQ(agent["restartPolicy"], "Always");
   EXPECT_EQ(agent["args"], json({"--port", "15120"}));
-  EXPECT_EQ(agent["ports"], json::parse(R"([{"name":"mp-health","containerPort":15120,"protocol":"TCP"}])"));
-  EXPECT_EQ(agent["env"][1], json::parse(R"({"name":"POD_IP","valueFrom":{"fieldRef":{"apiVersion":"v1","fieldPath":"status.podIP"}}})"));
+  EXPECT_EQ(agent["ports"],
+            json::parse(R"([{"name":"mp-health","containerPort":15120,"protocol":"TCP"}])"));
+  EXPECT_EQ(
+      agent["env"][1],
+      json::parse(
+          R"({"name":"POD_IP","valueFrom":{"fieldRef":{"apiVersion":"v1","fieldPath":"status.podIP"}}})"));
   EXPECT_EQ(agent["securityContext"]["runAsUser"], 1337);
   EXPECT_EQ(agent["securityContext"]["runAsNonRoot"], true);
   EXPECT_EQ(agent["securityContext"]["readOnlyRootFilesystem"], true);
@@ -238,9 +303,12 @@ TEST(Rewrite, ConfiguredAgentPortIsUsedEverywhere) {
   const json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}});
   auto result = rewrite(pod_template, {"img", 16000});
   ASSERT_TRUE(result.ok());
-  EXPECT_EQ(result->pod_template["spec"]["containers"][0]["livenessProbe"]["httpGet"]["port"], 16000);
+  EXPECT_EQ(result->pod_template["spec"]["containers"][0]["livenessProbe"]["httpGet"]["port"],
+            16000);
   EXPECT_EQ(result->pod_template["spec"]["initContainers"][0]["ports"][0]["containerPort"], 16000);
-  EXPECT_EQ(result->pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)], "16000");
+  EXPECT_EQ(
+      result->pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)],
+      "16000");
   // Rewriting again with another port moves everything, and restore still finds its way back.
   auto moved = rewrite(result->pod_template, {"img", 17000});
   ASSERT_TRUE(moved.ok());
@@ -253,13 +321,20 @@ TEST(Rewrite, ExcludeInboundPortsIsMergedAndRestoredExactly) {
     std::optional<std::string> before;
     std::string after;
   };
-  for (const auto& test : std::vector<Case>{{std::nullopt, "15120"}, {"", "15120"}, {"8080", "8080,15120"},
-                                            {"8080, 9090", "8080, 9090,15120"}, {"15120,8080", "15120,8080"}}) {
+  for (const auto& test : std::vector<Case>{{std::nullopt, "15120"},
+                                            {"", "15120"},
+                                            {"8080", "8080,15120"},
+                                            {"8080, 9090", "8080, 9090,15120"},
+                                            {"15120,8080", "15120,8080"}}) {
     SCOPED_TRACE(test.before.value_or("(absent)"));
     json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}});
-    if (test.before) pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)] = *test.before;
+    if (test.before)
+      pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)] =
+          *test.before;
     auto result = rewritten(pod_template);
-    EXPECT_EQ(result.pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)], test.after);
+    EXPECT_EQ(
+        result.pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)],
+        test.after);
     EXPECT_EQ(restored(result.pod_template).pod_template, pod_template);
   }
 }
@@ -268,14 +343,18 @@ TEST(Rewrite, ExcludeInboundPortsChangedSinceTheRewriteKeepsTheChange) {
   json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}}}}}});
   pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)] = "8080";
   auto result = rewritten(pod_template);
-  result.pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)] = "8080,15120,9999";
+  result.pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)] =
+      "8080,15120,9999";
   auto back = restored(result.pod_template);
-  EXPECT_EQ(back.pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)], "8080,9999");
+  EXPECT_EQ(
+      back.pod_template["metadata"]["annotations"][std::string(kExcludeInboundPortsAnnotation)],
+      "8080,9999");
 }
 
 TEST(Rewrite, AlreadyRewrittenInputIsAFixedPoint) {
-  const json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}, {"path", "/l"}}}}},
-                                           {"readinessProbe", {{"tcpSocket", {{"port", "http"}}}}}});
+  const json pod_template =
+      template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}, {"path", "/l"}}}}},
+                     {"readinessProbe", {{"tcpSocket", {{"port", "http"}}}}}});
   auto once = rewritten(pod_template);
   auto twice = rewritten(once.pod_template);
   EXPECT_EQ(twice.pod_template, once.pod_template);
@@ -286,14 +365,17 @@ TEST(Rewrite, AlreadyRewrittenInputIsAFixedPoint) {
 // What the API server does to a rewritten template: fill in the probe defaults. Reading that
 // back must be a fixed point of rewrite(), and restore() must still give the original.
 TEST(Rewrite, TemplateWithTheApiServersDefaultsIsAFixedPoint) {
-  const json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}, {"path", "/l"}}}}},
-                                           {"readinessProbe", {{"tcpSocket", {{"port", 8080}}}, {"periodSeconds", 5}}},
-                                           {"lifecycle", {{"preStop", {{"httpGet", {{"port", 8080}}}}}}}});
+  const json pod_template =
+      template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}, {"path", "/l"}}}}},
+                     {"readinessProbe", {{"tcpSocket", {{"port", 8080}}}, {"periodSeconds", 5}}},
+                     {"lifecycle", {{"preStop", {{"httpGet", {{"port", 8080}}}}}}}});
   auto once = rewritten(pod_template);
   json stored = once.pod_template;
   for (const char* slot : {"livenessProbe", "readinessProbe"}) {
     json& probe = stored["spec"]["containers"][0][slot];
-    for (const auto& [field, value] : {std::pair{"timeoutSeconds", 1}, {"periodSeconds", 10}, {"successThreshold", 1},
+    for (const auto& [field, value] : {std::pair{"timeoutSeconds", 1},
+                                       {"periodSeconds", 10},
+                                       {"successThreshold", 1},
                                        {"failureThreshold", 3}}) {
       if (!probe.contains(field)) probe[field] = value;
     }
@@ -331,9 +413,12 @@ TEST(Rewrite, NothingToRewriteAddsNothing) {
 }
 
 TEST(Rewrite, TemplateWithoutMetadataOrAnnotationsComesBackWithout) {
-  const json bare = {{"spec", {{"containers", {{{"name", "web"}, {"livenessProbe", {{"tcpSocket", {{"port", 1}}}}}}}}}}};
+  const json bare = {
+      {"spec",
+       {{"containers", {{{"name", "web"}, {"livenessProbe", {{"tcpSocket", {{"port", 1}}}}}}}}}}};
   auto result = rewritten(bare);
-  EXPECT_TRUE(result.pod_template["metadata"]["annotations"].contains(std::string(kOriginalProbesAnnotation)));
+  EXPECT_TRUE(result.pod_template["metadata"]["annotations"].contains(
+      std::string(kOriginalProbesAnnotation)));
   EXPECT_EQ(restored(result.pod_template).pod_template, bare);
   json empty_annotations = bare;
   empty_annotations["metadata"] = {{"annotations", json::object()}};
@@ -343,7 +428,8 @@ TEST(Rewrite, TemplateWithoutMetadataOrAnnotationsComesBackWithout) {
 // A timing field written as null (`failureThreshold:` and nothing after it) is absent to the
 // API server; the engine keeps it null both ways, also when someone nulls it after the rewrite.
 TEST(Rewrite, NullTimingFieldsStayNull) {
-  const json original = template_with({{"startupProbe", {{"tcpSocket", {{"port", 9901}}}, {"failureThreshold", nullptr}}}});
+  const json original = template_with(
+      {{"startupProbe", {{"tcpSocket", {{"port", 9901}}}, {"failureThreshold", nullptr}}}});
   const auto result = rewritten(original);
   ASSERT_TRUE(is_rewritten(result.pod_template));
   EXPECT_EQ(restored(result.pod_template).pod_template, original);
@@ -359,7 +445,9 @@ TEST(Rewrite, NullTimingFieldsStayNull) {
 // `annotations:` with nothing under it (templated YAML often has it) is null, not absent; a
 // manifest read back after restore must say the same.
 TEST(Rewrite, NullMetadataAnnotationsAndInitContainersComeBackNull) {
-  const json bare = {{"spec", {{"containers", {{{"name", "web"}, {"livenessProbe", {{"tcpSocket", {{"port", 1}}}}}}}}}}};
+  const json bare = {
+      {"spec",
+       {{"containers", {{{"name", "web"}, {"livenessProbe", {{"tcpSocket", {{"port", 1}}}}}}}}}}};
   json null_metadata = bare;
   null_metadata["metadata"] = nullptr;
   json null_annotations = bare;
@@ -392,19 +480,23 @@ TEST(Rewrite, ScopeDecidesWhichProbesAreRewritten) {
   EXPECT_EQ(web(result)["readinessProbe"], pod_template["spec"]["containers"][0]["readinessProbe"]);
   // A rewrite with a narrower scope undoes what is now out of scope.
   auto everything = rewritten(pod_template);
-  EXPECT_EQ(rewritten(everything.pod_template, only_liveness_http).pod_template, result.pod_template);
+  EXPECT_EQ(rewritten(everything.pod_template, only_liveness_http).pod_template,
+            result.pod_template);
 }
 
 TEST(Rewrite, UserChangesAfterTheRewriteWin) {
-  const json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", 8080}, {"path", "/l"}}}, {"periodSeconds", 10}}},
-                                           {"readinessProbe", {{"httpGet", {{"port", 8080}, {"path", "/r"}}}}}});
+  const json pod_template = template_with(
+      {{"livenessProbe", {{"httpGet", {{"port", 8080}, {"path", "/l"}}}, {"periodSeconds", 10}}},
+       {"readinessProbe", {{"httpGet", {{"port", 8080}, {"path", "/r"}}}}}});
   auto result = rewritten(pod_template);
   json edited = result.pod_template;
   // Someone puts their own readiness probe back and tunes the rewritten liveness probe's period.
-  edited["spec"]["containers"][0]["readinessProbe"] = {{"httpGet", {{"port", 8080}, {"path", "/ready2"}}}};
+  edited["spec"]["containers"][0]["readinessProbe"] = {
+      {"httpGet", {{"port", 8080}, {"path", "/ready2"}}}};
   edited["spec"]["containers"][0]["livenessProbe"]["periodSeconds"] = 30;
   auto back = restored(edited);
-  EXPECT_EQ(back.pod_template["spec"]["containers"][0]["readinessProbe"], edited["spec"]["containers"][0]["readinessProbe"]);
+  EXPECT_EQ(back.pod_template["spec"]["containers"][0]["readinessProbe"],
+            edited["spec"]["containers"][0]["readinessProbe"]);
   EXPECT_EQ(back.pod_template["spec"]["containers"][0]["livenessProbe"],
             json::parse(R"({"httpGet":{"port":8080,"path":"/l"},"periodSeconds":30})"));
   ASSERT_EQ(back.probes.size(), 2u);
@@ -418,8 +510,9 @@ TEST(Rewrite, UserChangesAfterTheRewriteWin) {
 }
 
 TEST(Rewrite, PartlyRewrittenTemplateWithoutRecordIsRecoveredFromTheAgent) {
-  const json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", "http"}, {"path", "/l"}, {"scheme", "HTTPS"}}}}},
-                                           {"readinessProbe", {{"exec", {{"command", {"true"}}}}}}});
+  const json pod_template = template_with(
+      {{"livenessProbe", {{"httpGet", {{"port", "http"}, {"path", "/l"}, {"scheme", "HTTPS"}}}}},
+       {"readinessProbe", {{"exec", {{"command", {"true"}}}}}}});
   auto result = rewritten(pod_template);
   json partial = result.pod_template;
   partial["metadata"]["annotations"].erase(std::string(kOriginalProbesAnnotation));
@@ -435,7 +528,8 @@ TEST(Rewrite, PartlyRewrittenTemplateWithoutRecordIsRecoveredFromTheAgent) {
 }
 
 TEST(Rewrite, ProbeOnTheAgentWithoutAnyOriginalIsReportedNotLost) {
-  const json pod_template = template_with({{"livenessProbe", {{"httpGet", {{"port", 15120}, {"path", "/app-health/web/livez"}}}}}});
+  const json pod_template = template_with(
+      {{"livenessProbe", {{"httpGet", {{"port", 15120}, {"path", "/app-health/web/livez"}}}}}});
   EXPECT_TRUE(is_rewritten(pod_template));
   auto back = restored(pod_template);
   EXPECT_EQ(back.pod_template, pod_template);
@@ -470,14 +564,17 @@ TEST(Rewrite, MalformedProbesAreReportedAndLeftAlone) {
     std::string reason;
   };
   const std::vector<Case> cases = {
-      {{{"httpGet", {{"port", 80}}}, {"exec", {{"command", {"x"}}}}}, "has more than one action: exec and httpGet"},
+      {{{"httpGet", {{"port", 80}}}, {"exec", {{"command", {"x"}}}}},
+       "has more than one action: exec and httpGet"},
       {{{"periodSeconds", 3}}, "has no action (needs one of exec or httpGet or tcpSocket or grpc)"},
       {{{"httpGet", {{"port", 70000}}}}, "httpGet.port must be in 1..65535, got 70000"},
       {{{"tcpSocket", {{"port", 0}}}}, "tcpSocket.port must be in 1..65535, got 0"},
       {{{"httpGet", {{"path", "/"}}}}, "httpGet.port is missing"},
       {{{"grpc", {{"port", "grpc"}}}}, "grpc.port must be a port number, got \"grpc\""},
-      {{{"httpGet", {{"port", 80}, {"scheme", "FTP"}}}}, "httpGet.scheme must be HTTP or HTTPS, got \"FTP\""},
-      {{{"httpGet", {{"port", 80}}}, {"timeoutSeconds", "1s"}}, "timeoutSeconds must be a non-negative integer, got \"1s\""},
+      {{{"httpGet", {{"port", 80}, {"scheme", "FTP"}}}},
+       "httpGet.scheme must be HTTP or HTTPS, got \"FTP\""},
+      {{{"httpGet", {{"port", 80}}}, {"timeoutSeconds", "1s"}},
+       "timeoutSeconds must be a non-negative integer, got \"1s\""},
       {"yes", "must be an object"},
   };
   for (const auto& test : cases) {
@@ -504,11 +601,13 @@ TEST(Rewrite, StructuralErrorsNameTheField) {
       {{{"spec", {{"containers", {{"name", "x"}}}}}}, "spec.containers: must be a list"},
       {{{"spec", {{"containers", {1}}}}}, "spec.containers[0]: must be an object"},
       {{{"spec", {{"containers", {{{"name", "Web"}}}}}}},
-       "spec.containers[0].name: must be a DNS label (lower-case letters, digits and '-'), got \"Web\""},
+       "spec.containers[0].name: must be a DNS label (lower-case letters, digits and '-'), got "
+       "\"Web\""},
       {{{"spec", {{"initContainers", {{{"name", "a"}}}}, {"containers", {{{"name", "a"}}}}}}},
        "spec.containers[0].name: \"a\" is the name of another container too"},
       {{{"spec", {{"containers", {{{"name", "meshprobe-agent"}}}}}}},
-       "spec.containers[0].name: \"meshprobe-agent\" is reserved for meshprobe's agent; rename this container"},
+       "spec.containers[0].name: \"meshprobe-agent\" is reserved for meshprobe's agent; rename "
+       "this container"},
   };
   for (const auto& test : cases) {
     SCOPED_TRACE(test.pod_template.dump());
@@ -520,7 +619,8 @@ TEST(Rewrite, StructuralErrorsNameTheField) {
 }
 
 TEST(Rewrite, LifecycleTimeoutIsThePodsGracePeriod) {
-  json pod_template = template_with({{"lifecycle", {{"preStop", {{"httpGet", {{"port", 8080}}}}}}}});
+  json pod_template =
+      template_with({{"lifecycle", {{"preStop", {{"httpGet", {{"port", 8080}}}}}}}});
   pod_template["spec"]["terminationGracePeriodSeconds"] = 90;
   auto probers = agent_probers(agent_of(rewritten(pod_template)));
   EXPECT_EQ(probers.at("/app-lifecycle/web/prestopz").timeout_seconds, 90);

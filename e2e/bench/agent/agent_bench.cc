@@ -39,9 +39,12 @@ Memory memory_of(int pid) {
   std::string key;
   long value = 0;
   while (status >> key) {
-    if (key == "VmRSS:" && status >> value) memory.rss_kb = value;
-    else if (key == "RssAnon:" && status >> value) memory.anonymous_kb = value;
-    else if (key == "Threads:" && status >> value) memory.threads = value;
+    if (key == "VmRSS:" && status >> value)
+      memory.rss_kb = value;
+    else if (key == "RssAnon:" && status >> value)
+      memory.anonymous_kb = value;
+    else if (key == "Threads:" && status >> value)
+      memory.threads = value;
   }
   return memory;
 }
@@ -50,18 +53,19 @@ Memory memory_of(int pid) {
 // threads come and go within one probe.
 class PeakSampler {
  public:
-  explicit PeakSampler(int pid) : thread_([this, pid] {
-    while (!stop_) {
-      const Memory now = memory_of(pid);
-      {
-        std::lock_guard lock(mutex_);
-        peak_.rss_kb = std::max(peak_.rss_kb, now.rss_kb);
-        peak_.anonymous_kb = std::max(peak_.anonymous_kb, now.anonymous_kb);
-        peak_.threads = std::max(peak_.threads, now.threads);
-      }
-      std::this_thread::sleep_for(milliseconds(2));
-    }
-  }) {}
+  explicit PeakSampler(int pid)
+      : thread_([this, pid] {
+          while (!stop_) {
+            const Memory now = memory_of(pid);
+            {
+              std::lock_guard lock(mutex_);
+              peak_.rss_kb = std::max(peak_.rss_kb, now.rss_kb);
+              peak_.anonymous_kb = std::max(peak_.anonymous_kb, now.anonymous_kb);
+              peak_.threads = std::max(peak_.threads, now.threads);
+            }
+            std::this_thread::sleep_for(milliseconds(2));
+          }
+        }) {}
   ~PeakSampler() { finish(); }
   Memory finish() {
     stop_ = true;
@@ -132,9 +136,11 @@ void wait_until_ready(int port) {
   throw std::runtime_error("the agent did not become ready on port " + std::to_string(port));
 }
 
-std::unique_ptr<ChildProcess> start_agent(const std::string& binary, int port, const std::string& probers) {
+std::unique_ptr<ChildProcess> start_agent(const std::string& binary, int port,
+                                          const std::string& probers) {
   auto agent = std::make_unique<ChildProcess>(
-      std::vector<std::string>{binary, "--port", std::to_string(port), "--address", "127.0.0.1", "--log-level", "error"},
+      std::vector<std::string>{binary, "--port", std::to_string(port), "--address", "127.0.0.1",
+                               "--log-level", "error"},
       std::vector<std::string>{"ISTIO_KUBE_APP_PROBERS=" + probers});
   if (!agent->started()) throw std::runtime_error("cannot start " + binary);
   wait_until_ready(port);
@@ -158,12 +164,15 @@ std::string ratio(double a, double b) { return b > 0 ? fixed(a / b, 2) + "x" : "
 void row(const std::vector<std::string>& cells, const std::vector<int>& widths) {
   std::cout << "|";
   for (std::size_t i = 0; i < cells.size(); ++i) {
-    std::cout << " " << cells[i] << std::string(std::max<int>(0, widths[i] - static_cast<int>(cells[i].size())), ' ') << " |";
+    std::cout << " " << cells[i]
+              << std::string(std::max<int>(0, widths[i] - static_cast<int>(cells[i].size())), ' ')
+              << " |";
   }
   std::cout << "\n";
 }
 
-void table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+void table(const std::vector<std::string>& header,
+           const std::vector<std::vector<std::string>>& rows) {
   std::vector<int> widths(header.size());
   for (std::size_t i = 0; i < header.size(); ++i) widths[i] = header[i].size();
   for (const auto& r : rows) {
@@ -182,15 +191,18 @@ int run(const Options& options) {
   app.route("/healthz", {200, {}, "ok"});
   TestTcpListener tcp_app;
   TestGrpcHealthServer grpc_app({{"svc", true}});
-  const std::string probers = R"({"/app-health/app/livez": {"httpGet": {"path": "/healthz", "port": )" +
-                              std::to_string(app.port()) + R"(}, "timeoutSeconds": 5},
-    "/app-health/app/readyz": {"tcpSocket": {"port": )" + std::to_string(tcp_app.port()) + R"(}, "timeoutSeconds": 5},
-    "/app-health/app/startupz": {"grpc": {"port": )" + std::to_string(grpc_app.port()) +
-                              R"(, "service": "svc"}, "timeoutSeconds": 5}})";
+  const std::string probers =
+      R"({"/app-health/app/livez": {"httpGet": {"path": "/healthz", "port": )" +
+      std::to_string(app.port()) + R"(}, "timeoutSeconds": 5},
+    "/app-health/app/readyz": {"tcpSocket": {"port": )" +
+      std::to_string(tcp_app.port()) + R"(}, "timeoutSeconds": 5},
+    "/app-health/app/startupz": {"grpc": {"port": )" +
+      std::to_string(grpc_app.port()) + R"(, "service": "svc"}, "timeoutSeconds": 5}})";
 
-  std::cout << "meshprobe-agent benchmark: " << options.requests << " sequential probes per row (new connection each, as "
-            << "the kubelet), then " << options.concurrency << " clients for " << options.seconds << " s; loopback, "
-            << std::thread::hardware_concurrency() << " CPUs, one run.\n\n";
+  std::cout << "meshprobe-agent benchmark: " << options.requests
+            << " sequential probes per row (new connection each, as "
+            << "the kubelet), then " << options.concurrency << " clients for " << options.seconds
+            << " s; loopback, " << std::thread::hardware_concurrency() << " CPUs, one run.\n\n";
 
   // ---- HTTP and TCP through the agent (nghttp2 build, as shipped) ----
   const int agent_port = unused_port();
@@ -199,26 +211,32 @@ int run(const Options& options) {
   const Memory idle = memory_of(agent->pid());
 
   const auto http_direct = measure(options.requests, [&] { http_get(app.port(), "/healthz"); });
-  const auto http_agent = measure(options.requests, [&] { http_get(agent_port, "/app-health/app/livez"); });
+  const auto http_agent =
+      measure(options.requests, [&] { http_get(agent_port, "/app-health/app/livez"); });
   const auto tcp_direct = measure(options.requests, [&] { tcp_connect(tcp_app.port()); });
-  const auto tcp_agent = measure(options.requests, [&] { http_get(agent_port, "/app-health/app/readyz"); });
+  const auto tcp_agent =
+      measure(options.requests, [&] { http_get(agent_port, "/app-health/app/readyz"); });
 
-  const double direct_rate = throughput(options.concurrency, options.seconds, [&] { http_get(app.port(), "/healthz"); });
+  const double direct_rate =
+      throughput(options.concurrency, options.seconds, [&] { http_get(app.port(), "/healthz"); });
   PeakSampler sampler(agent->pid());
-  const double agent_rate =
-      throughput(options.concurrency, options.seconds, [&] { http_get(agent_port, "/app-health/app/livez"); });
+  const double agent_rate = throughput(options.concurrency, options.seconds,
+                                       [&] { http_get(agent_port, "/app-health/app/livez"); });
   const Memory loaded = sampler.finish();
   const Memory after = memory_of(agent->pid());
   agent.reset();
 
   std::cout << "Probe latency (us), sequential:\n";
   table({"probe", "direct p50", "agent p50", "ratio", "direct p99", "agent p99", "ratio"},
-        {{"HTTP GET", fixed(http_direct.p50_us), fixed(http_agent.p50_us), ratio(http_agent.p50_us, http_direct.p50_us),
-          fixed(http_direct.p99_us), fixed(http_agent.p99_us), ratio(http_agent.p99_us, http_direct.p99_us)},
-         {"TCP connect", fixed(tcp_direct.p50_us), fixed(tcp_agent.p50_us), ratio(tcp_agent.p50_us, tcp_direct.p50_us),
-          fixed(tcp_direct.p99_us), fixed(tcp_agent.p99_us), ratio(tcp_agent.p99_us, tcp_direct.p99_us)}});
+        {{"HTTP GET", fixed(http_direct.p50_us), fixed(http_agent.p50_us),
+          ratio(http_agent.p50_us, http_direct.p50_us), fixed(http_direct.p99_us),
+          fixed(http_agent.p99_us), ratio(http_agent.p99_us, http_direct.p99_us)},
+         {"TCP connect", fixed(tcp_direct.p50_us), fixed(tcp_agent.p50_us),
+          ratio(tcp_agent.p50_us, tcp_direct.p50_us), fixed(tcp_direct.p99_us),
+          fixed(tcp_agent.p99_us), ratio(tcp_agent.p99_us, tcp_direct.p99_us)}});
   std::cout << "HTTP probes per second, " << options.concurrency << " clients:\n";
-  table({"direct", "through agent", "ratio"}, {{fixed(direct_rate), fixed(agent_rate), ratio(agent_rate, direct_rate)}});
+  table({"direct", "through agent", "ratio"},
+        {{fixed(direct_rate), fixed(agent_rate), ratio(agent_rate, direct_rate)}});
 
   // ---- gRPC health both ways ----
   struct GrpcRun {
@@ -228,14 +246,16 @@ int run(const Options& options) {
   };
   std::vector<GrpcRun> grpc_runs;
   for (const auto& [name, binary] : std::vector<std::pair<std::string, std::string>>{
-           {"nghttp2 (shipped)", MESHPROBE_AGENT_BINARY}, {"gRPC C++ library", MESHPROBE_AGENT_GRPCPP_BINARY}}) {
+           {"nghttp2 (shipped)", MESHPROBE_AGENT_BINARY},
+           {"gRPC C++ library", MESHPROBE_AGENT_GRPCPP_BINARY}}) {
     const int port = unused_port();
     auto grpc_agent = start_agent(binary, port, probers);
     std::this_thread::sleep_for(milliseconds(300));
     GrpcRun result{name, memory_of(grpc_agent->pid()), {}, {}, {}};
     PeakSampler grpc_sampler(grpc_agent->pid());
     result.latency = measure(options.grpc_requests, [&] {
-      if (http_get(port, "/app-health/app/startupz").status != 200) throw std::runtime_error(name + ": probe failed");
+      if (http_get(port, "/app-health/app/startupz").status != 200)
+        throw std::runtime_error(name + ": probe failed");
     });
     result.peak = grpc_sampler.finish();
     std::this_thread::sleep_for(milliseconds(300));
@@ -246,14 +266,18 @@ int run(const Options& options) {
   std::cout << "Agent resident memory (kB) and threads:\n";
   std::vector<std::vector<std::string>> memory_rows{
       {"HTTP/TCP agent, idle", fixed(idle.rss_kb), fixed(idle.anonymous_kb), fixed(idle.threads)},
-      {"HTTP/TCP agent, peak under load", fixed(loaded.rss_kb), fixed(loaded.anonymous_kb), fixed(loaded.threads)},
-      {"HTTP/TCP agent, after load", fixed(after.rss_kb), fixed(after.anonymous_kb), fixed(after.threads)}};
+      {"HTTP/TCP agent, peak under load", fixed(loaded.rss_kb), fixed(loaded.anonymous_kb),
+       fixed(loaded.threads)},
+      {"HTTP/TCP agent, after load", fixed(after.rss_kb), fixed(after.anonymous_kb),
+       fixed(after.threads)}};
   for (const auto& r : grpc_runs) {
-    memory_rows.push_back({"gRPC via " + r.name + ", idle", fixed(r.idle.rss_kb), fixed(r.idle.anonymous_kb), fixed(r.idle.threads)});
+    memory_rows.push_back({"gRPC via " + r.name + ", idle", fixed(r.idle.rss_kb),
+                           fixed(r.idle.anonymous_kb), fixed(r.idle.threads)});
     memory_rows.push_back({"gRPC via " + r.name + ", peak while probing", fixed(r.peak.rss_kb),
                            fixed(r.peak.anonymous_kb), fixed(r.peak.threads)});
-    memory_rows.push_back({"gRPC via " + r.name + ", after " + std::to_string(options.grpc_requests) + " probes",
-                           fixed(r.after.rss_kb), fixed(r.after.anonymous_kb), fixed(r.after.threads)});
+    memory_rows.push_back(
+        {"gRPC via " + r.name + ", after " + std::to_string(options.grpc_requests) + " probes",
+         fixed(r.after.rss_kb), fixed(r.after.anonymous_kb), fixed(r.after.threads)});
   }
   table({"agent", "RSS", "of which anonymous", "threads"}, memory_rows);
 
@@ -261,11 +285,16 @@ int run(const Options& options) {
   const auto& full = grpc_runs[1];
   std::cout << "gRPC health check, nghttp2 against gRPC's C++ library:\n";
   table({"", "nghttp2", "gRPC C++", "ratio (gRPC C++ / nghttp2)"},
-        {{"RSS after probes (kB)", fixed(lean.after.rss_kb), fixed(full.after.rss_kb), ratio(full.after.rss_kb, lean.after.rss_kb)},
-         {"peak RSS while probing (kB)", fixed(lean.peak.rss_kb), fixed(full.peak.rss_kb), ratio(full.peak.rss_kb, lean.peak.rss_kb)},
-         {"peak threads while probing", fixed(lean.peak.threads), fixed(full.peak.threads), ratio(full.peak.threads, lean.peak.threads)},
-         {"probe p50 (us)", fixed(lean.latency.p50_us), fixed(full.latency.p50_us), ratio(full.latency.p50_us, lean.latency.p50_us)},
-         {"probe p99 (us)", fixed(lean.latency.p99_us), fixed(full.latency.p99_us), ratio(full.latency.p99_us, lean.latency.p99_us)}});
+        {{"RSS after probes (kB)", fixed(lean.after.rss_kb), fixed(full.after.rss_kb),
+          ratio(full.after.rss_kb, lean.after.rss_kb)},
+         {"peak RSS while probing (kB)", fixed(lean.peak.rss_kb), fixed(full.peak.rss_kb),
+          ratio(full.peak.rss_kb, lean.peak.rss_kb)},
+         {"peak threads while probing", fixed(lean.peak.threads), fixed(full.peak.threads),
+          ratio(full.peak.threads, lean.peak.threads)},
+         {"probe p50 (us)", fixed(lean.latency.p50_us), fixed(full.latency.p50_us),
+          ratio(full.latency.p50_us, lean.latency.p50_us)},
+         {"probe p99 (us)", fixed(lean.latency.p99_us), fixed(full.latency.p99_us),
+          ratio(full.latency.p99_us, lean.latency.p99_us)}});
   return 0;
 }
 
@@ -276,12 +305,17 @@ int main(int argc, char** argv) {
   meshprobe::agent::testing::Options options;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--requests") options.requests = std::stoi(argv[i + 1]);
-    else if (flag == "--grpc-requests") options.grpc_requests = std::stoi(argv[i + 1]);
-    else if (flag == "--concurrency") options.concurrency = std::stoi(argv[i + 1]);
-    else if (flag == "--seconds") options.seconds = std::stod(argv[i + 1]);
+    if (flag == "--requests")
+      options.requests = std::stoi(argv[i + 1]);
+    else if (flag == "--grpc-requests")
+      options.grpc_requests = std::stoi(argv[i + 1]);
+    else if (flag == "--concurrency")
+      options.concurrency = std::stoi(argv[i + 1]);
+    else if (flag == "--seconds")
+      options.seconds = std::stod(argv[i + 1]);
     else {
-      std::cerr << "usage: meshprobe-agent-bench [--requests N] [--grpc-requests N] [--concurrency N] [--seconds S]\n";
+      std::cerr << "usage: meshprobe-agent-bench [--requests N] [--grpc-requests N] [--concurrency "
+                   "N] [--seconds S]\n";
       return 2;
     }
   }

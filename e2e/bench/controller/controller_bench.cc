@@ -20,20 +20,19 @@
 //            controller, which says NewReplicaSetAvailable (--until settled); prints the Unix
 //            time at which that first held.
 #include <atomic>
+#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/program_options.hpp>
-#include <nlohmann/json.hpp>
 
 #include "kube/api.h"
 #include "kube/clock.h"
@@ -124,52 +123,62 @@ json deployment(const std::string& namespace_name, std::size_t index) {
   char name[32];
   std::snprintf(name, sizeof name, "app-%06zu", index);
   const bool http = index % 2 == 0;
-  const json liveness = http ? json{{"httpGet", {{"path", "/healthz"}, {"port", 8080}}}, {"periodSeconds", 10}}
-                             : json{{"tcpSocket", {{"port", 8081}}}, {"periodSeconds", 10}};
+  const json liveness =
+      http ? json{{"httpGet", {{"path", "/healthz"}, {"port", 8080}}}, {"periodSeconds", 10}}
+           : json{{"tcpSocket", {{"port", 8081}}}, {"periodSeconds", 10}};
   const json readiness = http ? json{{"httpGet", {{"path", "/ready"}, {"port", "http"}}}}
                               : json{{"tcpSocket", {{"port", "tcp"}}}};
-  return {{"apiVersion", "apps/v1"},
-          {"kind", "Deployment"},
-          {"metadata", {{"name", name}, {"namespace", namespace_name}, {"labels", {{"app", name}}}}},
+  return {
+      {"apiVersion", "apps/v1"},
+      {"kind", "Deployment"},
+      {"metadata", {{"name", name}, {"namespace", namespace_name}, {"labels", {{"app", name}}}}},
+      {"spec",
+       {{"replicas", 0},
+        {"selector", {{"matchLabels", {{"app", name}}}}},
+        {"template",
+         {{"metadata", {{"labels", {{"app", name}}}}},
           {"spec",
-           {{"replicas", 0},
-            {"selector", {{"matchLabels", {{"app", name}}}}},
-            {"template",
-             {{"metadata", {{"labels", {{"app", name}}}}},
-              {"spec",
-               {{"containers",
-                 json::array({{{"name", "app"},
-                               {"image", "registry.local/app:1.0"},
-                               {"ports", json::array({{{"name", "http"}, {"containerPort", 8080}},
-                                                      {{"name", "tcp"}, {"containerPort", 8081}}})},
-                               {"livenessProbe", liveness},
-                               {"readinessProbe", readiness}}})}}}}}}}};
+           {{"containers",
+             json::array({{{"name", "app"},
+                           {"image", "registry.local/app:1.0"},
+                           {"ports", json::array({{{"name", "http"}, {"containerPort", 8080}},
+                                                  {{"name", "tcp"}, {"containerPort", 8081}}})},
+                           {"livenessProbe", liveness},
+                           {"readinessProbe", readiness}}})}}}}}}}};
 }
 
 int create_command(const options::variables_map& arguments) {
   const auto namespaces = split(arguments["namespaces"].as<std::string>());
   const auto count = arguments["count"].as<std::size_t>();
   const auto first = arguments["first"].as<std::size_t>();
-  auto connection = connect(arguments["kubeconfig"].as<std::string>(), {.queries_per_second = 400, .burst = 400});
+  auto connection =
+      connect(arguments["kubeconfig"].as<std::string>(), {.queries_per_second = 400, .burst = 400});
   for (const auto& namespace_name : namespaces) {
-    auto created = connection->api->create(resources::kNamespaces, "",
-                                           {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", namespace_name}}}});
+    auto created = connection->api->create(
+        resources::kNamespaces, "",
+        {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", namespace_name}}}});
     if (!created && created.error().kind != kube::ApiErrorKind::kAlreadyExists) {
-      std::cerr << "creating namespace " << namespace_name << ": " << created.error().message() << "\n";
+      std::cerr << "creating namespace " << namespace_name << ": " << created.error().message()
+                << "\n";
       return 1;
     }
   }
   const auto started = std::chrono::steady_clock::now();
-  auto failures = run_parallel(count, arguments["concurrency"].as<int>(), [&](std::size_t offset) -> std::optional<std::string> {
-    const std::size_t index = first + offset;
-    const std::string& namespace_name = namespaces[index % namespaces.size()];
-    auto created = connection->api->create(resources::kDeployments, namespace_name, deployment(namespace_name, index));
-    if (created || created.error().kind == kube::ApiErrorKind::kAlreadyExists) return std::nullopt;
-    return created.error().message();
-  });
+  auto failures =
+      run_parallel(count, arguments["concurrency"].as<int>(),
+                   [&](std::size_t offset) -> std::optional<std::string> {
+                     const std::size_t index = first + offset;
+                     const std::string& namespace_name = namespaces[index % namespaces.size()];
+                     auto created = connection->api->create(resources::kDeployments, namespace_name,
+                                                            deployment(namespace_name, index));
+                     if (created || created.error().kind == kube::ApiErrorKind::kAlreadyExists)
+                       return std::nullopt;
+                     return created.error().message();
+                   });
   for (const auto& failure : failures) std::cerr << failure << "\n";
   std::cerr << "created " << count - failures.size() << " Deployments in "
-            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s\n";
+            << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count()
+            << " s\n";
   return failures.empty() ? 0 : 1;
 }
 
@@ -183,8 +192,9 @@ int ceiling_command(const options::variables_map& arguments) {
   auto connection = connect(arguments["kubeconfig"].as<std::string>(), limits);
   std::vector<json> items;
   for (const auto& namespace_name : namespaces) {
-    auto listed = kube::list_all_pages(*connection->api, resources::kDeployments, namespace_name, {}, 500,
-                                       [&](json item) { items.push_back(std::move(item)); });
+    auto listed =
+        kube::list_all_pages(*connection->api, resources::kDeployments, namespace_name, {}, 500,
+                             [&](json item) { items.push_back(std::move(item)); });
     if (!listed) {
       std::cerr << "listing " << namespace_name << ": " << listed.error().message() << "\n";
       return 1;
@@ -200,49 +210,56 @@ int ceiling_command(const options::variables_map& arguments) {
   const bool with_events = arguments["events"].as<bool>();
   controller::EventRecorder events(*connection->api, connection->clock, "meshprobe-bench-ceiling",
                                    connection->metrics, connection->logger);
-  auto failures = run_parallel(items.size(), arguments["workers"].as<int>(), [&](std::size_t index) -> std::optional<std::string> {
-    json object = items[index];
-    const std::string namespace_name = object["metadata"]["namespace"];
-    const std::string name = object["metadata"]["name"];
-    // As the controller does: when someone else wrote the Deployment since it was read (409
-    // Conflict), read it again and retry.
-    for (int attempt = 0;; ++attempt) {
-      auto rewritten = probe::rewrite(object["spec"]["template"], agent);
-      if (!rewritten) return name + ": " + rewritten.error().message;
-      auto patched = connection->api->patch(
-          resources::kDeployments, namespace_name, name, kube::PatchType::kJson,
-          controller::template_patch(object["spec"]["template"], rewritten->pod_template,
-                                     object["metadata"]["resourceVersion"]),
-          field_manager);
-      if (!patched) {
-        if (!patched.error().is(kube::ApiErrorKind::kConflict) || attempt >= 3) return name + ": " + patched.error().message();
-        ++retries;
-        // The controller's RBAC has list, not get.
-        kube::ListOptions only_this;
-        only_this.field_selector = "metadata.name=" + name;
-        auto fresh = connection->api->list(resources::kDeployments, namespace_name, only_this);
-        if (!fresh || fresh->items.size() != 1) return name + ": could not read it again";
-        object = std::move(fresh->items.front());
-        continue;
-      }
-      const auto summary = probe::summarize(probe::Decision{}, *rewritten);
-      if (with_events) {
-        events.record({"apps/v1", "Deployment", namespace_name, name, object["metadata"]["uid"],
-                       (*patched)["metadata"]["resourceVersion"]},
-                      controller::EventType::kNormal, "Rewritten", "RewriteProbes", summary.message);
-      }
-      const controller::Condition condition{std::string(probe::kConditionType), "True",
-                                            std::string(probe::condition_reason_name(summary.reason)),
-                                            summary.message, std::nullopt};
-      const auto entry = controller::condition_to_write(json::array(), condition, controller::ConditionShape::kDeployment,
-                                                        controller::format_time(std::chrono::system_clock::now()));
-      auto status = connection->api->patch(resources::kDeployments, namespace_name, name, kube::PatchType::kApply,
-                                           controller::status_condition_apply(namespace_name, name, *entry).dump(),
-                                           status_apply);
-      if (!status) return name + ": " + status.error().message();
-      return std::nullopt;
-    }
-  });
+  auto failures = run_parallel(
+      items.size(), arguments["workers"].as<int>(),
+      [&](std::size_t index) -> std::optional<std::string> {
+        json object = items[index];
+        const std::string namespace_name = object["metadata"]["namespace"];
+        const std::string name = object["metadata"]["name"];
+        // As the controller does: when someone else wrote the Deployment since it was read (409
+        // Conflict), read it again and retry.
+        for (int attempt = 0;; ++attempt) {
+          auto rewritten = probe::rewrite(object["spec"]["template"], agent);
+          if (!rewritten) return name + ": " + rewritten.error().message;
+          auto patched = connection->api->patch(
+              resources::kDeployments, namespace_name, name, kube::PatchType::kJson,
+              controller::template_patch(object["spec"]["template"], rewritten->pod_template,
+                                         object["metadata"]["resourceVersion"]),
+              field_manager);
+          if (!patched) {
+            if (!patched.error().is(kube::ApiErrorKind::kConflict) || attempt >= 3)
+              return name + ": " + patched.error().message();
+            ++retries;
+            // The controller's RBAC has list, not get.
+            kube::ListOptions only_this;
+            only_this.field_selector = "metadata.name=" + name;
+            auto fresh = connection->api->list(resources::kDeployments, namespace_name, only_this);
+            if (!fresh || fresh->items.size() != 1) return name + ": could not read it again";
+            object = std::move(fresh->items.front());
+            continue;
+          }
+          const auto summary = probe::summarize(probe::Decision{}, *rewritten);
+          if (with_events) {
+            events.record({"apps/v1", "Deployment", namespace_name, name, object["metadata"]["uid"],
+                           (*patched)["metadata"]["resourceVersion"]},
+                          controller::EventType::kNormal, "Rewritten", "RewriteProbes",
+                          summary.message);
+          }
+          const controller::Condition condition{
+              std::string(probe::kConditionType), "True",
+              std::string(probe::condition_reason_name(summary.reason)), summary.message,
+              std::nullopt};
+          const auto entry = controller::condition_to_write(
+              json::array(), condition, controller::ConditionShape::kDeployment,
+              controller::format_time(std::chrono::system_clock::now()));
+          auto status = connection->api->patch(
+              resources::kDeployments, namespace_name, name, kube::PatchType::kApply,
+              controller::status_condition_apply(namespace_name, name, *entry).dump(),
+              status_apply);
+          if (!status) return name + ": " + status.error().message();
+          return std::nullopt;
+        }
+      });
   for (const auto& failure : failures) std::cerr << failure << "\n";
   const auto finished = std::chrono::steady_clock::now();
   std::cout << json{{"deployments", items.size()},
@@ -268,11 +285,14 @@ Progress project_progress(const json& object, int agent_port) {
     progress.rewritten = probe::is_rewritten((*found)["template"], agent_port);
   }
   bool rollout_complete = false;
-  if (auto status = object.find("status"); status != object.end() && status->contains("conditions")) {
+  if (auto status = object.find("status");
+      status != object.end() && status->contains("conditions")) {
     for (const auto& condition : (*status)["conditions"]) {
       const std::string type = condition.value("type", "");
-      if (type == probe::kConditionType) progress.condition = condition.value("status", "") == "True";
-      if (type == "Progressing") rollout_complete = condition.value("reason", "") == "NewReplicaSetAvailable";
+      if (type == probe::kConditionType)
+        progress.condition = condition.value("status", "") == "True";
+      if (type == "Progressing")
+        rollout_complete = condition.value("reason", "") == "NewReplicaSetAvailable";
     }
     progress.settled = rollout_complete && object["metadata"].value("generation", 0) ==
                                                (*status).value("observedGeneration", -1);
@@ -295,15 +315,18 @@ int wait_command(const options::variables_map& arguments) {
     return !progress.rewritten && progress.condition == false;
   };
   const int agent_port = arguments["agent-port"].as<int>();
-  auto connection = connect(arguments["kubeconfig"].as<std::string>(), {.queries_per_second = 50, .burst = 100});
-  kube::Informer<Progress> informer("deployments", *connection->api, kube::fixed_resource(resources::kDeployments),
-                                    [&](const json& object) { return project_progress(object, agent_port); }, {},
-                                    connection->clock, connection->random, connection->metrics, connection->logger);
+  auto connection =
+      connect(arguments["kubeconfig"].as<std::string>(), {.queries_per_second = 50, .burst = 100});
+  kube::Informer<Progress> informer(
+      "deployments", *connection->api, kube::fixed_resource(resources::kDeployments),
+      [&](const json& object) { return project_progress(object, agent_port); }, {},
+      connection->clock, connection->random, connection->metrics, connection->logger);
   informer.start();
   std::stop_source never;
   informer.wait_for_sync(never.get_token());
   std::cout << "synced" << std::endl;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(arguments["timeout"].as<int>());
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(arguments["timeout"].as<int>());
   std::size_t done = 0, seen = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     done = seen = 0;
@@ -319,8 +342,8 @@ int wait_command(const options::variables_map& arguments) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  std::cerr << "timed out: " << done << " of " << seen << " Deployments (of " << count << " expected) "
-            << until << "\n";
+  std::cerr << "timed out: " << done << " of " << seen << " Deployments (of " << count
+            << " expected) " << until << "\n";
   informer.stop();
   return 1;
 }
@@ -332,21 +355,26 @@ int main(int argc, char** argv) {
   namespace options = boost::program_options;
   using meshprobe::probe::kDefaultAgentPort;
   options::options_description described("controller_bench create|ceiling|wait [options]");
-  described.add_options()
-      ("help", "this text")
-      ("kubeconfig", options::value<std::string>()->required(), "kubeconfig to use")
-      ("namespaces", options::value<std::string>()->required(), "comma-separated namespaces")
-      ("count", options::value<std::size_t>()->default_value(0), "create, wait: how many Deployments")
-      ("first", options::value<std::size_t>()->default_value(0), "create: index of the first Deployment")
-      ("concurrency", options::value<int>()->default_value(16), "create: requests in flight")
-      ("workers", options::value<int>()->default_value(4), "ceiling: concurrent workers")
-      ("qps", options::value<double>()->default_value(50), "ceiling: client-side QPS limit")
-      ("burst", options::value<int>()->default_value(100), "ceiling: client-side burst")
-      ("events", options::value<bool>()->default_value(false), "ceiling: also the controller's Event per Deployment")
-      ("agent-image", options::value<std::string>()->default_value("ghcr.io/meshprobe/meshprobe-agent:0.1.0"), "ceiling: agent image")
-      ("agent-port", options::value<int>()->default_value(kDefaultAgentPort), "ceiling, wait: agent port")
-      ("until", options::value<std::string>()->default_value("rewritten"), "wait: rewritten, restored or settled")
-      ("timeout", options::value<int>()->default_value(1800), "wait: seconds");
+  described.add_options()("help", "this text")(
+      "kubeconfig", options::value<std::string>()->required(), "kubeconfig to use")(
+      "namespaces", options::value<std::string>()->required(), "comma-separated namespaces")(
+      "count", options::value<std::size_t>()->default_value(0),
+      "create, wait: how many Deployments")("first",
+                                            options::value<std::size_t>()->default_value(0),
+                                            "create: index of the first Deployment")(
+      "concurrency", options::value<int>()->default_value(16), "create: requests in flight")(
+      "workers", options::value<int>()->default_value(4), "ceiling: concurrent workers")(
+      "qps", options::value<double>()->default_value(50), "ceiling: client-side QPS limit")(
+      "burst", options::value<int>()->default_value(100), "ceiling: client-side burst")(
+      "events", options::value<bool>()->default_value(false),
+      "ceiling: also the controller's Event per Deployment")(
+      "agent-image",
+      options::value<std::string>()->default_value("ghcr.io/meshprobe/meshprobe-agent:0.1.0"),
+      "ceiling: agent image")("agent-port", options::value<int>()->default_value(kDefaultAgentPort),
+                              "ceiling, wait: agent port")(
+      "until", options::value<std::string>()->default_value("rewritten"),
+      "wait: rewritten, restored or settled")("timeout", options::value<int>()->default_value(1800),
+                                              "wait: seconds");
   options::positional_options_description positional;
   positional.add("command", 1);
   options::options_description hidden;
@@ -355,7 +383,9 @@ int main(int argc, char** argv) {
   all.add(described).add(hidden);
   options::variables_map arguments;
   try {
-    options::store(options::command_line_parser(argc, argv).options(all).positional(positional).run(), arguments);
+    options::store(
+        options::command_line_parser(argc, argv).options(all).positional(positional).run(),
+        arguments);
     if (arguments.count("help") || !arguments.count("command")) {
       std::cout << described;
       return arguments.count("help") ? 0 : 2;

@@ -31,16 +31,21 @@ json realistic_deployment(const std::string& ns, int index) {
   auto container = [&](const std::string& container_name, int port) {
     return json{
         {"name", container_name},
-        {"image", "registry.example.com/team/" + container_name + ":1.4." + std::to_string(index % 10)},
+        {"image",
+         "registry.example.com/team/" + container_name + ":1.4." + std::to_string(index % 10)},
         {"ports", json::array({{{"name", "http"}, {"containerPort", port}}})},
         {"env", json::array({{{"name", "LOG_LEVEL"}, {"value", "info"}},
                              {{"name", "SERVICE_NAME"}, {"value", name}},
-                             {{"name", "POD_IP"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}})},
-        {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "128Mi"}}},
-                       {"limits", {{"memory", "256Mi"}}}}},
-        {"livenessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", "http"}}},
-                           {"initialDelaySeconds", 5}, {"periodSeconds", 10}}},
-        {"readinessProbe", {{"httpGet", {{"path", "/ready"}, {"port", port}}}, {"periodSeconds", 5}}},
+                             {{"name", "POD_IP"},
+                              {"valueFrom", {{"fieldRef", {{"fieldPath", "status.podIP"}}}}}}})},
+        {"resources",
+         {{"requests", {{"cpu", "100m"}, {"memory", "128Mi"}}}, {"limits", {{"memory", "256Mi"}}}}},
+        {"livenessProbe",
+         {{"httpGet", {{"path", "/healthz"}, {"port", "http"}}},
+          {"initialDelaySeconds", 5},
+          {"periodSeconds", 10}}},
+        {"readinessProbe",
+         {{"httpGet", {{"path", "/ready"}, {"port", port}}}, {"periodSeconds", 5}}},
         {"volumeMounts", json::array({{{"name", "config"}, {"mountPath", "/etc/app"}}})}};
   };
   return {{"apiVersion", "apps/v1"},
@@ -54,11 +59,13 @@ json realistic_deployment(const std::string& ns, int index) {
            {{"replicas", 0},
             {"selector", {{"matchLabels", {{"app", name}}}}},
             {"template",
-             {{"metadata", {{"labels", {{"app", name}, {"team", "shop"}}},
-                            {"annotations", {{"prometheus.io/scrape", "true"}}}}},
+             {{"metadata",
+               {{"labels", {{"app", name}, {"team", "shop"}}},
+                {"annotations", {{"prometheus.io/scrape", "true"}}}}},
               {"spec",
                {{"containers", json::array({container("server", 8080), container("worker", 9090)})},
-                {"volumes", json::array({{{"name", "config"}, {"configMap", {{"name", name}}}}})}}}}}}}};
+                {"volumes",
+                 json::array({{{"name", "config"}, {"configMap", {{"name", name}}}}})}}}}}}}};
 }
 
 // What an operator that rewrites probes might keep: generation and the probe-bearing parts of
@@ -74,7 +81,8 @@ ProbeView project_probes(const json& object) {
   for (const char* list : {"containers", "initContainers"}) {
     for (const auto& container : pod_template["spec"].value(list, json::array())) {
       json slim = {{"name", container["name"]}};
-      for (const char* field : {"ports", "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "restartPolicy"}) {
+      for (const char* field : {"ports", "livenessProbe", "readinessProbe", "startupProbe",
+                                "lifecycle", "restartPolicy"}) {
         if (container.contains(field)) slim[field] = container[field];
       }
       kept[list].push_back(std::move(slim));
@@ -98,18 +106,23 @@ TEST_F(CacheMemoryTest, MemoryPerCachedDeploymentWithAThousandDeployments) {
   auto writer = connect(cluster().admin_kubeconfig, fast);
   ASSERT_TRUE(writer.ok());
   for (int index = 0; index < kCount; ++index) {
-    auto created = (*writer)->api->create(kDeployments, test_namespace(), realistic_deployment(test_namespace(), index));
+    auto created = (*writer)->api->create(kDeployments, test_namespace(),
+                                          realistic_deployment(test_namespace(), index));
     ASSERT_TRUE(created.ok()) << created.error().message();
   }
   // Wait for the deployment controller's status, so the objects are as big as in real life.
-  ASSERT_TRUE(eventually("status on every Deployment", std::chrono::seconds(300), [&]() -> AssertionResult {
-    int with_status = 0;
-    kube::list_all_pages(*(*writer)->api, kDeployments, test_namespace(), {}, 500, [&](json item) {
-      if (item["status"].value("observedGeneration", 0) >= 1 && item["status"].contains("conditions")) ++with_status;
-    });
-    if (with_status == kCount) return AssertionSuccess();
-    return AssertionFailure() << with_status << " of " << kCount;
-  }));
+  ASSERT_TRUE(
+      eventually("status on every Deployment", std::chrono::seconds(300), [&]() -> AssertionResult {
+        int with_status = 0;
+        kube::list_all_pages(*(*writer)->api, kDeployments, test_namespace(), {}, 500,
+                             [&](json item) {
+                               if (item["status"].value("observedGeneration", 0) >= 1 &&
+                                   item["status"].contains("conditions"))
+                                 ++with_status;
+                             });
+        if (with_status == kCount) return AssertionSuccess();
+        return AssertionFailure() << with_status << " of " << kCount;
+      }));
 
   kube::ReflectorOptions options;
   options.namespace_name = test_namespace();
@@ -119,9 +132,9 @@ TEST_F(CacheMemoryTest, MemoryPerCachedDeploymentWithAThousandDeployments) {
     const std::size_t before = heap_in_use();
     double per_object = 0;
     {
-      Informer<T> informer("deployments", *(*writer)->api, kube::fixed_resource(kDeployments), project,
-                           options, (*writer)->clock, (*writer)->random, (*writer)->metrics,
-                           (*writer)->logger, transform);
+      Informer<T> informer("deployments", *(*writer)->api, kube::fixed_resource(kDeployments),
+                           project, options, (*writer)->clock, (*writer)->random,
+                           (*writer)->metrics, (*writer)->logger, transform);
       informer.start();
       std::stop_source never;
       EXPECT_TRUE(informer.wait_for_sync(never.get_token()));
@@ -133,15 +146,18 @@ TEST_F(CacheMemoryTest, MemoryPerCachedDeploymentWithAThousandDeployments) {
     return per_object;
   };
   auto keep_all = [](json&) {};
-  const double whole_json = measure("nlohmann::json, whole object", [](const json& object) { return object; }, keep_all);
-  const double without_managed = measure("nlohmann::json, without managedFields",
-                                        [](const json& object) { return object; }, kube::drop_managed_fields);
-  const double compact = measure("CompactObject (deflated MessagePack), without managedFields", kube::project_compact,
-                                 kube::drop_managed_fields);
-  const double probes = measure("typed projection: generation + probe parts of the template", project_probes,
-                                kube::drop_managed_fields);
-  const double metadata_only = measure("metadata only (key, resourceVersion, labels)",
-                                      [](const json&) { return Nothing{}; }, kube::drop_managed_fields);
+  const double whole_json = measure(
+      "nlohmann::json, whole object", [](const json& object) { return object; }, keep_all);
+  const double without_managed = measure(
+      "nlohmann::json, without managedFields", [](const json& object) { return object; },
+      kube::drop_managed_fields);
+  const double compact = measure("CompactObject (deflated MessagePack), without managedFields",
+                                 kube::project_compact, kube::drop_managed_fields);
+  const double probes = measure("typed projection: generation + probe parts of the template",
+                                project_probes, kube::drop_managed_fields);
+  const double metadata_only = measure(
+      "metadata only (key, resourceVersion, labels)", [](const json&) { return Nothing{}; },
+      kube::drop_managed_fields);
   std::fflush(stdout);
   EXPECT_LT(without_managed, whole_json);
   EXPECT_LT(compact, without_managed / 3);

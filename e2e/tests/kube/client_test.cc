@@ -80,7 +80,8 @@ TEST_F(KubeClientTest, EveryVerbWithAClientCertificateAndTypedErrors) {
 TEST_F(KubeClientTest, InvalidObjectsCarryTheirFieldCauses) {
   auto client = admin();
   ASSERT_TRUE(client);
-  auto invalid = client->api->create(kConfigMaps, test_namespace(), config_map("Not_A_Name", json::object()));
+  auto invalid =
+      client->api->create(kConfigMaps, test_namespace(), config_map("Not_A_Name", json::object()));
   ASSERT_FALSE(invalid.ok());
   EXPECT_TRUE(invalid.error().is(ApiErrorKind::kInvalid)) << invalid.error().message();
   ASSERT_FALSE(invalid.error().causes.empty());
@@ -99,7 +100,7 @@ TEST_F(KubeClientTest, ListsEveryPage) {
   options.label_selector = "paged=yes";
   std::set<std::string> names;
   auto version = kube::list_all_pages(*client->api, kConfigMaps, test_namespace(), options, 10,
-                                    [&](json item) { names.insert(item["metadata"]["name"]); });
+                                      [&](json item) { names.insert(item["metadata"]["name"]); });
   ASSERT_TRUE(version.ok()) << version.error().message();
   EXPECT_FALSE(version->empty());
   EXPECT_EQ(names.size(), 25u);
@@ -135,15 +136,18 @@ data: {probe: original}
 
 TEST_F(KubeClientTest, AServiceAccountTokenIsHeldToItsRole) {
   auto kubeconfig = service_account_kubeconfig(
-      "reader", {{.api_groups = {""}, .resources = {"configmaps"}, .verbs = {"get", "list", "watch"}}});
+      "reader",
+      {{.api_groups = {""}, .resources = {"configmaps"}, .verbs = {"get", "list", "watch"}}});
   ASSERT_TRUE(kubeconfig.ok()) << kubeconfig.error().message;
   auto client = connect(*kubeconfig);
   ASSERT_TRUE(client.ok()) << client.error().message;
   auto listed = (*client)->api->list(kConfigMaps, test_namespace(), {});
   ASSERT_TRUE(listed.ok()) << listed.error().message();
-  auto forbidden = (*client)->api->create(kConfigMaps, test_namespace(), config_map("x", json::object()));
+  auto forbidden =
+      (*client)->api->create(kConfigMaps, test_namespace(), config_map("x", json::object()));
   EXPECT_TRUE(forbidden.error().is(ApiErrorKind::kForbidden)) << forbidden.error().message();
-  EXPECT_THAT(forbidden.error().message(), HasSubstr("system:serviceaccount:" + test_namespace() + ":reader"));
+  EXPECT_THAT(forbidden.error().message(),
+              HasSubstr("system:serviceaccount:" + test_namespace() + ":reader"));
 }
 
 TEST_F(KubeClientTest, InClusterFilesWorkAndARotatedTokenIsUsed) {
@@ -185,11 +189,11 @@ TEST_F(KubeClientTest, AWrongCertificateAuthorityFailsVerificationNamingServerAn
       std::filesystem::path(cluster().state_directory) / ("wrong-ca-" + test_namespace());
   std::filesystem::create_directories(directory);
   const std::string ca_file = (directory / "other-ca.crt").string();
-  ASSERT_TRUE(command_succeeded(run_command(
-      {"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-       "-subj", "/CN=some other CA", "-days", "1", "-keyout", (directory / "other-ca.key").string(),
-       "-out", ca_file},
-      "", std::chrono::seconds(30))));
+  ASSERT_TRUE(command_succeeded(
+      run_command({"/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=some other CA", "-days", "1",
+                   "-keyout", (directory / "other-ca.key").string(), "-out", ca_file},
+                  "", std::chrono::seconds(30))));
   auto config = kube::load_kubeconfig(cluster().admin_kubeconfig);
   ASSERT_TRUE(config.ok());
   config->tls.ca_pem.clear();
@@ -222,7 +226,7 @@ TEST_F(KubeClientTest, DiscoveryPicksTheServedIstioVersion) {
   auto client = admin();
   ASSERT_TRUE(client);
   auto type = kube::discover_resource(*client->api, "security.istio.io", "peerauthentications",
-                                     {"v1", "v1beta1"});
+                                      {"v1", "v1beta1"});
   ASSERT_TRUE(type.ok()) << type.error().message();
   ASSERT_TRUE(type->has_value());
   EXPECT_EQ((*type)->version, "v1");
@@ -237,18 +241,20 @@ TEST_F(KubeClientTest, DiscoveryPicksTheServedIstioVersion) {
 TEST_F(KubeClientTest, AWatchFromACompactedResourceVersionIsGone) {
   auto client = admin();
   ASSERT_TRUE(client);
-  json event = {{"apiVersion", "v1"},
-                {"kind", "Event"},
-                {"metadata", {{"name", "before-compaction"}}},
-                {"involvedObject", {{"kind", "ConfigMap"}, {"name", "x"}, {"namespace", test_namespace()}}},
-                {"reason", "Test"},
-                {"message", "m"}};
+  json event = {
+      {"apiVersion", "v1"},
+      {"kind", "Event"},
+      {"metadata", {{"name", "before-compaction"}}},
+      {"involvedObject", {{"kind", "ConfigMap"}, {"name", "x"}, {"namespace", test_namespace()}}},
+      {"reason", "Test"},
+      {"message", "m"}};
   auto created = client->api->create(kube::resources::kEvents, test_namespace(), event);
   ASSERT_TRUE(created.ok()) << created.error().message();
   // Two more writes: etcd refuses a watch only from before the compaction revision, and a
   // watch from resourceVersion R starts at R + 1.
   ASSERT_TRUE(client->api->create(kConfigMaps, test_namespace(), config_map("later", {})).ok());
-  ASSERT_TRUE(client->api->create(kConfigMaps, test_namespace(), config_map("later-still", {})).ok());
+  ASSERT_TRUE(
+      client->api->create(kConfigMaps, test_namespace(), config_map("later-still", {})).ok());
   ASSERT_TRUE(command_succeeded(run_command(
       {"/bin/bash", std::string(MESHPROBE_SOURCE_DIR) + "/e2e/tests/kube/compact_etcd.sh",
        cluster().state_directory},

@@ -1,6 +1,8 @@
 // Informers against the real kube-apiserver: list and watch see every create, update and
 // delete; kube-apiserver killed and restarted during a watch loses nothing; a watch from a
 // compacted resourceVersion gets 410 Gone and relists; a CRD installed after start is noticed.
+#include "kube/informer.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -9,7 +11,6 @@
 
 #include "connection.h"
 #include "harness/end_to_end_test.h"
-#include "kube/informer.h"
 #include "tcp_proxy.h"
 
 namespace meshprobe::e2e {
@@ -65,9 +66,9 @@ class KubeInformerTest : public EndToEndTest {
   // name -> resourceVersion, from the server.
   std::map<std::string, std::string> server_state(const kube::ResourceType& type) {
     std::map<std::string, std::string> state;
-    auto listed = kube::list_all_pages(*client_->api, type, test_namespace(), {}, 500, [&](json item) {
-      state[item["metadata"]["name"]] = item["metadata"]["resourceVersion"];
-    });
+    auto listed = kube::list_all_pages(
+        *client_->api, type, test_namespace(), {}, 500,
+        [&](json item) { state[item["metadata"]["name"]] = item["metadata"]["resourceVersion"]; });
     EXPECT_TRUE(listed.ok()) << listed.error().message();
     return state;
   }
@@ -75,16 +76,19 @@ class KubeInformerTest : public EndToEndTest {
   template <typename T>
   static std::map<std::string, std::string> cache_state(const Informer<T>& informer) {
     std::map<std::string, std::string> state;
-    for (const auto& object : informer.list()) state[object->metadata.name] = object->metadata.resource_version;
+    for (const auto& object : informer.list())
+      state[object->metadata.name] = object->metadata.resource_version;
     return state;
   }
 
   template <typename T>
-  AssertionResult cache_matches_server(const Informer<T>& informer, const kube::ResourceType& type) {
+  AssertionResult cache_matches_server(const Informer<T>& informer,
+                                       const kube::ResourceType& type) {
     auto server = server_state(type);
     auto cache = cache_state(informer);
     if (server == cache) return AssertionSuccess();
-    return AssertionFailure() << "cache has " << cache.size() << " objects, server " << server.size();
+    return AssertionFailure() << "cache has " << cache.size() << " objects, server "
+                              << server.size();
   }
 
   // A started and synced informer of this test's ConfigMaps that records its events; it
@@ -94,8 +98,8 @@ class KubeInformerTest : public EndToEndTest {
     options.namespace_name = test_namespace();
     options.backoff.maximum = std::chrono::seconds(2);
     auto informer = std::make_unique<Informer<CompactObject>>(
-        "configmaps", *client_->api, kube::fixed_resource(kConfigMaps), kube::project_compact, options,
-        client_->clock, client_->random, client_->metrics, client_->logger);
+        "configmaps", *client_->api, kube::fixed_resource(kConfigMaps), kube::project_compact,
+        options, client_->clock, client_->random, client_->metrics, client_->logger);
     informer->add_handlers(record_into<CompactObject>(log));
     informer->start();
     std::stop_source never;
@@ -114,22 +118,30 @@ TEST_F(KubeInformerTest, ListAndWatchSeeCreateUpdateAndDelete) {
   EXPECT_TRUE(log.contains("add before"));
 
   ASSERT_TRUE(client_->api->create(kConfigMaps, test_namespace(), config_map("during", "1")).ok());
-  ASSERT_TRUE(client_->api->patch(kConfigMaps, test_namespace(), "before", kube::PatchType::kMerge,
-                                  R"({"data":{"value":"2"}})").ok());
+  ASSERT_TRUE(client_->api
+                  ->patch(kConfigMaps, test_namespace(), "before", kube::PatchType::kMerge,
+                          R"({"data":{"value":"2"}})")
+                  .ok());
   ASSERT_TRUE(client_->api->remove(kConfigMaps, test_namespace(), "during").ok());
   EXPECT_TRUE(eventually("the watch to deliver create, update and delete", kWatchTimeout, [&] {
-    return log.contains("add during") && log.contains("update before") && log.contains("delete during");
+    return log.contains("add during") && log.contains("update before") &&
+           log.contains("delete during");
   }));
   EXPECT_TRUE(eventually("the cache to equal the server", kWatchTimeout,
                          [&] { return cache_matches_server(informer, kConfigMaps); }));
   EXPECT_EQ(informer.get(test_namespace() + "/before")->value.decode()["data"]["value"], "2");
-  EXPECT_FALSE(informer.get(test_namespace() + "/before")->value.decode()["metadata"].contains("managedFields"));
+  EXPECT_FALSE(informer.get(test_namespace() + "/before")
+                   ->value.decode()["metadata"]
+                   .contains("managedFields"));
   informer.stop();
 }
 
 TEST_F(KubeInformerTest, ApiServerKilledAndRestartedDuringAWatchLosesNothing) {
   for (int index = 0; index < 5; ++index) {
-    ASSERT_TRUE(client_->api->create(kConfigMaps, test_namespace(), config_map("old-" + std::to_string(index), "1")).ok());
+    ASSERT_TRUE(
+        client_->api
+            ->create(kConfigMaps, test_namespace(), config_map("old-" + std::to_string(index), "1"))
+            .ok());
   }
   EventLog log;
   auto config_maps = start_config_map_informer(log);
@@ -148,8 +160,8 @@ TEST_F(KubeInformerTest, ApiServerKilledAndRestartedDuringAWatchLosesNothing) {
   // Changes while the informer is still reconnecting.
   auto created = client_->api->create(kConfigMaps, test_namespace(), config_map("new", "1"));
   ASSERT_TRUE(created.ok()) << created.error().message();
-  auto patched = client_->api->patch(kConfigMaps, test_namespace(), "old-0", kube::PatchType::kMerge,
-                                     R"({"data":{"value":"changed"}})");
+  auto patched = client_->api->patch(kConfigMaps, test_namespace(), "old-0",
+                                     kube::PatchType::kMerge, R"({"data":{"value":"changed"}})");
   ASSERT_TRUE(patched.ok()) << patched.error().message();
   auto removed = client_->api->remove(kConfigMaps, test_namespace(), "old-1");
   ASSERT_TRUE(removed.ok()) << removed.error().message();
@@ -170,19 +182,23 @@ TEST_F(KubeInformerTest, ApiServerKilledAndRestartedDuringAWatchLosesNothing) {
 // must turn what it missed into events.
 TEST_F(KubeInformerTest, AWatchFromACompactedResourceVersionRelists) {
   auto event = [&](const std::string& name) {
-    return json{{"apiVersion", "v1"},
-                {"kind", "Event"},
-                {"metadata", {{"name", name}, {"namespace", test_namespace()}}},
-                {"involvedObject", {{"kind", "ConfigMap"}, {"name", "x"}, {"namespace", test_namespace()}}},
-                {"reason", "Test"},
-                {"message", "m"},
-                {"type", "Normal"}};
+    return json{
+        {"apiVersion", "v1"},
+        {"kind", "Event"},
+        {"metadata", {{"name", name}, {"namespace", test_namespace()}}},
+        {"involvedObject", {{"kind", "ConfigMap"}, {"name", "x"}, {"namespace", test_namespace()}}},
+        {"reason", "Test"},
+        {"message", "m"},
+        {"type", "Normal"}};
   };
-  ASSERT_TRUE(client_->api->create(kube::resources::kEvents, test_namespace(), event("first")).ok());
-  ASSERT_TRUE(client_->api->create(kube::resources::kEvents, test_namespace(), event("doomed")).ok());
+  ASSERT_TRUE(
+      client_->api->create(kube::resources::kEvents, test_namespace(), event("first")).ok());
+  ASSERT_TRUE(
+      client_->api->create(kube::resources::kEvents, test_namespace(), event("doomed")).ok());
 
   const std::string server = cluster().server;
-  TcpProxy proxy("127.0.0.1", static_cast<std::uint16_t>(std::stoi(server.substr(server.rfind(':') + 1))));
+  TcpProxy proxy("127.0.0.1",
+                 static_cast<std::uint16_t>(std::stoi(server.substr(server.rfind(':') + 1))));
   Connection relayed;
   auto config = kube::load_kubeconfig(cluster().admin_kubeconfig);
   ASSERT_TRUE(config.ok());
@@ -196,9 +212,9 @@ TEST_F(KubeInformerTest, AWatchFromACompactedResourceVersionRelists) {
   kube::ReflectorOptions options;
   options.namespace_name = test_namespace();
   options.backoff.maximum = std::chrono::seconds(2);
-  Informer<CompactObject> informer("events", *relayed.api, kube::fixed_resource(kube::resources::kEvents),
-                                   kube::project_compact, options, relayed.clock, relayed.random,
-                                   relayed.metrics, relayed.logger);
+  Informer<CompactObject> informer(
+      "events", *relayed.api, kube::fixed_resource(kube::resources::kEvents), kube::project_compact,
+      options, relayed.clock, relayed.random, relayed.metrics, relayed.logger);
   EventLog log;
   informer.add_handlers(record_into<CompactObject>(log));
   informer.start();
@@ -206,7 +222,8 @@ TEST_F(KubeInformerTest, AWatchFromACompactedResourceVersionRelists) {
   ASSERT_TRUE(informer.wait_for_sync(never.get_token()));
 
   proxy.cut();
-  ASSERT_TRUE(client_->api->create(kube::resources::kEvents, test_namespace(), event("while-away")).ok());
+  ASSERT_TRUE(
+      client_->api->create(kube::resources::kEvents, test_namespace(), event("while-away")).ok());
   ASSERT_TRUE(client_->api->remove(kube::resources::kEvents, test_namespace(), "doomed").ok());
   ASSERT_TRUE(command_succeeded(run_command(
       {"/bin/bash", std::string(MESHPROBE_SOURCE_DIR) + "/e2e/tests/kube/compact_etcd.sh",
@@ -225,8 +242,10 @@ TEST_F(KubeInformerTest, AWatchFromACompactedResourceVersionRelists) {
                          [&] { return cache_matches_server(informer, kube::resources::kEvents); }));
   EXPECT_TRUE(log.contains("add while-away"));
   EXPECT_TRUE(log.contains("delete doomed"));
-  ASSERT_TRUE(client_->api->create(kube::resources::kEvents, test_namespace(), event("after")).ok());
-  EXPECT_TRUE(eventually("the new watch to deliver", kWatchTimeout, [&] { return log.contains("add after"); }));
+  ASSERT_TRUE(
+      client_->api->create(kube::resources::kEvents, test_namespace(), event("after")).ok());
+  EXPECT_TRUE(eventually("the new watch to deliver", kWatchTimeout,
+                         [&] { return log.contains("add after"); }));
   informer.stop();
 }
 
@@ -236,10 +255,11 @@ TEST_F(KubeInformerTest, ACustomResourceInstalledAfterStartIsNoticed) {
   kube::ReflectorOptions options;
   options.namespace_name = test_namespace();
   options.discovery_interval = std::chrono::seconds(1);
-  Informer<CompactObject> informer("widgets", *client_->api,
-                                   kube::discovered_resource(*client_->api, group, "widgets", {"v1", "v1beta1"}),
-                                   kube::project_compact, options, client_->clock, client_->random,
-                                   client_->metrics, client_->logger);
+  Informer<CompactObject> informer(
+      "widgets", *client_->api,
+      kube::discovered_resource(*client_->api, group, "widgets", {"v1", "v1beta1"}),
+      kube::project_compact, options, client_->clock, client_->random, client_->metrics,
+      client_->logger);
   informer.start();
   std::stop_source never;
   ASSERT_TRUE(informer.wait_for_sync(never.get_token())) << "synced, empty, while not served";
@@ -247,7 +267,8 @@ TEST_F(KubeInformerTest, ACustomResourceInstalledAfterStartIsNoticed) {
 
   const std::string crd = R"(apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
-metadata: {name: widgets.)" + group + R"(}
+metadata: {name: widgets.)" +
+                          group + R"(}
 spec:
   group: )" + group + R"(
   scope: Namespaced

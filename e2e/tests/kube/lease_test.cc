@@ -59,8 +59,9 @@ class KubeLeaseTest : public EndToEndTest {
   }
 
   Result<std::string> lease_kubeconfig(const std::string& name) {
-    return service_account_kubeconfig(
-        name, {{.api_groups = {"coordination.k8s.io"}, .resources = {"leases"}, .verbs = {"get", "create", "update"}}});
+    return service_account_kubeconfig(name, {{.api_groups = {"coordination.k8s.io"},
+                                              .resources = {"leases"},
+                                              .verbs = {"get", "create", "update"}}});
   }
 };
 
@@ -69,7 +70,8 @@ TEST_F(KubeLeaseTest, OneLeaderAndAReleasedLeaseIsTakenOverAtOnce) {
   auto b = candidate("pod-b", cluster().admin_kubeconfig);
   ASSERT_TRUE(a && b);
   a->elector->start();
-  ASSERT_TRUE(eventually("pod-a to lead", std::chrono::seconds(30), [&] { return a->leading.load(); }));
+  ASSERT_TRUE(
+      eventually("pod-a to lead", std::chrono::seconds(30), [&] { return a->leading.load(); }));
   b->elector->start();
   const auto watch_until = Clock::now() + std::chrono::seconds(8);  // beyond the lease duration
   while (Clock::now() < watch_until) {
@@ -80,7 +82,8 @@ TEST_F(KubeLeaseTest, OneLeaderAndAReleasedLeaseIsTakenOverAtOnce) {
   const auto released = Clock::now();
   a->elector->stop();
   EXPECT_FALSE(a->leading.load());
-  ASSERT_TRUE(eventually("pod-b to lead", std::chrono::seconds(30), [&] { return b->leading.load(); }));
+  ASSERT_TRUE(
+      eventually("pod-b to lead", std::chrono::seconds(30), [&] { return b->leading.load(); }));
   EXPECT_LT(Clock::now() - released, std::chrono::seconds(3)) << "released, not expired";
   EXPECT_EQ(holder(), "pod-b");
   b->elector->stop();
@@ -95,14 +98,18 @@ TEST_F(KubeLeaseTest, ALeaderThatCannotRenewStopsBeforeAnotherTakesOver) {
   auto b = candidate("pod-b", *b_config);
   ASSERT_TRUE(a && b);
   a->elector->start();
-  ASSERT_TRUE(eventually("pod-a to lead", std::chrono::seconds(30), [&] { return a->leading.load(); }));
+  ASSERT_TRUE(
+      eventually("pod-a to lead", std::chrono::seconds(30), [&] { return a->leading.load(); }));
   b->elector->start();
   // pod-a loses the right to write the Lease: every renewal is now Forbidden.
-  ASSERT_TRUE(command_succeeded(kubectl().run({"delete", "rolebinding", "candidate-a", "-n", test_namespace()})));
-  ASSERT_TRUE(eventually("pod-b to lead", std::chrono::seconds(60), [&] { return b->leading.load(); }));
+  ASSERT_TRUE(command_succeeded(
+      kubectl().run({"delete", "rolebinding", "candidate-a", "-n", test_namespace()})));
+  ASSERT_TRUE(
+      eventually("pod-b to lead", std::chrono::seconds(60), [&] { return b->leading.load(); }));
   EXPECT_FALSE(a->leading.load());
   ASSERT_NE(a->stopped_at.load(), 0);
-  EXPECT_LT(a->stopped_at.load(), b->started_at.load()) << "pod-a stopped acting before pod-b started";
+  EXPECT_LT(a->stopped_at.load(), b->started_at.load())
+      << "pod-a stopped acting before pod-b started";
   a->elector->stop();
   b->elector->stop();
 }

@@ -1,12 +1,11 @@
 #include "tcp_proxy.h"
 
-#include <utility>  // first: Boost 1.74's asio uses std::exchange without including it
-
 #include <array>
 #include <boost/asio.hpp>
 #include <future>
 #include <list>
 #include <thread>
+#include <utility>  // first: Boost 1.74's asio uses std::exchange without including it
 
 namespace meshprobe::e2e {
 
@@ -24,15 +23,17 @@ struct Relay : std::enable_shared_from_this<Relay> {
   std::array<char, 16384> downstream{};
 
   void pump(tcp::socket& from, tcp::socket& to, std::array<char, 16384>& buffer) {
-    from.async_read_some(asio::buffer(buffer), [self = shared_from_this(), &from, &to, &buffer](
-                                                   boost::system::error_code error, std::size_t size) {
-      if (error) return self->close();
-      asio::async_write(to, asio::buffer(buffer.data(), size),
-                        [self, &from, &to, &buffer](boost::system::error_code write_error, std::size_t) {
-                          if (write_error) return self->close();
-                          self->pump(from, to, buffer);
-                        });
-    });
+    from.async_read_some(
+        asio::buffer(buffer), [self = shared_from_this(), &from, &to, &buffer](
+                                  boost::system::error_code error, std::size_t size) {
+          if (error) return self->close();
+          asio::async_write(
+              to, asio::buffer(buffer.data(), size),
+              [self, &from, &to, &buffer](boost::system::error_code write_error, std::size_t) {
+                if (write_error) return self->close();
+                self->pump(from, to, buffer);
+              });
+        });
   }
   void close() {
     boost::system::error_code ignored;

@@ -19,9 +19,8 @@ extern char** environ;
 
 namespace meshprobe::e2e {
 
-Result<std::unique_ptr<ControllerProcess>> ControllerProcess::start(const std::string& binary,
-                                                                    const std::vector<std::string>& arguments,
-                                                                    std::string log_path) {
+Result<std::unique_ptr<ControllerProcess>> ControllerProcess::start(
+    const std::string& binary, const std::vector<std::string>& arguments, std::string log_path) {
   std::vector<std::string> argv_strings{binary, "controller"};
   argv_strings.insert(argv_strings.end(), arguments.begin(), arguments.end());
   std::vector<char*> argv;
@@ -29,7 +28,8 @@ Result<std::unique_ptr<ControllerProcess>> ControllerProcess::start(const std::s
   argv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_path.c_str(),
+                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   pid_t pid = 0;

@@ -21,12 +21,14 @@ void OperatorEndToEndTest::set_up_install() {
   if (HasFatalFailure()) return;
   const std::string source = source_directory();
   kubectl_ok({"apply", "-f", source + "/crds/meshprobe.io_healthprobepolicies.yaml"});
-  kubectl_ok({"wait", "--for", "condition=established", "crd/healthprobepolicies.meshprobe.io", "--timeout=60s"});
+  kubectl_ok({"wait", "--for", "condition=established", "crd/healthprobepolicies.meshprobe.io",
+              "--timeout=60s"});
   kubectl_ok({"apply", "-f", source + "/config/manager/namespace.yaml"});
   shell("kubectl create namespace istio-system --dry-run=client -o yaml | kubectl apply -f -");
   kubectl_ok({"apply", "-k", source + "/config/rbac"});
   kubectl_ok({"delete", "healthprobepolicies", "--all", "--namespace", "istio-system"});
-  kubectl_ok({"delete", "configmap", "istio-sidecar-injector", "--namespace", "istio-system", "--ignore-not-found"});
+  kubectl_ok({"delete", "configmap", "istio-sidecar-injector", "--namespace", "istio-system",
+              "--ignore-not-found"});
   kubectl_ok({"label", "namespace", test_namespace(), "istio-injection=enabled"});
 }
 
@@ -35,7 +37,8 @@ void OperatorEndToEndTest::TearDown() {
     const int status = stop_controller();
     EXPECT_EQ(status, 0) << "the controller did not exit cleanly on SIGTERM";
     if (HasFailure()) {
-      std::cerr << "---- controller log (" << controller_->log_path() << ") ----\n" << controller_->log() << "----\n";
+      std::cerr << "---- controller log (" << controller_->log_path() << ") ----\n"
+                << controller_->log() << "----\n";
     }
   }
   EndToEndTest::TearDown();
@@ -46,20 +49,25 @@ void OperatorEndToEndTest::start_controller() {
   ASSERT_TRUE(kubeconfig.ok()) << kubeconfig.error().message;
   metrics_port_ = free_port();
   const int health_port = free_port();
-  const std::string log_path = cluster().state_directory + "/" + test_namespace() + ".controller.log";
+  const std::string log_path =
+      cluster().state_directory + "/" + test_namespace() + ".controller.log";
   auto started = ControllerProcess::start(
       MESHPROBE_BINARY,
-      {"--kubeconfig", *kubeconfig, "--metrics-bind-address", "127.0.0.1:" + std::to_string(metrics_port_),
-       "--health-probe-bind-address", "127.0.0.1:" + std::to_string(health_port), "--lease-duration", "6s",
-       "--renew-deadline", "4s", "--retry-period", "1s", "--log-level", "info"},
+      {"--kubeconfig", *kubeconfig, "--metrics-bind-address",
+       "127.0.0.1:" + std::to_string(metrics_port_), "--health-probe-bind-address",
+       "127.0.0.1:" + std::to_string(health_port), "--lease-duration", "6s", "--renew-deadline",
+       "4s", "--retry-period", "1s", "--log-level", "info"},
       log_path);
   ASSERT_TRUE(started.ok()) << started.error().message;
   controller_ = std::move(started).value();
-  ASSERT_TRUE(eventually("the controller to lead", std::chrono::seconds(60), [&]() -> ::testing::AssertionResult {
-    if (!controller_->running()) return ::testing::AssertionFailure() << "it exited:\n" << controller_->log();
-    if (controller_->log().find("): reconciling") == std::string::npos) return ::testing::AssertionFailure() << controller_->log();
-    return ::testing::AssertionSuccess();
-  }));
+  ASSERT_TRUE(eventually(
+      "the controller to lead", std::chrono::seconds(60), [&]() -> ::testing::AssertionResult {
+        if (!controller_->running())
+          return ::testing::AssertionFailure() << "it exited:\n" << controller_->log();
+        if (controller_->log().find("): reconciling") == std::string::npos)
+          return ::testing::AssertionFailure() << controller_->log();
+        return ::testing::AssertionSuccess();
+      }));
 }
 
 int OperatorEndToEndTest::stop_controller() {
@@ -67,9 +75,10 @@ int OperatorEndToEndTest::stop_controller() {
   return controller_->stop();
 }
 
-json OperatorEndToEndTest::deployment(const std::string& name, const std::string& namespace_name) const {
-  auto object = kubectl().get_json(
-      {"deployment", name, "--namespace", namespace_name.empty() ? test_namespace() : namespace_name});
+json OperatorEndToEndTest::deployment(const std::string& name,
+                                      const std::string& namespace_name) const {
+  auto object = kubectl().get_json({"deployment", name, "--namespace",
+                                    namespace_name.empty() ? test_namespace() : namespace_name});
   return object.ok() ? *object : json();
 }
 
@@ -82,7 +91,8 @@ json OperatorEndToEndTest::rewrite_condition(const json& deployment) {
   const json conditions = field(deployment, "/status/conditions");
   if (!conditions.is_array()) return json::object();
   for (const auto& condition : conditions) {
-    if (condition.is_object() && condition.value("type", "") == "HealthProbesRewritten") return condition;
+    if (condition.is_object() && condition.value("type", "") == "HealthProbesRewritten")
+      return condition;
   }
   return json::object();
 }
@@ -96,10 +106,11 @@ bool OperatorEndToEndTest::has_agent(const json& deployment) {
   return false;
 }
 
-::testing::AssertionResult OperatorEndToEndTest::eventually_reason(const std::string& name, const std::string& reason,
-                                                                   bool agent, const std::string& namespace_name,
-                                                                   std::chrono::seconds timeout) const {
-  return eventually("Deployment " + name + " to have reason " + reason + (agent ? " with" : " without") + " the agent",
+::testing::AssertionResult OperatorEndToEndTest::eventually_reason(
+    const std::string& name, const std::string& reason, bool agent,
+    const std::string& namespace_name, std::chrono::seconds timeout) const {
+  return eventually("Deployment " + name + " to have reason " + reason +
+                        (agent ? " with" : " without") + " the agent",
                     timeout, [&]() -> ::testing::AssertionResult {
                       const json object = deployment(name, namespace_name);
                       const json condition = rewrite_condition(object);
@@ -111,7 +122,8 @@ bool OperatorEndToEndTest::has_agent(const json& deployment) {
                     });
 }
 
-std::string OperatorEndToEndTest::kubectl_ok(const std::vector<std::string>& arguments, std::string_view input) const {
+std::string OperatorEndToEndTest::kubectl_ok(const std::vector<std::string>& arguments,
+                                             std::string_view input) const {
   const CommandResult result = kubectl().run(arguments, input);
   EXPECT_TRUE(command_succeeded(result));
   return result.standard_output;
@@ -119,13 +131,14 @@ std::string OperatorEndToEndTest::kubectl_ok(const std::vector<std::string>& arg
 
 CommandResult OperatorEndToEndTest::shell(const std::string& script) const {
   const std::string directory = std::filesystem::path(cluster().kubectl).parent_path().string();
-  const std::string prelude = "set -euo pipefail; export PATH='" + directory + "':\"$PATH\" KUBECONFIG='" +
-                              cluster().admin_kubeconfig + "'; ";
+  const std::string prelude = "set -euo pipefail; export PATH='" + directory +
+                              "':\"$PATH\" KUBECONFIG='" + cluster().admin_kubeconfig + "'; ";
   return run_command({"/bin/bash", "-c", prelude + script}, {}, std::chrono::seconds(60));
 }
 
 double OperatorEndToEndTest::metric(const std::string& series) const {
-  const CommandResult scraped = shell("curl -sf http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
+  const CommandResult scraped =
+      shell("curl -sf http://127.0.0.1:" + std::to_string(metrics_port_) + "/metrics");
   EXPECT_TRUE(command_succeeded(scraped));
   std::istringstream lines(scraped.standard_output);
   std::string line;

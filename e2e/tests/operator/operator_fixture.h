@@ -7,9 +7,8 @@
 #pragma once
 
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "controller_process.h"
 #include "harness/end_to_end_test.h"
@@ -39,11 +38,13 @@ class OperatorEndToEndTest : public EndToEndTest {
   // Whether its template has the meshprobe agent.
   static bool has_agent(const nlohmann::json& deployment);
   // Eventually the condition has `reason` (and the template the agent exactly when `agent`).
-  ::testing::AssertionResult eventually_reason(const std::string& name, const std::string& reason, bool agent,
-                                               const std::string& namespace_name = "",
-                                               std::chrono::seconds timeout = std::chrono::seconds(60)) const;
+  ::testing::AssertionResult eventually_reason(
+      const std::string& name, const std::string& reason, bool agent,
+      const std::string& namespace_name = "",
+      std::chrono::seconds timeout = std::chrono::seconds(60)) const;
   // kubectl as the administrator, failing the test when it fails; its standard output.
-  std::string kubectl_ok(const std::vector<std::string>& arguments, std::string_view input = {}) const;
+  std::string kubectl_ok(const std::vector<std::string>& arguments,
+                         std::string_view input = {}) const;
   // A shell pipeline as a user types it, with kubectl on the PATH and the admin kubeconfig.
   CommandResult shell(const std::string& script) const;
   // One sample of a metric from the controller's /metrics ("name{labels}" as printed); 0 when

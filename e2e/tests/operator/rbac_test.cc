@@ -46,8 +46,8 @@ std::vector<RbacRule> rules_of(const std::string& directory) {
       if (kind != "ClusterRole" && kind != "Role") continue;
       for (const auto& rule : document["rules"]) {
         rules.push_back({kind == "Role" ? document["metadata"]["namespace"].as<std::string>() : "",
-                         strings(rule["apiGroups"]), strings(rule["resources"]), strings(rule["resourceNames"]),
-                         strings(rule["verbs"])});
+                         strings(rule["apiGroups"]), strings(rule["resources"]),
+                         strings(rule["resourceNames"]), strings(rule["verbs"])});
       }
     }
   }
@@ -56,13 +56,15 @@ std::vector<RbacRule> rules_of(const std::string& directory) {
 
 bool allows(const RbacRule& rule, const RecordedCall& call) {
   return (rule.namespace_name.empty() || rule.namespace_name == call.namespace_name) &&
-         rule.groups.contains(call.group) && rule.resources.contains(call.resource) && rule.verbs.contains(call.verb) &&
+         rule.groups.contains(call.group) && rule.resources.contains(call.resource) &&
+         rule.verbs.contains(call.verb) &&
          (rule.names.empty() || (!call.name.empty() && rule.names.contains(call.name)));
 }
 
 std::string describe(const RecordedCall& call) {
   return call.verb + " " + (call.group.empty() ? "core" : call.group) + "/" + call.resource +
-         (call.namespace_name.empty() ? "" : " in " + call.namespace_name) + (call.name.empty() ? "" : " named " + call.name);
+         (call.namespace_name.empty() ? "" : " in " + call.namespace_name) +
+         (call.name.empty() ? "" : " named " + call.name);
 }
 
 class RbacTest : public OperatorEndToEndTest {
@@ -71,7 +73,8 @@ class RbacTest : public OperatorEndToEndTest {
   void SetUp() override {
     set_up_install();
     // So that the Lease is created, too (no controller runs now).
-    kubectl_ok({"delete", "lease", "meshprobe-controller", "-n", "meshprobe-system", "--ignore-not-found"});
+    kubectl_ok({"delete", "lease", "meshprobe-controller", "-n", "meshprobe-system",
+                "--ignore-not-found"});
   }
 };
 
@@ -85,28 +88,32 @@ TEST_F(RbacTest, ConfigRbacCoversExactlyTheCallsTheControllerMakes) {
   controller::OperatorOptions options;
   options.deployments.agent = {cmd::default_agent_image(), probe::kDefaultAgentPort};
   options.identity = "rbac-test";
-  controller::Operator meshprobe_operator(api, api, options, clock, (*connection)->random, (*connection)->metrics,
-                                          (*connection)->logger);
+  controller::Operator meshprobe_operator(api, api, options, clock, (*connection)->random,
+                                          (*connection)->metrics, (*connection)->logger);
   std::atomic<bool> renewed{false};
-  kube::LeaderElectionConfig lease{"meshprobe-system", "meshprobe-controller", "rbac-test", std::chrono::seconds(3),
-                                   std::chrono::seconds(2), std::chrono::milliseconds(500)};
+  kube::LeaderElectionConfig lease{
+      "meshprobe-system",      "meshprobe-controller",  "rbac-test",
+      std::chrono::seconds(3), std::chrono::seconds(2), std::chrono::milliseconds(500)};
   kube::LeaderCallbacks callbacks;
   callbacks.on_started_leading = [&](std::stop_token) { meshprobe_operator.start_workers(); };
-  kube::LeaderElector elector(api, lease, callbacks, clock, (*connection)->random, (*connection)->metrics,
-                              (*connection)->logger);
+  kube::LeaderElector elector(api, lease, callbacks, clock, (*connection)->random,
+                              (*connection)->metrics, (*connection)->logger);
   meshprobe_operator.start_informers();
   ASSERT_TRUE(meshprobe_operator.wait_for_sync(std::stop_token()));
   elector.start();
 
   // Every path that writes: the ConfigMap is created (it was deleted in SetUp) ...
   ASSERT_TRUE(eventually("the injector ConfigMap", std::chrono::seconds(30), [&] {
-    return kubectl().run({"get", "configmap", "istio-sidecar-injector", "-n", "istio-system"}).succeeded();
+    return kubectl()
+        .run({"get", "configmap", "istio-sidecar-injector", "-n", "istio-system"})
+        .succeeded();
   }));
   // ... and filled in when a user's edit drops the field;
-  kubectl_ok({"patch", "configmap", "istio-sidecar-injector", "-n", "istio-system", "--type=merge", "-p",
-              R"({"data": {"values": "{\"global\": {}}"}})"});
+  kubectl_ok({"patch", "configmap", "istio-sidecar-injector", "-n", "istio-system", "--type=merge",
+              "-p", R"({"data": {"values": "{\"global\": {}}"}})"});
   ASSERT_TRUE(eventually("the field filled in again", std::chrono::seconds(30), [&] {
-    return kubectl_ok({"get", "configmap", "istio-sidecar-injector", "-n", "istio-system", "-o", "jsonpath={.data.values}"})
+    return kubectl_ok({"get", "configmap", "istio-sidecar-injector", "-n", "istio-system", "-o",
+                       "jsonpath={.data.values}"})
                .find("rewriteAppHTTPProbe") != std::string::npos;
   }));
   // a policy's status, a Deployment's template, condition and Event;
@@ -130,7 +137,8 @@ spec:
 )"));
   EXPECT_TRUE(eventually_reason("web", "Rewritten", true));
   EXPECT_TRUE(eventually("the policy's status", std::chrono::seconds(30), [&] {
-    return kubectl_ok({"get", "hpp", "always", "-n", test_namespace(), "-o", "jsonpath={.status.matchedDeployments}"}) == "1";
+    return kubectl_ok({"get", "hpp", "always", "-n", test_namespace(), "-o",
+                       "jsonpath={.status.matchedDeployments}"}) == "1";
   }));
   // the Lease renewed (an update after its creation).
   std::this_thread::sleep_for(std::chrono::seconds(2));
@@ -139,7 +147,8 @@ spec:
 
   const auto rules = rules_of(source_directory() + "/config/rbac");
   ASSERT_FALSE(rules.empty());
-  std::set<std::tuple<std::string, std::string, std::string, std::string>> used;  // namespace, group, resource, verb
+  std::set<std::tuple<std::string, std::string, std::string, std::string>>
+      used;  // namespace, group, resource, verb
   for (const auto& call : api.calls()) {
     bool allowed = false;
     for (const auto& rule : rules) {
@@ -154,8 +163,9 @@ spec:
       for (const auto& resource : rule.resources) {
         for (const auto& verb : rule.verbs) {
           EXPECT_TRUE(used.contains({rule.namespace_name, group, resource, verb}))
-              << "config/rbac grants " << verb << " " << (group.empty() ? "core" : group) << "/" << resource
-              << (rule.namespace_name.empty() ? "" : " in " + rule.namespace_name) << ", which the controller never uses";
+              << "config/rbac grants " << verb << " " << (group.empty() ? "core" : group) << "/"
+              << resource << (rule.namespace_name.empty() ? "" : " in " + rule.namespace_name)
+              << ", which the controller never uses";
         }
       }
     }

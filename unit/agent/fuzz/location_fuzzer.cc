@@ -21,6 +21,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   const auto decision = decide_redirect(state, "127.0.0.1", 302, location);
-  if (decision.kind == RedirectDecision::Kind::kFollow && decision.next.url.host != "127.0.0.1") std::abort();
+  if (decision.kind == RedirectDecision::Kind::kFollow && decision.next.url.host != "127.0.0.1")
+    std::abort();
   return 0;
 }

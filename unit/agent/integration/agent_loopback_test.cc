@@ -1,24 +1,27 @@
 // The agent against real applications on loopback: one case per rule of DESIGN.md "Agent
 // behaviour". Every server here is real; nothing is mocked.
-#include <future>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <future>
 
 #include "integration/test_servers.h"
 
 namespace meshprobe::agent::testing {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
-probe::AppProbers http_prober(int port, std::string path, std::vector<probe::HttpHeader> headers = {},
-                              std::string scheme = "HTTP", int timeout_seconds = 1, std::string host = "") {
+probe::AppProbers http_prober(int port, std::string path,
+                              std::vector<probe::HttpHeader> headers = {},
+                              std::string scheme = "HTTP", int timeout_seconds = 1,
+                              std::string host = "") {
   return {{"/app-health/app/livez",
-           {probe::HttpGetAction{std::move(host), port, std::move(path), std::move(scheme), std::move(headers)},
+           {probe::HttpGetAction{std::move(host), port, std::move(path), std::move(scheme),
+                                 std::move(headers)},
             timeout_seconds}}};
 }
 
@@ -53,7 +56,8 @@ TEST(AgentHttpProbe, TheApplicationsStatusComesBackWithoutItsBody) {
   app.route("/ok", {200, {}, "secret body"});
   app.route("/created", {201, {}, ""});
   app.route("/broken", {503, {}, "down"});
-  for (const auto& [path, expected] : std::vector<std::pair<std::string, int>>{{"/ok", 200}, {"/created", 201}, {"/broken", 503}}) {
+  for (const auto& [path, expected] : std::vector<std::pair<std::string, int>>{
+           {"/ok", 200}, {"/created", 201}, {"/broken", 503}}) {
     TestAgent agent(agent_config(http_prober(app.port(), path)));
     const auto answer = http_get(agent.port(), kLivez);
     EXPECT_EQ(answer.status, expected) << path;
@@ -80,7 +84,8 @@ TEST(AgentHttpProbe, AsksTheStoredPathWithItsQuery) {
 TEST(AgentHttpProbe, SendsTheStoredHeadersAndTheCallersUserAgentOnly) {
   TestHttpApp app;
   app.route("/healthz", {});
-  TestAgent agent(agent_config(http_prober(app.port(), "/healthz", {{"X-Probe", "stored"}, {"X-Multi", "1"}, {"X-Multi", "2"}})));
+  TestAgent agent(agent_config(http_prober(
+      app.port(), "/healthz", {{"X-Probe", "stored"}, {"X-Multi", "1"}, {"X-Multi", "2"}})));
   const auto answer = http_get(agent.port(), kLivez,
                                {{"User-Agent", "kube-probe/1.31"},
                                 {"Authorization", "Bearer stolen"},
@@ -93,8 +98,9 @@ TEST(AgentHttpProbe, SendsTheStoredHeadersAndTheCallersUserAgentOnly) {
   const auto& seen = requests[0];
   std::vector<std::string> names;
   for (const auto& h : seen.headers) names.push_back(h.name + ": " + h.value);
-  EXPECT_THAT(names, ElementsAre("Host: 127.0.0.1:" + std::to_string(app.port()), "X-Probe: stored", "X-Multi: 1",
-                                 "X-Multi: 2", "User-Agent: kube-probe/1.31", "Accept: */*", "Connection: close"));
+  EXPECT_THAT(names, ElementsAre("Host: 127.0.0.1:" + std::to_string(app.port()), "X-Probe: stored",
+                                 "X-Multi: 1", "X-Multi: 2", "User-Agent: kube-probe/1.31",
+                                 "Accept: */*", "Connection: close"));
 }
 
 TEST(AgentHttpProbe, HeaderInjectionThroughTheCallerIsImpossible) {
@@ -103,14 +109,17 @@ TEST(AgentHttpProbe, HeaderInjectionThroughTheCallerIsImpossible) {
   TestAgent agent(agent_config(http_prober(app.port(), "/healthz")));
   // A bare CR inside the User-Agent: the agent's parser refuses the request outright.
   const std::string refused = raw_exchange(
-      agent.port(), "GET " + std::string(kLivez) + " HTTP/1.1\r\nHost: a\r\nUser-Agent: x\rX-Injected: 1\r\n\r\n", milliseconds(500));
+      agent.port(),
+      "GET " + std::string(kLivez) + " HTTP/1.1\r\nHost: a\r\nUser-Agent: x\rX-Injected: 1\r\n\r\n",
+      milliseconds(500));
   EXPECT_THAT(refused, HasSubstr("HTTP/1.1 400"));
   // Headers of its own and another Host from the caller: none of them reaches the app.
-  const std::string folded = raw_exchange(agent.port(),
-                                          "GET " + std::string(kLivez) +
-                                              " HTTP/1.1\r\nHost: evil.example\r\nUser-Agent: kube-probe/1.31\r\n"
-                                              "X-Injected: 1\r\nConnection: close\r\n\r\n",
-                                          milliseconds(500));
+  const std::string folded =
+      raw_exchange(agent.port(),
+                   "GET " + std::string(kLivez) +
+                       " HTTP/1.1\r\nHost: evil.example\r\nUser-Agent: kube-probe/1.31\r\n"
+                       "X-Injected: 1\r\nConnection: close\r\n\r\n",
+                   milliseconds(500));
   EXPECT_THAT(folded, HasSubstr("HTTP/1.1 200"));
   ASSERT_EQ(app.requests().size(), 1u);
   EXPECT_EQ(app.requests()[0].header("X-Injected"), "");
@@ -161,7 +170,8 @@ TEST(AgentHttpProbe, WithoutHostItAsksPodIp) {
 TEST(AgentHttpProbe, AStoredLocalhostIsDialedAs127001AndNamedInHost) {
   TestHttpApp app;
   app.route("/", {});
-  TestAgent agent(agent_config(http_prober(app.port(), "/", {}, "HTTP", 1, "localhost"), "127.0.0.2"));
+  TestAgent agent(
+      agent_config(http_prober(app.port(), "/", {}, "HTTP", 1, "localhost"), "127.0.0.2"));
   EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
   EXPECT_EQ(app.requests().at(0).header("Host"), "localhost:" + std::to_string(app.port()));
 }
@@ -178,7 +188,8 @@ std::string without_ipv6_loopback() {
 
 TEST(AgentHttpProbe, AStoredLocalhostReachesAnApplicationOnIpv6LoopbackOnly) {
   if (const auto why = without_ipv6_loopback(); !why.empty()) GTEST_SKIP() << why;
-  TestHttpApp app(TestHttpApp::Tls::kOff, "::1");  // 127.0.0.1 refuses: the kubelet's dialer then tries ::1
+  TestHttpApp app(TestHttpApp::Tls::kOff,
+                  "::1");  // 127.0.0.1 refuses: the kubelet's dialer then tries ::1
   app.route("/", {});
   TestAgent agent(agent_config(http_prober(app.port(), "/", {}, "HTTP", 1, "localhost")));
   EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
@@ -198,20 +209,23 @@ TEST(AgentTcpProbe, AStoredLocalhostReachesAnApplicationOnIpv6LoopbackOnly) {
 TEST(AgentSourceAddress, ConnectionsToThePodIpComeFrom127006ForEveryProbe) {
   TestHttpApp app(TestHttpApp::Tls::kOff, "127.0.0.2");
   app.route("/", {});
-  TestAgent agent(agent_config({{"/app-health/app/livez", {probe::HttpGetAction{"", app.port(), "/", "HTTP", {}}, 1}},
-                                {"/app-health/app/readyz", {probe::TcpSocketAction{"", app.port()}, 1}},
-                                {"/app-health/app/startupz", {probe::GrpcAction{app.port(), std::nullopt}, 1}}},
-                               "127.0.0.2"));
+  TestAgent agent(agent_config(
+      {{"/app-health/app/livez", {probe::HttpGetAction{"", app.port(), "/", "HTTP", {}}, 1}},
+       {"/app-health/app/readyz", {probe::TcpSocketAction{"", app.port()}, 1}},
+       {"/app-health/app/startupz", {probe::GrpcAction{app.port(), std::nullopt}, 1}}},
+      "127.0.0.2"));
   EXPECT_EQ(http_get(agent.port(), "/app-health/app/livez").status, 200);
   EXPECT_EQ(http_get(agent.port(), "/app-health/app/readyz").status, 200);
-  EXPECT_EQ(http_get(agent.port(), "/app-health/app/startupz").status, 500);  // an HTTP/1 app: the source is what counts
+  EXPECT_EQ(http_get(agent.port(), "/app-health/app/startupz").status,
+            500);  // an HTTP/1 app: the source is what counts
   EXPECT_THAT(app.peers(), ElementsAre("127.0.0.6", "127.0.0.6", "127.0.0.6"));
 }
 
 TEST(AgentSourceAddress, LoopbackHostsAreDialedFromLoopback) {
   TestHttpApp app;
   app.route("/", {});
-  TestAgent agent(agent_config(http_prober(app.port(), "/", {}, "HTTP", 1, "127.0.0.1"), "127.0.0.2"));
+  TestAgent agent(
+      agent_config(http_prober(app.port(), "/", {}, "HTTP", 1, "127.0.0.1"), "127.0.0.2"));
   EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
   EXPECT_THAT(app.peers(), ElementsAre("127.0.0.1"));
 }
@@ -223,9 +237,11 @@ TEST(AgentSourceAddress, WhereTheSourceCannotBeBoundItConnectsWithoutAndSaysSoOn
     asio::ip::tcp::socket socket(io, asio::ip::tcp::v6());
     error_code error;
     socket.bind({asio::ip::make_address("::6"), 0}, error);
-    if (!error) GTEST_SKIP() << "this machine has ::6 (as Istio sets it up): nothing to fall back from";
+    if (!error)
+      GTEST_SKIP() << "this machine has ::6 (as Istio sets it up): nothing to fall back from";
   }
-  TestHttpApp app(TestHttpApp::Tls::kOff, "::1");  // ::1 plays an IPv6 pod IP: its exempt source ::6 is missing
+  TestHttpApp app(TestHttpApp::Tls::kOff,
+                  "::1");  // ::1 plays an IPv6 pod IP: its exempt source ::6 is missing
   app.route("/", {});
   TestAgent agent(agent_config(http_prober(app.port(), "/"), "::1"));
   EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
@@ -250,10 +266,14 @@ TEST(AgentHttpProbe, ARedirectOnTheSameHostIsFollowed) {
 
 TEST(AgentHttpProbe, ARedirectToAnotherHostIsNotFollowedAndIsASuccess) {
   TestHttpApp app;
-  app.route("/away", {302, {{"Location", "http://other.example:" + std::to_string(app.port()) + "/elsewhere"}}, ""});
+  app.route("/away",
+            {302,
+             {{"Location", "http://other.example:" + std::to_string(app.port()) + "/elsewhere"}},
+             ""});
   TestAgent agent(agent_config(http_prober(app.port(), "/away")));
   EXPECT_EQ(http_get(agent.port(), kLivez).status, 200);
-  EXPECT_EQ(app.requests().size(), 1u);  // nothing was asked of the other host, nor of this one again
+  EXPECT_EQ(app.requests().size(),
+            1u);  // nothing was asked of the other host, nor of this one again
 }
 
 TEST(AgentHttpProbe, ARedirectLoopFailsAfterTenRequests) {
@@ -288,12 +308,15 @@ TEST(AgentHttpProbe, ASlowApplicationNeverBlocksAnotherProbe) {
       {"/app-health/fast/livez", {probe::HttpGetAction{"", app.port(), "/fast", "HTTP", {}}, 1}},
   };
   TestAgent agent(agent_config(probers));
-  auto slow = std::async(std::launch::async, [&] { return http_get(agent.port(), "/app-health/slow/livez").status; });
+  auto slow = std::async(std::launch::async,
+                         [&] { return http_get(agent.port(), "/app-health/slow/livez").status; });
   while (app.request_count("/slow") == 0) std::this_thread::sleep_for(milliseconds(5));
   const auto start = steady_clock::now();
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(http_get(agent.port(), "/app-health/fast/livez").status, 200);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(http_get(agent.port(), "/app-health/fast/livez").status, 200);
   EXPECT_LT(steady_clock::now() - start, milliseconds(500));
-  EXPECT_EQ(slow.wait_for(std::chrono::seconds(0)), std::future_status::timeout);  // still waiting for the app
+  EXPECT_EQ(slow.wait_for(std::chrono::seconds(0)),
+            std::future_status::timeout);  // still waiting for the app
   EXPECT_EQ(slow.get(), 200);
 }
 
@@ -303,15 +326,22 @@ TEST(AgentHttpProbe, ARefusedConnectionIsOneLogLineNamingIt) {
   EXPECT_EQ(http_get(agent.port(), kLivez).status, 500);
   const auto lines = agent.log_lines();
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_THAT(lines[0], HasSubstr("level=warn msg=\"probe failed\" path=/app-health/app/livez action=httpGet"));
+  EXPECT_THAT(
+      lines[0],
+      HasSubstr("level=warn msg=\"probe failed\" path=/app-health/app/livez action=httpGet"));
   EXPECT_THAT(lines[0], HasSubstr("reason=connection_refused"));
-  EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_probe_failures_total{path="/app-health/app/livez",reason="connection_refused"} 1)"));
+  EXPECT_THAT(
+      agent.metrics(),
+      HasSubstr(
+          R"(meshprobe_agent_probe_failures_total{path="/app-health/app/livez",reason="connection_refused"} 1)"));
 }
 
 TEST(AgentHttpProbe, LifecycleHooksAreServedTheSameWay) {
   TestHttpApp app;
   app.route("/drain", {});
-  TestAgent agent(agent_config({{"/app-lifecycle/app/prestopz", {probe::HttpGetAction{"", app.port(), "/drain", "HTTP", {}}, 5}}}));
+  TestAgent agent(
+      agent_config({{"/app-lifecycle/app/prestopz",
+                     {probe::HttpGetAction{"", app.port(), "/drain", "HTTP", {}}, 5}}}));
   EXPECT_EQ(http_get(agent.port(), "/app-lifecycle/app/prestopz").status, 200);
   EXPECT_EQ(app.request_count("/drain"), 1u);
 }
@@ -336,7 +366,8 @@ class AgentGrpcProbe : public ::testing::Test {
  protected:
   TestGrpcHealthServer server_{{{"ready", true}, {"draining", false}}};
   int status_of(std::optional<std::string> service) {
-    TestAgent agent(agent_config({{kLivez, {probe::GrpcAction{server_.port(), std::move(service)}, 2}}}));
+    TestAgent agent(
+        agent_config({{kLivez, {probe::GrpcAction{server_.port(), std::move(service)}, 2}}}));
     const int status = http_get(agent.port(), kLivez).status;
     last_logs_ = agent.log_lines();
     return status;
@@ -349,7 +380,9 @@ TEST_F(AgentGrpcProbe, ServingIs200) {
   EXPECT_TRUE(last_logs_.empty());
 }
 
-TEST_F(AgentGrpcProbe, TheServerAsAWholeIsAskedWithoutService) { EXPECT_EQ(status_of(std::nullopt), 200); }
+TEST_F(AgentGrpcProbe, TheServerAsAWholeIsAskedWithoutService) {
+  EXPECT_EQ(status_of(std::nullopt), 200);
+}
 
 TEST_F(AgentGrpcProbe, NotServingIs500) {
   EXPECT_EQ(status_of("draining"), 500);
@@ -384,15 +417,18 @@ TEST(AgentGrpcProbeWithoutServer, AnHttp1ApplicationIsNotAHealthyGrpcServer) {
 TEST(AgentRefuses, AnOffPodHostIsAnsweredWithAnErrorAndNeverDialed) {
   TestHttpApp elsewhere(TestHttpApp::Tls::kOff, "127.0.0.3");
   elsewhere.route("/", {});
-  TestAgent agent(agent_config({{"/app-health/app/livez", {probe::HttpGetAction{"127.0.0.3", elsewhere.port(), "/", "HTTP", {}}, 1}},
-                                {"/app-health/app/readyz", {probe::TcpSocketAction{"127.0.0.3", elsewhere.port()}, 1}}},
-                               "127.0.0.2"));
+  TestAgent agent(agent_config(
+      {{"/app-health/app/livez",
+        {probe::HttpGetAction{"127.0.0.3", elsewhere.port(), "/", "HTTP", {}}, 1}},
+       {"/app-health/app/readyz", {probe::TcpSocketAction{"127.0.0.3", elsewhere.port()}, 1}}},
+      "127.0.0.2"));
   EXPECT_EQ(http_get(agent.port(), "/app-health/app/livez").status, 500);
   EXPECT_EQ(http_get(agent.port(), "/app-health/app/readyz").status, 500);
   EXPECT_TRUE(elsewhere.peers().empty());
   const auto lines = agent.log_lines();
   ASSERT_EQ(lines.size(), 2u);
-  for (const auto& line : lines) EXPECT_THAT(line, HasSubstr(R"(host \"127.0.0.3\" is not the pod's own)"));
+  for (const auto& line : lines)
+    EXPECT_THAT(line, HasSubstr(R"(host \"127.0.0.3\" is not the pod's own)"));
 }
 
 TEST(AgentRefuses, ARedirectToAnotherAddressIsNeverFollowed) {
@@ -405,7 +441,8 @@ TEST(AgentRefuses, ARedirectToAnotherAddressIsNeverFollowed) {
   app.route("/name", {302, {{"Location", "http://localhost:" + other_port + "/x"}}, ""});
   for (const char* path : {"/ip", "/scheme-relative", "/name"}) {
     TestAgent agent(agent_config(http_prober(app.port(), path)));
-    EXPECT_EQ(http_get(agent.port(), kLivez).status, 200) << path;  // the kubelet's rule: another host is a success
+    EXPECT_EQ(http_get(agent.port(), kLivez).status, 200)
+        << path;  // the kubelet's rule: another host is a success
   }
   EXPECT_TRUE(elsewhere.peers().empty());
 }
@@ -443,7 +480,8 @@ TEST(AgentRefuses, NoHeaderOfTheCallerButItsUserAgentReachesTheApplication) {
 TEST(AgentServerLimits, UnknownPathsAre404AndReachNothing) {
   TestHttpApp app;
   TestAgent agent(agent_config(http_prober(app.port(), "/")));
-  for (const char* target : {"/", "/app-health/other/livez", "/app-health/app/readyz", "/app-health/app/livez/../../x"}) {
+  for (const char* target : {"/", "/app-health/other/livez", "/app-health/app/readyz",
+                             "/app-health/app/livez/../../x"}) {
     EXPECT_EQ(http_get(agent.port(), target).status, 404) << target;
   }
   EXPECT_TRUE(app.requests().empty());
@@ -454,7 +492,8 @@ TEST(AgentServerLimits, ReadyAndMetricsAnswer) {
   EXPECT_EQ(http_get(agent.port(), "/healthz/ready").status, 200);
   const auto metrics = http_get(agent.port(), "/metrics");
   EXPECT_EQ(metrics.status, 200);
-  EXPECT_THAT(metrics.body, HasSubstr(R"(meshprobe_agent_probes_total{path="/app-health/app/livez"} 0)"));
+  EXPECT_THAT(metrics.body,
+              HasSubstr(R"(meshprobe_agent_probes_total{path="/app-health/app/livez"} 0)"));
 }
 
 TEST(AgentServerLimits, KeepAliveServesSeveralRequestsOnOneConnection) {
@@ -462,16 +501,20 @@ TEST(AgentServerLimits, KeepAliveServesSeveralRequestsOnOneConnection) {
   const std::string request = "GET /healthz/ready HTTP/1.1\r\nHost: a\r\n\r\n";
   const std::string answer = raw_exchange(agent.port(), request + request, milliseconds(300));
   std::size_t count = 0;
-  for (auto at = answer.find("HTTP/1.1 200"); at != std::string::npos; at = answer.find("HTTP/1.1 200", at + 1)) ++count;
+  for (auto at = answer.find("HTTP/1.1 200"); at != std::string::npos;
+       at = answer.find("HTTP/1.1 200", at + 1))
+    ++count;
   EXPECT_EQ(count, 2u);
 }
 
 TEST(AgentServerLimits, AnOversizedHeaderIs431) {
   TestAgent agent(agent_config(http_prober(unused_port(), "/")));
   const std::string big(10 * 1024, 'a');
-  const std::string answer = raw_exchange(agent.port(), "GET /healthz/ready HTTP/1.1\r\nX-Big: " + big + "\r\n\r\n", milliseconds(500));
+  const std::string answer = raw_exchange(
+      agent.port(), "GET /healthz/ready HTTP/1.1\r\nX-Big: " + big + "\r\n\r\n", milliseconds(500));
   EXPECT_THAT(answer, HasSubstr("HTTP/1.1 431"));
-  EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_rejected_total{reason="header_too_large"} 1)"));
+  EXPECT_THAT(agent.metrics(),
+              HasSubstr(R"(meshprobe_agent_rejected_total{reason="header_too_large"} 1)"));
 }
 
 TEST(AgentServerLimits, ACallerTooSlowToSendItsHeadersIsDropped) {
@@ -481,7 +524,9 @@ TEST(AgentServerLimits, ACallerTooSlowToSendItsHeadersIsDropped) {
   asio::io_context io;
   asio::ip::tcp::socket socket(io);
   socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())});
-  asio::write(socket, asio::buffer(std::string("GET /healthz/ready HTTP/1.1\r\nHost: a\r\n")));  // never finished
+  asio::write(
+      socket,
+      asio::buffer(std::string("GET /healthz/ready HTTP/1.1\r\nHost: a\r\n")));  // never finished
   const auto start = steady_clock::now();
   std::array<char, 64> chunk;
   error_code error;
@@ -490,7 +535,8 @@ TEST(AgentServerLimits, ACallerTooSlowToSendItsHeadersIsDropped) {
   EXPECT_EQ(error, asio::error::eof);
   EXPECT_GE(took, milliseconds(200));
   EXPECT_LT(took, milliseconds(2000));
-  EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_rejected_total{reason="header_timeout"} 1)"));
+  EXPECT_THAT(agent.metrics(),
+              HasSubstr(R"(meshprobe_agent_rejected_total{reason="header_timeout"} 1)"));
 }
 
 TEST(AgentServerLimits, ConnectionsBeyondTheCapAreClosedAtOnce) {
@@ -502,7 +548,8 @@ TEST(AgentServerLimits, ConnectionsBeyondTheCapAreClosedAtOnce) {
   std::vector<asio::ip::tcp::socket> idle;
   for (int i = 0; i < 2; ++i) {
     idle.emplace_back(io);
-    idle.back().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())});
+    idle.back().connect(
+        {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())});
   }
   std::this_thread::sleep_for(milliseconds(100));  // let the agent accept both
   asio::ip::tcp::socket extra(io);
@@ -511,12 +558,14 @@ TEST(AgentServerLimits, ConnectionsBeyondTheCapAreClosedAtOnce) {
   std::array<char, 64> chunk;
   error_code error;
   extra.read_some(asio::buffer(chunk), error);
-  EXPECT_TRUE(error == asio::error::eof || error == asio::error::connection_reset) << error.message();
+  EXPECT_TRUE(error == asio::error::eof || error == asio::error::connection_reset)
+      << error.message();
   EXPECT_LT(steady_clock::now() - start, milliseconds(500));
   for (auto& socket : idle) socket.close();
   std::this_thread::sleep_for(milliseconds(100));  // the agent sees them go
   EXPECT_EQ(http_get(agent.port(), "/healthz/ready").status, 200);
-  EXPECT_THAT(agent.metrics(), HasSubstr(R"(meshprobe_agent_rejected_total{reason="connection_cap"} 1)"));
+  EXPECT_THAT(agent.metrics(),
+              HasSubstr(R"(meshprobe_agent_rejected_total{reason="connection_cap"} 1)"));
 }
 
 TEST(AgentServerLimits, StoppingAnswersTheProbesInFlightAndRefusesNewCallers) {
@@ -533,7 +582,8 @@ TEST(AgentServerLimits, StoppingAnswersTheProbesInFlightAndRefusesNewCallers) {
   asio::io_context io;
   asio::ip::tcp::socket socket(io);
   error_code error;
-  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())}, error);
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(agent.port())},
+                 error);
   EXPECT_EQ(error, asio::error::connection_refused);
 }
 
@@ -546,8 +596,10 @@ CommandOutput run_agent_binary(const std::string& environment, const std::string
 TEST(AgentBinary, ABadConfigurationIsOneLineAndExitStatus2) {
   const std::pair<std::string, std::string> cases[] = {
       {"ISTIO_KUBE_APP_PROBERS='{'", "ISTIO_KUBE_APP_PROBERS: not valid JSON"},
-      {R"(ISTIO_KUBE_APP_PROBERS='{"/app-health/a/livez": {"httpGet": {"port": "http"}}}')", "httpGet.port must be an integer"},
-      {R"(ISTIO_KUBE_APP_PROBERS='{"/app-health/a/livez": {"httpGet": {"port": 1}, "grpc": {"port": 2}}}')", "exactly one of"},
+      {R"(ISTIO_KUBE_APP_PROBERS='{"/app-health/a/livez": {"httpGet": {"port": "http"}}}')",
+       "httpGet.port must be an integer"},
+      {R"(ISTIO_KUBE_APP_PROBERS='{"/app-health/a/livez": {"httpGet": {"port": 1}, "grpc": {"port": 2}}}')",
+       "exactly one of"},
       {"", "ISTIO_KUBE_APP_PROBERS is not set"},
       {R"(ISTIO_KUBE_APP_PROBERS='{}' POD_IP=nowhere)", "POD_IP must be an IP address"},
   };
@@ -563,12 +615,13 @@ TEST(AgentBinary, ABadConfigurationIsOneLineAndExitStatus2) {
 TEST(AgentBinary, AStoredHostThatIsNotThePodsOwnStopsItAtStart) {
   TestHttpApp elsewhere(TestHttpApp::Tls::kOff, "127.0.0.3");
   const std::string port = std::to_string(elsewhere.port());
-  const std::vector<std::string> actions = {R"("httpGet": {"host": "127.0.0.3", "port": )" + port + "}",
-                                            R"("tcpSocket": {"host": "127.0.0.3", "port": )" + port + "}",
-                                            R"("httpGet": {"host": "metadata.google.internal", "port": 80})"};
+  const std::vector<std::string> actions = {
+      R"("httpGet": {"host": "127.0.0.3", "port": )" + port + "}",
+      R"("tcpSocket": {"host": "127.0.0.3", "port": )" + port + "}",
+      R"("httpGet": {"host": "metadata.google.internal", "port": 80})"};
   for (const auto& action : actions) {
-    const auto result =
-        run_agent_binary("POD_IP=127.0.0.2 ISTIO_KUBE_APP_PROBERS='{\"/app-health/a/livez\": {" + action + "}}'");
+    const auto result = run_agent_binary(
+        "POD_IP=127.0.0.2 ISTIO_KUBE_APP_PROBERS='{\"/app-health/a/livez\": {" + action + "}}'");
     EXPECT_EQ(result.exit_code, 2) << action;
     EXPECT_THAT(result.output, HasSubstr("is not the pod's own address")) << action;
   }
@@ -577,7 +630,8 @@ TEST(AgentBinary, AStoredHostThatIsNotThePodsOwnStopsItAtStart) {
 
 TEST(AgentBinary, NeedsOnlyGlibcAtRunTime) {
 #ifndef MESHPROBE_AGENT_LINKS_ONLY_GLIBC
-  GTEST_SKIP() << "this build links the agent dynamically (sanitizers, or MESHPROBE_AGENT_STATIC=OFF)";
+  GTEST_SKIP()
+      << "this build links the agent dynamically (sanitizers, or MESHPROBE_AGENT_STATIC=OFF)";
 #endif
   const auto result = run_command(std::string("readelf -d ") + MESHPROBE_AGENT_BINARY);
   ASSERT_EQ(result.exit_code, 0) << result.output;
@@ -585,10 +639,13 @@ TEST(AgentBinary, NeedsOnlyGlibcAtRunTime) {
   std::vector<std::string> needed;
   for (std::string line; std::getline(lines, line);) {
     const auto open = line.find("Shared library: [");
-    if (open != std::string::npos) needed.push_back(line.substr(open + 17, line.find(']', open) - open - 17));
+    if (open != std::string::npos)
+      needed.push_back(line.substr(open + 17, line.find(']', open) - open - 17));
   }
   for (const auto& library : needed) {
-    EXPECT_TRUE(library == "libc.so.6" || library == "libm.so.6" || library.rfind("ld-linux", 0) == 0) << library;
+    EXPECT_TRUE(library == "libc.so.6" || library == "libm.so.6" ||
+                library.rfind("ld-linux", 0) == 0)
+        << library;
   }
   EXPECT_FALSE(needed.empty());
 }
@@ -596,7 +653,8 @@ TEST(AgentBinary, NeedsOnlyGlibcAtRunTime) {
 TEST(AgentBinary, HelpNamesTheFlags) {
   const auto result = run_agent_binary("", "--help");
   EXPECT_EQ(result.exit_code, 0);
-  for (const char* flag : {"--port", "--log-level", "--log-format", "--max-connections", "--header-read-timeout-ms"}) {
+  for (const char* flag :
+       {"--port", "--log-level", "--log-format", "--max-connections", "--header-read-timeout-ms"}) {
     EXPECT_THAT(result.output, HasSubstr(flag));
   }
 }

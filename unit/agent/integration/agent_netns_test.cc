@@ -5,13 +5,12 @@
 // Needs root, ip, iptables and setpriv; where the machine cannot make namespaces the test
 // skips and says exactly why.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <future>
-
-#include <gtest/gtest.h>
 
 #include "integration/test_servers.h"
 #include "probe/names.h"
@@ -32,12 +31,14 @@ constexpr int kMeshUid = probe::kAgentUserId;  // Istio's proxy uid, which the a
 // stay in that namespace after the thread ends.
 template <typename Work>
 auto in_namespace(const std::string& name, Work work) {
-  return std::async(std::launch::async, [name, work]() {
-           const int fd = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
-           if (fd < 0 || setns(fd, CLONE_NEWNET) != 0) throw std::runtime_error("cannot enter namespace " + name);
-           close(fd);
-           return work();
-         })
+  return std::async(std::launch::async,
+                    [name, work]() {
+                      const int fd = open(("/run/netns/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+                      if (fd < 0 || setns(fd, CLONE_NEWNET) != 0)
+                        throw std::runtime_error("cannot enter namespace " + name);
+                      close(fd);
+                      return work();
+                    })
       .get();
 }
 
@@ -46,7 +47,8 @@ std::unique_ptr<TestTcpListener> listener_in(const std::string& name_space, int 
 
 class MeshNamespaces {
  public:
-  MeshNamespaces() : suffix_(std::to_string(getpid())), node_("mp-node-" + suffix_), pod_("mp-pod-" + suffix_) {}
+  MeshNamespaces()
+      : suffix_(std::to_string(getpid())), node_("mp-node-" + suffix_), pod_("mp-pod-" + suffix_) {}
   ~MeshNamespaces() {
     agent_.reset();
     run_command("ip netns del " + pod_);
@@ -55,15 +57,18 @@ class MeshNamespaces {
 
   // Empty on success, else why this machine cannot do it.
   std::string set_up() {
-    if (geteuid() != 0) return "creating network namespaces needs root; running as uid " + std::to_string(geteuid());
+    if (geteuid() != 0)
+      return "creating network namespaces needs root; running as uid " + std::to_string(geteuid());
     for (const char* tool : {"ip", "iptables", "setpriv"}) {
-      if (run_command(std::string("command -v ") + tool).exit_code != 0) return std::string(tool) + " is not installed";
+      if (run_command(std::string("command -v ") + tool).exit_code != 0)
+        return std::string(tool) + " is not installed";
     }
     const std::string veth_node = "mpn" + suffix_, veth_pod = "mpp" + suffix_;
     const std::vector<std::string> steps = {
         "ip netns add " + node_,
         "ip netns add " + pod_,
-        "ip -n " + node_ + " link add " + veth_node + " type veth peer name " + veth_pod + " netns " + pod_,
+        "ip -n " + node_ + " link add " + veth_node + " type veth peer name " + veth_pod +
+            " netns " + pod_,
         "ip -n " + node_ + " addr add " + kNodeAddress + "/30 dev " + veth_node,
         "ip -n " + pod_ + " addr add " + kPodAddress + "/30 dev " + veth_pod,
         "ip -n " + node_ + " link set " + veth_node + " up",
@@ -71,11 +76,15 @@ class MeshNamespaces {
         "ip -n " + node_ + " link set lo up",
         "ip -n " + pod_ + " link set lo up",
         // Istio's inbound capture: everything but excluded ports goes to the sidecar.
-        "ip netns exec " + pod_ + " iptables -t nat -A PREROUTING -p tcp --dport " + std::to_string(kAgentPort) + " -j RETURN",
-        "ip netns exec " + pod_ + " iptables -t nat -A PREROUTING -p tcp -j REDIRECT --to-ports " + std::to_string(kCatchAllPort),
+        "ip netns exec " + pod_ + " iptables -t nat -A PREROUTING -p tcp --dport " +
+            std::to_string(kAgentPort) + " -j RETURN",
+        "ip netns exec " + pod_ + " iptables -t nat -A PREROUTING -p tcp -j REDIRECT --to-ports " +
+            std::to_string(kCatchAllPort),
         // And its outbound capture, which the sidecar's own uid escapes.
-        "ip netns exec " + pod_ + " iptables -t nat -A OUTPUT -p tcp -m owner --uid-owner " + std::to_string(kMeshUid) + " -j RETURN",
-        "ip netns exec " + pod_ + " iptables -t nat -A OUTPUT -p tcp -j REDIRECT --to-ports " + std::to_string(kCatchAllPort),
+        "ip netns exec " + pod_ + " iptables -t nat -A OUTPUT -p tcp -m owner --uid-owner " +
+            std::to_string(kMeshUid) + " -j RETURN",
+        "ip netns exec " + pod_ + " iptables -t nat -A OUTPUT -p tcp -j REDIRECT --to-ports " +
+            std::to_string(kCatchAllPort),
     };
     for (const auto& step : steps) {
       const auto result = run_command(step);
@@ -91,7 +100,8 @@ class MeshNamespaces {
     const std::string uid = std::to_string(kMeshUid), catch_all = std::to_string(kCatchAllPort);
     for (const std::string& step :
          {"ip netns exec " + pod_ + " iptables -t nat -I OUTPUT 1 -o lo -s 127.0.0.6/32 -j RETURN",
-          "ip netns exec " + pod_ + " iptables -t nat -I OUTPUT 2 -o lo ! -d 127.0.0.1/32 -p tcp -m owner --uid-owner " +
+          "ip netns exec " + pod_ +
+              " iptables -t nat -I OUTPUT 2 -o lo ! -d 127.0.0.1/32 -p tcp -m owner --uid-owner " +
               uid + " -j REDIRECT --to-ports " + catch_all}) {
       const auto result = run_command(step);
       if (result.exit_code != 0) return "`" + step + "` failed: " + result.output;
@@ -99,15 +109,18 @@ class MeshNamespaces {
     return "";
   }
 
-  // The agent as it runs in the pod: uid 1337, POD_IP, the original probe in ISTIO_KUBE_APP_PROBERS.
+  // The agent as it runs in the pod: uid 1337, POD_IP, the original probe in
+  // ISTIO_KUBE_APP_PROBERS.
   bool start_agent(const std::string& probers) {
     const std::string port = std::to_string(kAgentPort), uid = std::to_string(kMeshUid);
-    std::vector<std::string> environment = {"ISTIO_KUBE_APP_PROBERS=" + probers, std::string("POD_IP=") + kPodAddress,
+    std::vector<std::string> environment = {"ISTIO_KUBE_APP_PROBERS=" + probers,
+                                            std::string("POD_IP=") + kPodAddress,
                                             "PATH=/usr/sbin:/usr/bin:/sbin:/bin"};
     for (auto& entry : sanitizer_environment()) environment.push_back(std::move(entry));
     agent_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"ip", "netns", "exec", pod_, "setpriv", "--reuid=" + uid, "--regid=" + uid,
-                                 "--clear-groups", MESHPROBE_AGENT_BINARY, "--port", port, "--log-format", "text"},
+        std::vector<std::string>{"ip", "netns", "exec", pod_, "setpriv", "--reuid=" + uid,
+                                 "--regid=" + uid, "--clear-groups", MESHPROBE_AGENT_BINARY,
+                                 "--port", port, "--log-format", "text"},
         std::move(environment));
     return agent_->started();
   }
@@ -121,7 +134,8 @@ class MeshNamespaces {
 };
 
 std::unique_ptr<TestTcpListener> listener_in(const std::string& name_space, int port) {
-  return in_namespace(name_space, [port] { return std::make_unique<TestTcpListener>("0.0.0.0", port); });
+  return in_namespace(name_space,
+                      [port] { return std::make_unique<TestTcpListener>("0.0.0.0", port); });
 }
 
 bool connects(const std::string& address, int port) {
@@ -135,7 +149,8 @@ bool connects(const std::string& address, int port) {
 // Waits up to 5 s for the agent to listen on the pod's address, as seen from the node.
 bool agent_listening(const MeshNamespaces& namespaces) {
   for (int i = 0; i < 100; ++i) {
-    if (in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAgentPort); })) return true;
+    if (in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAgentPort); }))
+      return true;
     std::this_thread::sleep_for(milliseconds(50));
   }
   return false;
@@ -143,16 +158,22 @@ bool agent_listening(const MeshNamespaces& namespaces) {
 
 // What the agent answers the kubelet (on the node) for the liveness probe.
 int agent_says(const MeshNamespaces& namespaces) {
-  return in_namespace(namespaces.node(), [] { return http_get(kAgentPort, "/app-health/app/livez", {}, kPodAddress).status; });
+  return in_namespace(namespaces.node(), [] {
+    return http_get(kAgentPort, "/app-health/app/livez", {}, kPodAddress).status;
+  });
 }
 
 TEST(AgentInMeshNamespace, SeesAStoppedApplicationThatTrafficRedirectionHides) {
   MeshNamespaces namespaces;
-  if (const std::string why = namespaces.set_up(); !why.empty()) GTEST_SKIP() << "cannot build the mesh namespaces: " << why;
+  if (const std::string why = namespaces.set_up(); !why.empty())
+    GTEST_SKIP() << "cannot build the mesh namespaces: " << why;
 
-  auto catch_all = listener_in(namespaces.pod(), kCatchAllPort);  // the sidecar, accepting everything
-  ASSERT_TRUE(namespaces.start_agent(R"({"/app-health/app/livez": {"tcpSocket": {"port": 8080}, "timeoutSeconds": 1}})"));
-  ASSERT_TRUE(agent_listening(namespaces)) << "the agent did not start listening in the pod namespace";
+  auto catch_all =
+      listener_in(namespaces.pod(), kCatchAllPort);  // the sidecar, accepting everything
+  ASSERT_TRUE(namespaces.start_agent(
+      R"({"/app-health/app/livez": {"tcpSocket": {"port": 8080}, "timeoutSeconds": 1}})"));
+  ASSERT_TRUE(agent_listening(namespaces))
+      << "the agent did not start listening in the pod namespace";
 
   // The kubelet's own TCP check of the stopped application: redirected, so it passes.
   EXPECT_TRUE(in_namespace(namespaces.node(), [] { return connects(kPodAddress, kAppPort); }))
@@ -173,16 +194,20 @@ TEST(AgentInMeshNamespace, SeesAStoppedApplicationThatTrafficRedirectionHides) {
 // still sees the stopped application (e2e/README.md "The test images").
 TEST(AgentInMeshNamespace, ReachesTheApplicationThroughIstiosLoopbackCapture) {
   MeshNamespaces namespaces;
-  if (const std::string why = namespaces.set_up(); !why.empty()) GTEST_SKIP() << "cannot build the mesh namespaces: " << why;
+  if (const std::string why = namespaces.set_up(); !why.empty())
+    GTEST_SKIP() << "cannot build the mesh namespaces: " << why;
   ASSERT_EQ(namespaces.add_loopback_capture(), "");
 
   auto catch_all = listener_in(namespaces.pod(), kCatchAllPort);
-  ASSERT_TRUE(namespaces.start_agent(R"({"/app-health/app/livez": {"tcpSocket": {"port": 8080}, "timeoutSeconds": 1}})"));
-  ASSERT_TRUE(agent_listening(namespaces)) << "the agent did not start listening in the pod namespace";
+  ASSERT_TRUE(namespaces.start_agent(
+      R"({"/app-health/app/livez": {"tcpSocket": {"port": 8080}, "timeoutSeconds": 1}})"));
+  ASSERT_TRUE(agent_listening(namespaces))
+      << "the agent did not start listening in the pod namespace";
   // The capture is real: uid 1337 from any other source reaches the catch-all.
   const std::string uid = std::to_string(kMeshUid);
-  EXPECT_EQ(run_command("ip netns exec " + namespaces.pod() + " setpriv --reuid=" + uid + " --regid=" + uid +
-                        " --clear-groups bash -c 'exec 3<>/dev/tcp/" + kPodAddress + "/" + std::to_string(kAppPort) + "'")
+  EXPECT_EQ(run_command("ip netns exec " + namespaces.pod() + " setpriv --reuid=" + uid +
+                        " --regid=" + uid + " --clear-groups bash -c 'exec 3<>/dev/tcp/" +
+                        kPodAddress + "/" + std::to_string(kAppPort) + "'")
                 .exit_code,
             0)
       << "uid 1337's connection to the stopped application should be captured";

@@ -4,7 +4,6 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
-
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -28,9 +27,11 @@ void use_self_signed_certificate(asio::ssl::context& context) {
   X509_gmtime_adj(X509_getm_notAfter(certificate), 24 * 3600);
   X509_set_pubkey(certificate, key);
   X509_NAME* name = X509_get_subject_name(certificate);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
   X509_set_issuer_name(certificate, name);
-  if (X509_sign(certificate, key, EVP_sha256()) == 0) throw std::runtime_error("cannot sign the test certificate");
+  if (X509_sign(certificate, key, EVP_sha256()) == 0)
+    throw std::runtime_error("cannot sign the test certificate");
   SSL_CTX_use_certificate(context.native_handle(), certificate);
   SSL_CTX_use_PrivateKey(context.native_handle(), key);
   X509_free(certificate);
@@ -79,7 +80,8 @@ std::vector<std::string> TestHttpApp::peers() const {
 
 std::size_t TestHttpApp::request_count(const std::string& target) const {
   std::lock_guard lock(mutex_);
-  return std::count_if(requests_.begin(), requests_.end(), [&](const auto& r) { return r.target == target; });
+  return std::count_if(requests_.begin(), requests_.end(),
+                       [&](const auto& r) { return r.target == target; });
 }
 
 asio::awaitable<void> TestHttpApp::accept_loop() {
@@ -115,7 +117,8 @@ asio::awaitable<void> TestHttpApp::serve(Stream& stream) {
   co_await http::async_read(stream, buffer, request, await_error(error));
   if (error) co_return;
   RecordedRequest recorded{std::string(request.target()), {}};
-  for (const auto& field : request) recorded.headers.push_back({std::string(field.name_string()), std::string(field.value())});
+  for (const auto& field : request)
+    recorded.headers.push_back({std::string(field.name_string()), std::string(field.value())});
   Route route{404, {}, {}, {}};
   {
     std::lock_guard lock(mutex_);
@@ -136,7 +139,8 @@ asio::awaitable<void> TestHttpApp::serve(Stream& stream) {
 }
 
 TestTcpListener::TestTcpListener(const std::string& address, int port) {
-  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address), static_cast<unsigned short>(port));
+  const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address),
+                                         static_cast<unsigned short>(port));
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(asio::socket_base::reuse_address(true));
   acceptor_.bind(endpoint);
@@ -146,7 +150,8 @@ TestTcpListener::TestTcpListener(const std::string& address, int port) {
 
 int unused_port() {
   asio::io_context io;
-  asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  asio::ip::tcp::acceptor acceptor(io,
+                                   asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   return acceptor.local_endpoint().port();
 }
 
@@ -157,17 +162,19 @@ TestGrpcHealthServer::TestGrpcHealthServer(const std::map<std::string, bool>& se
   builder.RegisterCallbackGenericService(&other_methods_);
   server_ = builder.BuildAndStart();
   if (!server_) throw std::runtime_error("cannot start the gRPC health server");
-  for (const auto& [service, is_serving] : serving) server_->GetHealthCheckService()->SetServingStatus(service, is_serving);
+  for (const auto& [service, is_serving] : serving)
+    server_->GetHealthCheckService()->SetServingStatus(service, is_serving);
 }
 
 TestGrpcHealthServer::~TestGrpcHealthServer() { server_->Shutdown(); }
 
-HttpAnswer http_get(int port, const std::string& target, const std::vector<probe::HttpHeader>& headers,
-                    const std::string& address) {
+HttpAnswer http_get(int port, const std::string& target,
+                    const std::vector<probe::HttpHeader>& headers, const std::string& address) {
   asio::io_context io;
   beast::tcp_stream stream(io);
   stream.expires_after(std::chrono::seconds(20));
-  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address(address), static_cast<unsigned short>(port)));
+  stream.connect(
+      asio::ip::tcp::endpoint(asio::ip::make_address(address), static_cast<unsigned short>(port)));
   http::request<http::empty_body> request{http::verb::get, target, 11};
   request.set(http::field::host, address + ":" + std::to_string(port));
   for (const auto& header : headers) request.set(header.name, header.value);
@@ -176,11 +183,13 @@ HttpAnswer http_get(int port, const std::string& target, const std::vector<probe
   http::response<http::string_body> response;
   http::read(stream, buffer, response);
   HttpAnswer answer{static_cast<int>(response.result_int()), response.body(), {}};
-  for (const auto& field : response) answer.headers[std::string(field.name_string())] = std::string(field.value());
+  for (const auto& field : response)
+    answer.headers[std::string(field.name_string())] = std::string(field.value());
   return answer;
 }
 
-void TestAgent::RecordingLogger::log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) {
+void TestAgent::RecordingLogger::log(LogLevel level, std::string_view message,
+                                     const std::vector<LogField>& fields) {
   std::lock_guard lock(mutex_);
   lines_.push_back(format_log_line(LogFormat::kText, clock_.system_now(), level, message, fields));
 }
@@ -192,7 +201,8 @@ std::vector<std::string> TestAgent::RecordingLogger::lines() const {
 
 TestAgent::TestAgent(AgentConfig config) {
   const std::string pod_ip = config.pod_ip;
-  agent_ = std::make_unique<Agent>(io_.get_executor(), std::move(config), make_network_probers(io_.get_executor(), pod_ip, logger_),
+  agent_ = std::make_unique<Agent>(io_.get_executor(), std::move(config),
+                                   make_network_probers(io_.get_executor(), pod_ip, logger_),
                                    logger_, clock_);
   auto port = agent_->start();
   if (!port) throw std::runtime_error(port.error().message);
@@ -209,7 +219,8 @@ TestAgent::~TestAgent() {
   thread_.join();  // returns once the probes in flight are answered
 }
 
-ChildProcess::ChildProcess(std::vector<std::string> arguments, std::vector<std::string> environment) {
+ChildProcess::ChildProcess(std::vector<std::string> arguments,
+                           std::vector<std::string> environment) {
   auto pointers = [](std::vector<std::string>& strings) {
     std::vector<char*> out;
     for (auto& s : strings) out.push_back(s.data());
@@ -244,7 +255,8 @@ std::vector<std::string> sanitizer_environment() {
   std::vector<std::string> out;
   for (char** variable = environ; *variable; ++variable) {
     const std::string_view entry(*variable);
-    if (entry.rfind("ASAN_OPTIONS=", 0) == 0 || entry.rfind("UBSAN_OPTIONS=", 0) == 0) out.emplace_back(entry);
+    if (entry.rfind("ASAN_OPTIONS=", 0) == 0 || entry.rfind("UBSAN_OPTIONS=", 0) == 0)
+      out.emplace_back(entry);
   }
   return out;
 }

@@ -3,6 +3,9 @@
 // library), and the agent itself on its own event loop.
 #pragma once
 
+#include <grpcpp/generic/async_generic_service.h>
+#include <grpcpp/server.h>
+
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -10,9 +13,6 @@
 
 #include "agent/agent.h"
 #include "agent/asio.h"
-
-#include <grpcpp/generic/async_generic_service.h>
-#include <grpcpp/server.h>
 
 namespace meshprobe::agent::testing {
 
@@ -99,7 +99,8 @@ struct HttpAnswer {
 };
 
 // One GET on a new connection, as the kubelet asks.
-HttpAnswer http_get(int port, const std::string& target, const std::vector<probe::HttpHeader>& headers = {},
+HttpAnswer http_get(int port, const std::string& target,
+                    const std::vector<probe::HttpHeader>& headers = {},
                     const std::string& address = "127.0.0.1");
 
 // The agent on its own thread, listening on 127.0.0.1 at a free port, logging text to a buffer.
@@ -118,7 +119,8 @@ class TestAgent {
   class RecordingLogger final : public Logger {
    public:
     explicit RecordingLogger(const Clock& clock) : clock_(clock) {}
-    void log(LogLevel level, std::string_view message, const std::vector<LogField>& fields) override;
+    void log(LogLevel level, std::string_view message,
+             const std::vector<LogField>& fields) override;
     std::vector<std::string> lines() const;
 
    private:

@@ -4,14 +4,14 @@
 //  - running inject again on its own output changes nothing;
 //  - restoring the output gives, document by document, what restoring the input gives (for
 //    an input that holds no earlier rewrite: the input itself).
+#include <yaml-cpp/yaml.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <yaml-cpp/yaml.h>
 
 #include "cmd/inject.h"
 #include "cmd/yaml_json.h"
@@ -34,10 +34,13 @@ std::vector<std::string> output_documents(std::string_view manifests) {
   std::vector<std::string> documents(1);
   while (!manifests.empty()) {
     const auto end = manifests.find('\n');
-    const auto line = manifests.substr(0, end == std::string_view::npos ? manifests.size() : end + 1);
+    const auto line =
+        manifests.substr(0, end == std::string_view::npos ? manifests.size() : end + 1);
     manifests.remove_prefix(line.size());
-    if (line == "---\n") documents.emplace_back();
-    else documents.back() += line;
+    if (line == "---\n")
+      documents.emplace_back();
+    else
+      documents.back() += line;
   }
   return documents;
 }
@@ -45,7 +48,9 @@ std::vector<std::string> output_documents(std::string_view manifests) {
 nlohmann::json meaning_of(const std::string& document) {
   try {
     auto converted = cmd::yaml_to_json(YAML::Load(document));
-    if (!converted) fail("a document inject wrote does not convert to JSON", converted.error().message + "\n" + document);
+    if (!converted)
+      fail("a document inject wrote does not convert to JSON",
+           converted.error().message + "\n" + document);
     return *converted;
   } catch (const YAML::Exception& error) {
     fail("a document inject wrote is not YAML", error.what() + ("\n" + document));
@@ -53,7 +58,8 @@ nlohmann::json meaning_of(const std::string& document) {
 }
 
 // Same documents, in order: equal text, or equal meaning where inject wrote one anew.
-void expect_same_documents(const std::string& expected, const std::string& actual, std::string_view what) {
+void expect_same_documents(const std::string& expected, const std::string& actual,
+                           std::string_view what) {
   const auto left = output_documents(expected);
   const auto right = output_documents(actual);
   if (left.size() != right.size()) fail(what, "a different number of documents");
@@ -76,7 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   const auto again = cmd::inject(rewritten->manifests, kRewrite);
   if (!again) fail("inject refuses its own output", again.error().message);
-  if (again->manifests != rewritten->manifests) fail("inject on its own output changes it", again->manifests);
+  if (again->manifests != rewritten->manifests)
+    fail("inject on its own output changes it", again->manifests);
 
   const auto restored_output = cmd::inject(rewritten->manifests, kRestore);
   if (!restored_output) fail("restore refuses inject's output", restored_output.error().message);
