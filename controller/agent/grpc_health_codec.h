@@ -1,5 +1,5 @@
 // The two messages of grpc.health.v1.Health/Check, encoded by hand: the agent speaks gRPC
-// over nghttp2 without protobuf or gRPC's runtime (README "The agent" says why).
+// over nghttp2 without protobuf or gRPC's runtime (docs/decisions.md "The agent" says why).
 //   message HealthCheckRequest  { string service = 1; }
 //   message HealthCheckResponse { ServingStatus status = 1; }  // UNKNOWN=0 SERVING=1 NOT_SERVING=2
 //   SERVICE_UNKNOWN=3

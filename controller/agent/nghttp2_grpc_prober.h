@@ -1,8 +1,8 @@
 // gRPC health probe (grpc.health.v1.Health/Check) over plaintext HTTP/2, as the kubelet's
 // gRPC probe: nghttp2 frames the HTTP/2 session on the agent's own event loop and
 // grpc_health_codec.h encodes the two messages, so the agent carries neither gRPC's runtime
-// nor its threads (README "The agent" has the measured difference). SERVING → 200, anything
-// else (another status, a gRPC error, no answer in time) → 500.
+// nor its threads (docs/benchmarks.md "The agent" has the measured difference). SERVING → 200,
+// anything else (another status, a gRPC error, no answer in time) → 500.
 #pragma once
 
 #include "agent/application_dialer.h"

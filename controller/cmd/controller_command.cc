@@ -250,7 +250,7 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
 
   // Two malloc arenas instead of eight per core: the informers' and workers' threads then share
   // freed memory instead of each keeping its own (about 10 MB less resident at 2,000
-  // Deployments, README "Decisions").
+  // Deployments, docs/decisions.md "The controller").
   mallopt(M_ARENA_MAX, 2);
   // A fixed threshold above which allocations are their own mappings, returned to the system
   // when freed. glibc raises the default one to the size of each such block freed, after which

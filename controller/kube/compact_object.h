@@ -2,8 +2,8 @@
 // zlib, optionally against a preset dictionary of what objects of that kind hold. The
 // benchmark's rewritten pod template (2.4 kB of JSON) is 2 kB of MessagePack, 0.9 kB deflated
 // and 0.15 kB deflated against the operator's dictionary (most of it is the agent and fields the
-// API server defaults); a parsed nlohmann::json of it takes several times its text (README
-// "Performance").
+// API server defaults); a parsed nlohmann::json of it takes several times its text
+// (docs/benchmarks.md).
 #pragma once
 
 #include <cstdint>

@@ -50,7 +50,7 @@ struct ReflectorOptions {
   // Items per list page. Smaller than client-go's 500: a page is parsed whole, and 500 served
   // Deployments (about 20 kB each with managedFields) parse into tens of MB that the cache's
   // objects then lie between; at 100 a restart with 10,000 Deployments is 22 MB smaller once
-  // synced (38 MB instead of 60; README "Performance"), for 100 list requests instead of 20.
+  // synced (38 MB instead of 60; docs/benchmarks.md), for 100 list requests instead of 20.
   std::int64_t page_size = 100;
   Duration minimum_watch_timeout = std::chrono::minutes(5);  // each watch asks for [min, 2*min)
   BackoffOptions backoff;

@@ -1,5 +1,5 @@
 // Result<T>: a value or an error a person can read. Expected failures (bad input, an
-// unresolvable port) are values, not exceptions; see ../../README.md "Error handling".
+// unresolvable port) are values, not exceptions; see docs/architecture.md "Layers".
 #pragma once
 
 #include <cassert>

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Tests of meshprobe's container images (README "Images"), as deploy/build-images makes them.
+"""Tests of meshprobe's container images (docs/images.md), as deploy/build-images makes them.
 
 CTest runs each test class on its own (label "integration", after the fixture test
 images.build); the environment names the inputs:
@@ -54,7 +54,7 @@ def read_images_env():
 IMAGES_ENV = read_images_env()
 VERSION = IMAGES_ENV["MESHPROBE_VERSION"]
 
-# What each image must be (DESIGN.md, README "Images"). The controller's user is any numeric
+# What each image must be (DESIGN.md, docs/images.md). The controller's user is any numeric
 # non-root user; config/manager must run it as that user (ConfigurationAgreesTest).
 EXPECTED = {
     "controller": {

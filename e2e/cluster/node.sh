@@ -177,7 +177,7 @@ EOF
   scheduler_port=$(pick_free_port)
   local taints="[]"
   $tainted && taints="[{key: $node_taint_key, effect: NoSchedule}]"
-  # Choices (README "The node"): cgroupfs under the node's own cgroup root; cgroup v1 accepted;
+  # Choices (docs/testing.md "The node: choices and what the machine refused"): cgroupfs under the node's own cgroup root; cgroup v1 accepted;
   # no swap check; eviction only when the machine is nearly out (a shared box must not evict
   # the tests' pods); no image garbage collection (the images cannot be pulled back); no
   # cluster DNS; no read-only port; clients authenticated by the cluster CA or a token review,

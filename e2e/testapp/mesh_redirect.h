@@ -7,7 +7,8 @@
 // Only the prerouting hook captures: connections made inside the pod (the agent's, as uid
 // 1337, to the application) never pass it, so they reach the application directly. Istio
 // captures one more case that this stand-in leaves out on purpose: uid-1337 traffic to the
-// pod's own address over loopback, unless its source address is 127.0.0.6 (README "The node").
+// pod's own address over loopback, unless its source address is 127.0.0.6 (e2e/README.md "The
+// node").
 #pragma once
 
 #include <string>

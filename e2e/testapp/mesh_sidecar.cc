@@ -1,5 +1,5 @@
 // meshprobe-e2e-mesh-sidecar: the stand-in for Istio's sidecar in the end-to-end tests, so
-// that the seed's two problems happen for real on the node (README "The node"):
+// that the seed's two problems happen for real on the node (e2e/README.md "The node"):
 //
 //   mesh-sidecar redirect [--proxy-port 15006] [--exclude-inbound-ports LIST]
 //     The init container (like istio-init; needs NET_ADMIN): redirects every inbound TCP

@@ -3,7 +3,7 @@
 // projection. The object is one the real API server served in the controller benchmark
 // (testdata/rewritten_deployment.json: rewritten by meshprobe, rolled out by
 // kube-controller-manager, four managedFields entries, three conditions). The controller's goal
-// is 40 MB resident with 10,000 Deployments (README "Performance"); this test keeps the cache's
+// is 40 MB resident with 10,000 Deployments (docs/benchmarks.md); this test keeps the cache's
 // share of it from growing unnoticed.
 #include <gtest/gtest.h>
 #include <malloc.h>
@@ -21,7 +21,7 @@ using nlohmann::json;
 
 constexpr int kDeployments = 2000;
 // The budget per cached Deployment. Measured: 1,280 bytes; 4,395 when the template was kept as
-// plain MessagePack and the condition as a parsed nlohmann::json (README "Performance").
+// plain MessagePack and the condition as a parsed nlohmann::json (docs/benchmarks.md).
 constexpr double kBudgetBytes = 1500;
 
 #if defined(__SANITIZE_ADDRESS__)

@@ -1,7 +1,7 @@
 // meshprobe-agent-bench: probe latency through the agent against asking the application
 // directly, probes per second, and the agent's resident memory and threads, with gRPC health
 // checks made both ways (nghttp2, as shipped, and gRPC's C++ library). One run, side by side,
-// printed as tables with ratios. Not a test: run it by hand (README "The agent"):
+// printed as tables with ratios. Not a test: run it by hand (docs/benchmarks.md "The agent"):
 //   cmake --build build --target agent-bench && build/e2e/bench/agent/meshprobe-agent-bench
 #include <algorithm>
 #include <atomic>

@@ -1,6 +1,6 @@
 // The alternative weighed for the agent's gRPC health check: gRPC's own C++ library (a
 // generic stub, so no generated code; the same hand-encoded messages). Built for the benchmark
-// only, to measure what it would cost every pod (README "The agent").
+// only, to measure what it would cost every pod (docs/benchmarks.md "The agent").
 #pragma once
 
 #include "agent/asio.h"

@@ -1,5 +1,5 @@
-// The controller benchmark's client side (e2e/bench/controller/run drives it; README
-// "Performance"). Three subcommands, each one process, all through the project's own client
+// The controller benchmark's client side (e2e/bench/controller/run drives it; see
+// docs/benchmarks.md). Three subcommands, each one process, all through the project's own client
 // runtime (controller/kube) against the real API server:
 //
 //   create   Deployments for the controller to rewrite: half with HTTP probes, half with TCP

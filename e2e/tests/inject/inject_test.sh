@@ -79,7 +79,7 @@ metadata: {name: web}
 spec:
   template:
     # With metadata: the Job controller labels the template, which would turn a template
-    # without metadata into one with (README, "Decisions": one more write in that case).
+    # without metadata into one with (docs/decisions.md "The engine": one more write in that case).
     metadata: {labels: {app: web}}
 $(pod_spec 4)
       restartPolicy: Never

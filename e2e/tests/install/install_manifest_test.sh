@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The install as a user does it (README "Installing into a cluster"), on the real API server:
+# The install as a user does it (docs/install.md), on the real API server:
 #   - deploy/install.yaml is config/default rendered (deploy/render-install keeps it so);
 #   - `kubectl apply -f deploy/install.yaml` is accepted (into a cluster that has the mesh's
 #     root namespace istio-system, as a cluster with Istio has), and again with no change;

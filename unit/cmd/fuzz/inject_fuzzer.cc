@@ -1,5 +1,5 @@
 // libFuzzer: `meshprobe inject` from the bytes of a manifest file to the YAML it writes, and
-// the promises the engine makes about it (README "Using meshprobe inject"):
+// the promises the engine makes about it (docs/inject.md):
 //  - any input is either one error or output, never a crash;
 //  - running inject again on its own output changes nothing;
 //  - restoring the output gives, document by document, what restoring the input gives (for
