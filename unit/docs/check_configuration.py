@@ -118,7 +118,9 @@ def documented(markdown):
 
 
 def normalized(text):
-    return " ".join(text.replace("`", "").replace(",", " , ").split())
+    """Without whitespace and backticks: boost::program_options wraps long words anywhere
+    ("kube-publi" / "c,kube-node-lease"), so spaces in --help carry no meaning."""
+    return "".join(text.replace("`", "").split())
 
 
 def check(help_text, markdown, install_config_keys):
