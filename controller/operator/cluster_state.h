@@ -44,7 +44,7 @@ struct DeploymentState {
   std::optional<std::string> workload_rewrite_annotation;
   probe::Labels template_labels;
   // Compressed against deployment_dictionary(): the reconciler decodes them, nothing else reads
-  // them, and they are most of what a Deployment costs the cache (docs/benchmarks.md).
+  // them, and they are most of what a Deployment costs the cache (README "Performance").
   kube::CompactObject pod_template;  // spec.template
   kube::CompactObject condition;     // our status condition entry; decodes to null when absent
   bool rewritten = false;            // probe::is_rewritten(spec.template)
