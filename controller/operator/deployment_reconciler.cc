@@ -71,6 +71,7 @@ DeploymentReconciler::DeploymentReconciler(const ClusterCache& cache, kube::Kube
       logger_(logger),
       options_(std::move(options)),
       expectations_(clock, options_.expectation_timeout),
+      conditions_(metrics),
       writes_(metrics.counter("meshprobe_writes_total",
                               "Writes to the API server, by what was written.", {"kind"})),
       conflicts_(metrics.counter(
@@ -106,6 +107,7 @@ probe::Decision DeploymentReconciler::decide(const kube::ObjectMeta& metadata,
 kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
   auto entry = cache_.deployments.get(key);
   if (!entry) {  // deleted: forget everything about it
+    conditions_.forget("Deployment", key);
     expectations_.forget(key);
     reverts_.forget(key);
     std::lock_guard lock(seen_mutex_);
@@ -241,6 +243,7 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
                                                             const probe::ConditionSummary& summary,
                                                             std::set<std::string>& stale_versions) {
   const std::string key = metadata.key();
+  conditions_.record("Deployment", key, std::string(probe::condition_reason_name(summary.reason)));
   const Condition desired{std::string(probe::kConditionType), summary.status ? "True" : "False",
                           std::string(probe::condition_reason_name(summary.reason)),
                           summary.message, std::nullopt};

@@ -40,6 +40,7 @@
 #include "operator/cluster_state.h"
 #include "operator/event_recorder.h"
 #include "operator/revert_tracker.h"
+#include "operator/workload_condition_gauge.h"
 #include "operator/write_expectations.h"
 #include "probe/condition.h"
 #include "probe/decision.h"
@@ -100,6 +101,7 @@ class DeploymentReconciler {
   std::mutex seen_mutex_;
   std::unordered_set<std::string> seen_rewritten_;
 
+  WorkloadConditionGauge conditions_;  // meshprobe_workloads{kind, reason}
   kube::CounterFamily& writes_;
   kube::CounterFamily& conflicts_;
   kube::Counter& reverts_counter_;
