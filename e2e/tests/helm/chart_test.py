@@ -242,11 +242,11 @@ class ValuesTest(unittest.TestCase):
         values = yaml.safe_load((CHART / "values.yaml").read_text())
         self.assertEqual(sorted(set(shipped) - {"agentImage", "agentPort"}), sorted(values["config"]),
                          "values.yaml config: every key of config/manager/controller_config.yaml but agentImage/agentPort")
-        config = self.config("config.workers=8", "config.apiQPS=20.5", "config.excludedNamespaces={a,b}",
+        config = self.config("config.workers=8", "config.apiQPS=20", "config.excludedNamespaces={a,b}",
                              "config.leaderElection.leaseName=other", "config.log.level=debug",
                              "config.rootNamespace=mesh-root", "config.defaultRewrite=false")
         self.assertEqual(config["workers"], 8)
-        self.assertEqual(config["apiQPS"], 20.5)
+        self.assertEqual(config["apiQPS"], 20)
         self.assertEqual(config["excludedNamespaces"], ["a", "b"])
         self.assertEqual(config["leaderElection"]["leaseName"], "other")
         self.assertEqual(config["log"]["level"], "debug")
