@@ -134,6 +134,13 @@ class DefaultValuesAreInstallYamlTest(unittest.TestCase):
                 self.assertIsNone(difference, f"{'/'.join(object_key)} differs (change templates/ as "
                                   f"config/ changed; crds/: deploy/render-install): {difference}")
 
+    def test_the_preview_role_only_reads_and_is_bound_to_nobody(self):
+        documents = install_yaml()
+        role = by_key(documents)[("ClusterRole", "", "meshprobe-preview")]
+        self.assertLessEqual({verb for rule in role["rules"] for verb in rule["verbs"]}, {"get", "list"})
+        self.assertEqual([document["metadata"]["name"] for document in documents
+                          if document.get("roleRef", {}).get("name") == "meshprobe-preview"], [])
+
     def test_every_object_carries_helms_labels(self):
         for document in render():
             with self.subTest(object=key(document)):
