@@ -2,13 +2,15 @@
 // <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
 #pragma once
 
+// clang-format off: its include sorting would put <utility> after Boost again.
+#include <utility>
+// clang-format on
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <functional>
-#include <utility>
 
 #include "agent/probe_outcome.h"
 

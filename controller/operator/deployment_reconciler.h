@@ -74,9 +74,6 @@ class DeploymentReconciler {
   kube::ReconcileResult reconcile(const std::string& key);
 
  private:
-  // The engine's decision for a cached Deployment, from everything else in the cache.
-  probe::Decision decide(const kube::ObjectMeta& metadata, const DeploymentState& state,
-                         const nlohmann::json& pod_template) const;
   kube::ReconcileResult write_condition(const kube::ObjectMeta& metadata,
                                         const DeploymentState& state,
                                         const probe::ConditionSummary& summary,
