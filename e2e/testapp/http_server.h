@@ -2,13 +2,14 @@
 // the kubelet's probes make them), a read deadline and a connection cap, on one io_context.
 #pragma once
 
-// <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format off: <utility> first, Boost 1.74's awaitable.hpp uses std::exchange without it.
+#include <utility>
+// clang-format on
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <cstddef>
 #include <functional>
 #include <string>
-#include <utility>
 
 #include "probe/result.h"
 

@@ -29,7 +29,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::Return;
 
-kube::ApiError api_error(kube::ApiErrorKind kind, int status, std::string detail = "") {
+kube::ApiError preview_api_error(kube::ApiErrorKind kind, int status, std::string detail = "") {
   kube::ApiError error;
   error.kind = kind;
   error.http_status = status;
@@ -63,7 +63,7 @@ class PreviewCommandTest : public ::testing::Test {
     ON_CALL(api, get_path("/apis/meshprobe.io/v1alpha1"))
         .WillByDefault(Return(resources("healthprobepolicies", "HealthProbePolicy")));
     ON_CALL(api, get_path("/apis/security.istio.io"))
-        .WillByDefault(Return(api_error(kube::ApiErrorKind::kNotFound, 404)));
+        .WillByDefault(Return(preview_api_error(kube::ApiErrorKind::kNotFound, 404)));
     EXPECT_CALL(api, get_path(_)).Times(AnyNumber());
     ON_CALL(api, list(IsResource("namespaces"), _, _))
         .WillByDefault(Return(items({namespace_object("shop", {{"istio-injection", "enabled"}}),
@@ -75,7 +75,7 @@ class PreviewCommandTest : public ::testing::Test {
     EXPECT_CALL(api, list(_, _, _)).Times(AnyNumber());
     // No injector ConfigMap and no installed controller config: the defaults.
     ON_CALL(api, get(IsResource("configmaps"), _, _, _))
-        .WillByDefault(Return(api_error(kube::ApiErrorKind::kNotFound, 404)));
+        .WillByDefault(Return(preview_api_error(kube::ApiErrorKind::kNotFound, 404)));
     EXPECT_CALL(api, get(_, _, _, _)).Times(AnyNumber());
   }
 
@@ -213,7 +213,7 @@ TEST_F(PreviewCommandTest, NamespaceAndSelectorNarrowTheLists) {
 
 TEST_F(PreviewCommandTest, AnUnknownNamespaceIsOneClearLine) {
   EXPECT_CALL(api, get(IsResource("namespaces"), "", "nope", _))
-      .WillOnce(Return(api_error(kube::ApiErrorKind::kNotFound, 404)));
+      .WillOnce(Return(preview_api_error(kube::ApiErrorKind::kNotFound, 404)));
   EXPECT_EQ(run({"-n", "nope"}), kExitFailure);
   EXPECT_EQ(err.str().substr(err.str().find("meshprobe preview: ")),
             "meshprobe preview: namespace \"nope\" not found\n");
@@ -223,8 +223,8 @@ TEST_F(PreviewCommandTest, AnUnknownNamespaceIsOneClearLine) {
 TEST_F(PreviewCommandTest, ForbiddenNamesTheClusterRole) {
   ON_CALL(api, list(IsResource("deployments"), _, _))
       .WillByDefault(
-          Return(api_error(kube::ApiErrorKind::kForbidden, 403,
-                           "deployments.apps is forbidden: User \"alice\" cannot list")));
+          Return(preview_api_error(kube::ApiErrorKind::kForbidden, 403,
+                                   "deployments.apps is forbidden: User \"alice\" cannot list")));
   EXPECT_EQ(run({}), kExitFailure);
   EXPECT_THAT(err.str(), HasSubstr("meshprobe preview: forbidden to read deployments in every "
                                    "namespace (deployments.apps is forbidden"));
@@ -234,9 +234,11 @@ TEST_F(PreviewCommandTest, ForbiddenNamesTheClusterRole) {
 
 TEST_F(PreviewCommandTest, AnUnreachableApiServerIsOneClearLine) {
   ON_CALL(api, get(_, _, _, _))
-      .WillByDefault(Return(api_error(kube::ApiErrorKind::kTransport, 0, "connection refused")));
+      .WillByDefault(
+          Return(preview_api_error(kube::ApiErrorKind::kTransport, 0, "connection refused")));
   ON_CALL(api, list(_, _, _))
-      .WillByDefault(Return(api_error(kube::ApiErrorKind::kTransport, 0, "connection refused")));
+      .WillByDefault(
+          Return(preview_api_error(kube::ApiErrorKind::kTransport, 0, "connection refused")));
   EXPECT_EQ(run({}), kExitFailure);
   EXPECT_THAT(err.str(), HasSubstr("meshprobe preview: cannot reach the API server"));
   EXPECT_EQ(std::count(err.str().begin(), err.str().end(), '\n'), 1) << err.str();
