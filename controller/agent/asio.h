@@ -2,7 +2,8 @@
 // <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
 #pragma once
 
-// clang-format off: its include sorting would put <utility> after Boost again.
+// <utility> before Boost (above); clang-format would sort it after.
+// clang-format off
 #include <utility>
 // clang-format on
 #include <boost/asio.hpp>

@@ -2,7 +2,8 @@
 // the kubelet's probes make them), a read deadline and a connection cap, on one io_context.
 #pragma once
 
-// clang-format off: <utility> first, Boost 1.74's awaitable.hpp uses std::exchange without it.
+// <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format off
 #include <utility>
 // clang-format on
 #include <boost/asio.hpp>

@@ -1,6 +1,7 @@
 #include "tcp_proxy.h"
 
-// clang-format off: <utility> first, Boost 1.74's awaitable.hpp uses std::exchange without it.
+// <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format off
 #include <utility>
 // clang-format on
 #include <array>
