@@ -60,9 +60,12 @@ Result<std::string> read_text(const std::string& path, std::istream& in) {
 }
 
 // The controller's settings: --config FILE, else the installed ConfigMap, else the defaults.
+// `note` says when the defaults were used (printed only when the preview succeeds, so that an
+// error stays one line).
 Result<controller::ControllerConfig> controller_settings(kube::KubernetesApi& api,
                                                          const PreviewCommandLine& command_line,
-                                                         CommandStreams& streams) {
+                                                         CommandStreams& streams,
+                                                         std::string& note) {
   controller::ControllerConfig config;
   std::string text, source;
   if (!command_line.config_file.empty()) {
@@ -80,8 +83,7 @@ Result<controller::ControllerConfig> controller_settings(kube::KubernetesApi& ap
         text = (*data)["config.yaml"].get<std::string>();
     } else if (found.error().is(kube::ApiErrorKind::kNotFound) ||
                found.error().is(kube::ApiErrorKind::kForbidden)) {
-      streams.err << "meshprobe preview: no " << source
-                  << " to read; using the controller's defaults (--config FILE to say)\n";
+      note = "no " + source + " to read; used the controller's defaults (--config FILE to say)";
     } else if (found.error().is(kube::ApiErrorKind::kTransport) ||
                found.error().is(kube::ApiErrorKind::kTimeout)) {
       return Error{"cannot reach the API server: " + found.error().message()};
@@ -225,12 +227,14 @@ int run_preview_against(kube::KubernetesApi& api, const PreviewCommandLine& comm
     if (!policy) return fail(policy.error().message);
     request.policy = *policy;
   }
-  auto config = controller_settings(api, command_line, streams);
+  std::string note;
+  auto config = controller_settings(api, command_line, streams, note);
   if (!config) return fail(config.error().message);
   request.options = controller::plan_options(*config);
 
   auto workloads = controller::preview(api, request);
   if (!workloads) return fail(workloads.error().message);
+  if (!note.empty()) streams.err << "meshprobe preview: " << note << "\n";
   if (command_line.format == PreviewFormat::kTable) {
     print_table(*workloads, streams.out);
     return kExitOk;

@@ -113,7 +113,7 @@ TEST_F(PreviewCommandTest, ATableOfEveryWorkloadWithItsActionReasonAndEachProbeB
   EXPECT_THAT(
       out.str(),
       HasSubstr("web liveness: httpGet :8080/healthz → httpGet :15120/app-health/web/livez"));
-  EXPECT_THAT(err.str(), HasSubstr("using the controller's defaults"));
+  EXPECT_THAT(err.str(), HasSubstr("used the controller's defaults"));
 }
 
 TEST_F(PreviewCommandTest, JsonForScripts) {
@@ -215,8 +215,8 @@ TEST_F(PreviewCommandTest, AnUnknownNamespaceIsOneClearLine) {
   EXPECT_CALL(api, get(IsResource("namespaces"), "", "nope", _))
       .WillOnce(Return(preview_api_error(kube::ApiErrorKind::kNotFound, 404)));
   EXPECT_EQ(run({"-n", "nope"}), kExitFailure);
-  EXPECT_EQ(err.str().substr(err.str().find("meshprobe preview: ")),
-            "meshprobe preview: namespace \"nope\" not found\n");
+  EXPECT_EQ(err.str(), "meshprobe preview: namespace \"nope\" not found\n")
+      << "one line: no note about the controller's defaults before it";
   EXPECT_EQ(out.str(), "");
 }
 
@@ -241,7 +241,8 @@ TEST_F(PreviewCommandTest, AnUnreachableApiServerIsOneClearLine) {
           Return(preview_api_error(kube::ApiErrorKind::kTransport, 0, "connection refused")));
   EXPECT_EQ(run({}), kExitFailure);
   EXPECT_THAT(err.str(), HasSubstr("meshprobe preview: cannot reach the API server"));
-  EXPECT_EQ(std::count(err.str().begin(), err.str().end(), '\n'), 1) << err.str();
+  const std::string errors = err.str();
+  EXPECT_EQ(std::count(errors.begin(), errors.end(), '\n'), 1) << errors;
 }
 
 TEST_F(PreviewCommandTest, TheInstalledControllerConfigDecidesTheAgentPort) {
