@@ -108,8 +108,15 @@ e2e_kubectl get pods --namespace "$E2E_NAMESPACE"
 echo "=== helm upgrade"
 first_pod=$(e2e_kubectl get pods --namespace "$release_namespace" -l app.kubernetes.io/component=controller \
   -o jsonpath='{.items[0].metadata.name}')
+# New ports too: on the host's network the new pod cannot share the old one's while both run
+# (the scheduler treats them as host ports).
+new_health_port=$(e2e_free_port)
+new_metrics_port=$(e2e_free_port)
+[[ $new_metrics_port != "$new_health_port" ]] || new_metrics_port=$(e2e_free_port)
 e2e_helm upgrade meshprobe "$chart" --namespace "$release_namespace" --values "$work/values.yaml" \
-  --set config.rootNamespace="$new_root" --set config.defaultRewrite=false --wait --timeout 3m ||
+  --set config.rootNamespace="$new_root" --set config.defaultRewrite=false \
+  --set config.healthProbeBindAddress=":$new_health_port" --set config.metricsBindAddress=":$new_metrics_port" \
+  --wait --timeout 3m ||
   e2e_fail "helm upgrade failed"
 e2e_kubectl rollout status deployment/meshprobe-controller --namespace "$release_namespace" --timeout=120s ||
   e2e_fail "the upgraded controller did not become Ready"
