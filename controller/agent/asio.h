@@ -2,13 +2,16 @@
 // <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
 #pragma once
 
+// <utility> before Boost (above); clang-format would sort it after.
+// clang-format off
+#include <utility>
+// clang-format on
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <functional>
-#include <utility>
 
 #include "agent/probe_outcome.h"
 

@@ -6,12 +6,14 @@
 namespace meshprobe::cmd {
 namespace {
 
-constexpr std::array<Subcommand, 3> kSubcommands{{
+constexpr std::array<Subcommand, 4> kSubcommands{{
     {"controller",
      "run the operator: rewrite the probes of Deployments in the cluster, and keep them so",
      run_controller},
     {"inject", "rewrite the probes in Kubernetes manifests (or --restore them), offline",
      run_inject},
+    {"preview", "show what the controller would do to each workload now, and why (read-only)",
+     run_preview},
     {"version", "print the version and the default agent image", run_version},
 }};
 

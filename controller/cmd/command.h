@@ -38,6 +38,7 @@ int run_meshprobe(const CommandArguments& arguments, CommandStreams& streams);
 // The subcommands.
 int run_controller(const CommandArguments& arguments, CommandStreams& streams);
 int run_inject(const CommandArguments& arguments, CommandStreams& streams);
+int run_preview(const CommandArguments& arguments, CommandStreams& streams);
 int run_version(const CommandArguments& arguments, CommandStreams& streams);
 
 }  // namespace meshprobe::cmd

@@ -25,6 +25,7 @@
 #include "kube/rest_client.h"
 #include "kube/transport_cpprest.h"
 #include "operator/operator.h"
+#include "operator/workload_plan.h"
 
 namespace meshprobe::cmd {
 namespace {
@@ -300,11 +301,7 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
                               clock, metrics);
 
   controller::OperatorOptions operator_options;
-  operator_options.deployments.agent = {config.agent_image, config.agent_port};
-  operator_options.deployments.root_namespace = config.root_namespace;
-  operator_options.deployments.default_rewrite = config.default_rewrite;
-  operator_options.deployments.excluded_namespaces = {config.excluded_namespaces.begin(),
-                                                      config.excluded_namespaces.end()};
+  operator_options.deployments = controller::plan_options(config);  // as `meshprobe preview`
   operator_options.workers = config.workers;
   operator_options.identity = replica_identity(environment, random);
   controller::Operator meshprobe_operator(api, events_api, operator_options, clock, random, metrics,

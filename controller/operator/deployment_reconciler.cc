@@ -4,6 +4,7 @@
 
 #include "operator/conditions.h"
 #include "operator/injector_toggle.h"
+#include "operator/workload_plan.h"
 #include "probe/object_fields.h"
 
 namespace meshprobe::controller {
@@ -71,6 +72,7 @@ DeploymentReconciler::DeploymentReconciler(const ClusterCache& cache, kube::Kube
       logger_(logger),
       options_(std::move(options)),
       expectations_(clock, options_.expectation_timeout),
+      conditions_(metrics),
       writes_(metrics.counter("meshprobe_writes_total",
                               "Writes to the API server, by what was written.", {"kind"})),
       conflicts_(metrics.counter(
@@ -83,29 +85,10 @@ DeploymentReconciler::DeploymentReconciler(const ClusterCache& cache, kube::Kube
                        "field manager.")
               .labels({})) {}
 
-probe::Decision DeploymentReconciler::decide(const kube::ObjectMeta& metadata,
-                                             const DeploymentState& state,
-                                             const json& pod_template) const {
-  const json workload_metadata = state.workload_metadata();
-  const auto policies = cache_.policies_for(metadata.namespace_name, options_.root_namespace);
-  const auto peer_authentications =
-      cache_.peer_authentications_for(metadata.namespace_name, options_.root_namespace);
-  probe::DecisionInput input;
-  input.workload_metadata = &workload_metadata;
-  input.template_metadata = probe::find_member(pod_template, "metadata");
-  input.namespace_name = metadata.namespace_name;
-  input.namespace_labels = cache_.namespace_labels(metadata.namespace_name);
-  input.policies = policies;
-  input.peer_authentications = peer_authentications;
-  input.root_namespace = options_.root_namespace;
-  input.rewrite_globally =
-      read_injector_toggle(cache_.injector_values()).rewrite.value_or(options_.default_rewrite);
-  return probe::decide(input);
-}
-
 kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
   auto entry = cache_.deployments.get(key);
   if (!entry) {  // deleted: forget everything about it
+    conditions_.forget("Deployment", key);
     expectations_.forget(key);
     reverts_.forget(key);
     std::lock_guard lock(seen_mutex_);
@@ -121,25 +104,22 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     return kube::ReconcileResult::requeue_after(expectations_.remaining(key));
   }
 
-  const json pod_template = state.pod_template.decode();
-  const probe::Decision decision = decide(metadata, state, pod_template);
-  auto result = decision.rewrite ? probe::rewrite(pod_template, options_.agent, decision.scope)
-                                 : probe::restore(pod_template, options_.agent.port);
+  // What to do, as `meshprobe preview` shows it (workload_plan.h); the rest is the writing.
+  const WorkloadPlan plan = plan_workload(cache_, options_, metadata, state);
+  const probe::Decision& decision = plan.decision;
   std::set<std::string> stale_versions{metadata.resource_version};
-  if (!result) {
-    const probe::ConditionSummary summary{
-        false, probe::ConditionReason::kInvalidProbe,
-        "The pod template cannot be rewritten: " + result.error().message};
-    auto written = write_condition(metadata, state, summary, stale_versions);
+  if (!plan.result) {
+    auto written = write_condition(metadata, state, plan.condition, stale_versions);
     return written.kind == kube::ReconcileResult::Kind::kDone
-               ? kube::ReconcileResult::terminal(summary.message)
+               ? kube::ReconcileResult::terminal(plan.condition.message)
                : written;
   }
-  if (decision.rewrite && !result->changed) {  // converged: rewritten as meshprobe wants it
+  const probe::RewriteResult& result = *plan.result;
+  if (decision.rewrite && !result.changed) {  // converged: rewritten as meshprobe wants it
     std::lock_guard lock(seen_mutex_);
     seen_rewritten_.insert(key);
   }
-  if (decision.rewrite && result->changed) {
+  if (decision.rewrite && result.changed) {
     if (auto writer = conflicting_writer(metadata, state)) {
       return write_condition(metadata, state,
                              {false, probe::ConditionReason::kConflictingWriter, *writer},
@@ -147,20 +127,15 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     }
   }
 
-  // The condition describes the state the template converges to, as the next reconcile will
-  // see it (so it is written once); the Event describes what this write did.
-  probe::ConditionSummary summary = probe::summarize(decision, *result);
-  const probe::ConditionSummary action = summary;
-  if (result->changed) {
-    auto converged = decision.rewrite
-                         ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
-                         : probe::restore(result->pod_template, options_.agent.port);
-    if (converged) summary = probe::summarize(decision, *converged);
-    auto patched =
-        api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
-                   kube::PatchType::kJson,
-                   template_patch(pod_template, result->pod_template, metadata.resource_version),
-                   {.field_manager = kFieldManager, .response = kube::ResponseFields::kMetadata});
+  // The condition describes the state the template converges to (plan.condition), so it is
+  // written once; the Event describes what this write did.
+  const probe::ConditionSummary action = probe::summarize(decision, result);
+  if (result.changed) {
+    auto patched = api_.patch(
+        kube::resources::kDeployments, metadata.namespace_name, metadata.name,
+        kube::PatchType::kJson,
+        template_patch(plan.pod_template, result.pod_template, metadata.resource_version),
+        {.field_manager = kFieldManager, .response = kube::ResponseFields::kMetadata});
     if (!patched) {
       const auto& error = patched.error();
       if (error.is(kube::ApiErrorKind::kNotFound)) return kube::ReconcileResult::done();
@@ -181,7 +156,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     }
     writes_.labels({"template"}).increment();
     stale_versions.insert(resource_version_of(*patched));
-    log_probes(metadata, *result, decision.rewrite);
+    log_probes(metadata, result, decision.rewrite);
     events_.record(subject_of(metadata, state), EventType::kNormal,
                    decision.rewrite ? "Rewritten" : "Restored",
                    decision.rewrite ? "RewriteProbes" : "RestoreProbes", action.message);
@@ -192,7 +167,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
       seen_rewritten_.erase(key);
     }
   }
-  return write_condition(metadata, state, summary, stale_versions);
+  return write_condition(metadata, state, plan.condition, stale_versions);
 }
 
 std::optional<std::string> DeploymentReconciler::conflicting_writer(
@@ -204,11 +179,7 @@ std::optional<std::string> DeploymentReconciler::conflicting_writer(
       condition.value("reason", "") ==
           probe::condition_reason_name(probe::ConditionReason::kConflictingWriter)) {
     // Stopped earlier (maybe by another process): stay stopped until someone changes the template.
-    const std::string stopped_at = condition.value("lastTransitionTime", "");
-    const bool changed_since = std::any_of(
-        state.managers.begin(), state.managers.end(),
-        [&](const ManagerSummary& m) { return m.owns_template_fields && m.time > stopped_at; });
-    if (!changed_since) return condition.value("message", "");
+    if (auto stop = conflicting_writer_stop(state)) return stop;
     logger_.info("retrying " + reference(metadata) +
                  ": its pod template changed since meshprobe stopped rewriting it");
     reverts_.forget(key);
@@ -241,6 +212,7 @@ kube::ReconcileResult DeploymentReconciler::write_condition(const kube::ObjectMe
                                                             const probe::ConditionSummary& summary,
                                                             std::set<std::string>& stale_versions) {
   const std::string key = metadata.key();
+  conditions_.record("Deployment", key, std::string(probe::condition_reason_name(summary.reason)));
   const Condition desired{std::string(probe::kConditionType), summary.status ? "True" : "False",
                           std::string(probe::condition_reason_name(summary.reason)),
                           summary.message, std::nullopt};

@@ -40,6 +40,7 @@
 #include "operator/cluster_state.h"
 #include "operator/event_recorder.h"
 #include "operator/revert_tracker.h"
+#include "operator/workload_condition_gauge.h"
 #include "operator/write_expectations.h"
 #include "probe/condition.h"
 #include "probe/decision.h"
@@ -73,9 +74,6 @@ class DeploymentReconciler {
   kube::ReconcileResult reconcile(const std::string& key);
 
  private:
-  // The engine's decision for a cached Deployment, from everything else in the cache.
-  probe::Decision decide(const kube::ObjectMeta& metadata, const DeploymentState& state,
-                         const nlohmann::json& pod_template) const;
   kube::ReconcileResult write_condition(const kube::ObjectMeta& metadata,
                                         const DeploymentState& state,
                                         const probe::ConditionSummary& summary,
@@ -100,6 +98,7 @@ class DeploymentReconciler {
   std::mutex seen_mutex_;
   std::unordered_set<std::string> seen_rewritten_;
 
+  WorkloadConditionGauge conditions_;  // meshprobe_workloads{kind, reason}
   kube::CounterFamily& writes_;
   kube::CounterFamily& conflicts_;
   kube::Counter& reverts_counter_;

@@ -3,12 +3,14 @@
 #pragma once
 
 // <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format off
+#include <utility>
+// clang-format on
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
 #include <cstddef>
 #include <functional>
 #include <string>
-#include <utility>
 
 #include "probe/result.h"
 

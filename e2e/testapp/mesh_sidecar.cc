@@ -13,8 +13,12 @@
 //     client certificate signed by the mesh's CA (identity-dir: ca.crt, tls.crt, tls.key), so
 //     the kubelet's plaintext HTTP and gRPC probes fail. An authenticated connection is
 //     forwarded to its original destination, as Envoy's inbound passthrough does.
-#include <linux/netfilter_ipv4.h>
+// <netinet/in.h> before <linux/netfilter_ipv4.h>, which otherwise defines struct in_addr and
+// IPPROTO_* a second time; clang-format would sort them the other way.
+// clang-format off
 #include <netinet/in.h>
+#include <linux/netfilter_ipv4.h>
+// clang-format on
 #include <nftables/libnftables.h>
 
 #include <array>

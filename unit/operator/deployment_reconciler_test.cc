@@ -170,6 +170,25 @@ TEST_F(DeploymentReconcilerTest, NeverTouchesAnExcludedNamespace) {
   EXPECT_EQ(reconciler.reconcile("kube-system/dns").kind, kube::ReconcileResult::Kind::kDone);
 }
 
+TEST_F(DeploymentReconcilerTest, CountsWorkloadsByConditionReasonUntilTheyAreDeleted) {
+  auto workloads = [&](const std::string& reason) {
+    return metrics.gauge("meshprobe_workloads", "", {"kind", "reason"})
+        .labels({"Deployment", reason})
+        .value();
+  };
+  const json original = deployment_object("shop", "web", "10", http_liveness_pod_spec());
+  put(*deployments, original);
+  const json converged = expect_rewrite(original, "Rewritten", "12");
+  EXPECT_EQ(workloads("Rewritten"), 1);
+  put(*deployments, converged);
+  EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
+  EXPECT_EQ(workloads("Rewritten"), 1) << "a converged Deployment counts once";
+
+  deployments->apply(kube::WatchEventType::kDeleted, converged);
+  EXPECT_EQ(reconciler.reconcile(kKey).kind, kube::ReconcileResult::Kind::kDone);
+  EXPECT_EQ(workloads("Rewritten"), 0);
+}
+
 TEST_F(DeploymentReconcilerTest, ADeletedDeploymentIsDone) {
   EXPECT_EQ(reconciler.reconcile("shop/gone").kind, kube::ReconcileResult::Kind::kDone);
 }

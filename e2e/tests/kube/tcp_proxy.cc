@@ -1,11 +1,14 @@
 #include "tcp_proxy.h"
 
+// <utility> first: Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format off
+#include <utility>
+// clang-format on
 #include <array>
 #include <boost/asio.hpp>
 #include <future>
 #include <list>
 #include <thread>
-#include <utility>  // first: Boost 1.74's asio uses std::exchange without including it
 
 namespace meshprobe::e2e {
 
