@@ -103,7 +103,8 @@ probe::Decision DeploymentReconciler::decide(const kube::ObjectMeta& metadata,
   return probe::decide(input);
 }
 
-kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
+kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key,
+                                                      std::stop_token stop) {
   auto entry = cache_.deployments.get(key);
   if (!entry) {  // deleted: forget everything about it
     expectations_.forget(key);
@@ -182,6 +183,11 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     writes_.labels({"template"}).increment();
     stale_versions.insert(resource_version_of(*patched));
     log_probes(metadata, *result, decision.rewrite);
+    if (stop.stop_requested()) {
+      // Fenced (leadership lost, or stopping): no further write; the next leader finds the
+      // template converged and writes the condition.
+      return kube::ReconcileResult::retry("stopped after the template write");
+    }
     events_.record(subject_of(metadata, state), EventType::kNormal,
                    decision.rewrite ? "Rewritten" : "Restored",
                    decision.rewrite ? "RewriteProbes" : "RestoreProbes", action.message);
