@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fencing (issue 17): not one write after the Lease is lost. Two replicas with leader election
-# (Lease 6 s, renew deadline 4 s, retry 1 s). The first leads, slowly (5 requests/s), with
+# (Lease 6 s, renew deadline 4 s, retry 1 s). The first leads, slowly (2 requests/s), with
 # hundreds of Deployments queued; its connection to the API server goes through a TCP proxy
 # that is cut: its renewals fail, it stops leading at the renew deadline, the second replica
 # takes the Lease over, and the proxy lets the first back in at once. The audit log (one token
@@ -37,7 +37,7 @@ proxy_port=$(head -1 "$proxy_out")
 
 config_first="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.first.yaml"
 config_second="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.second.yaml"
-controller_config "$config_first" "workers: 2" "apiQPS: 5" "apiBurst: 5"
+controller_config "$config_first" "workers: 2" "apiQPS: 2" "apiBurst: 2"
 controller_config "$config_second" "workers: 4" "apiQPS: 50" "apiBurst: 100"
 holder() { e2e_kubectl get lease "$lease" --namespace meshprobe-system -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
 holder_is() { [[ $(holder) == "$1" ]] || { echo "holder: $(holder)"; return 1; }; }
@@ -59,7 +59,7 @@ converged_at_cut=$(count_converged)
 e2e_eventually "the second replica to take the Lease" 30 holder_is "$E2E_NAMESPACE-second"
 kill -USR2 "$proxy_pid"  # the first replica's connection comes back
 echo "handover $((SECONDS - cut_seconds)) s after the cut; $converged_at_cut of $count converged at the cut"
-((converged_at_cut < count / 2)) || e2e_fail "the first replica had converged $converged_at_cut of $count before the cut; too few keys were queued"
+((count - converged_at_cut >= 100)) || e2e_fail "the first replica had converged $converged_at_cut of $count before the cut; too few keys were queued"
 
 first_exited() { ! kill -0 "${controller_pid[first]}" 2>/dev/null; }
 e2e_eventually "the first replica to exit" 60 first_exited
@@ -77,7 +77,7 @@ rolled_out_once || e2e_fail "$(rolled_out_once)"
 
 # The moment the Lease changed hands: the second replica's first successful Lease write.
 handover=$(audit_requests "${controller_id[second]}" "$cut_at" "$to" |
-  awk '$2 ~ /^(create|update)$/ && $3 == "leases" && $4 ~ /^2/ {print $1; exit}')
+  awk '$2 ~ /^(create|update)$/ && $3 == "leases" && $4 ~ /^2/ && !found {print $1; found = 1}')
 [[ -n $handover ]] || e2e_fail "no Lease write of the second replica after the cut in the audit log"
 late_writes=$(audit_count_writes "${controller_id[first]}" "$handover" "$to")
 first_writes=$(audit_count_writes "${controller_id[first]}" "$from" "$handover")
