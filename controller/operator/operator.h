@@ -12,6 +12,7 @@
 // ConfigMap (1). Informers run on every replica (warm caches); only the leader runs workers.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <set>
 #include <stop_token>
@@ -67,6 +68,10 @@ class Operator {
   void stop();
 
   const ClusterCache& cache() const { return cache_; }
+  // The work queues: {deployments, healthprobepolicies, injector}, for tests of the event mapping.
+  std::array<kube::WorkQueue*, 3> queues() {
+    return {&deployment_queue_, &policy_queue_, &injector_queue_};
+  }
 
  private:
   void enqueue_namespace(const std::string& namespace_name);

@@ -106,7 +106,8 @@ TEST_F(ControllerCommandLineTest, BadInputIsOneMessage) {
   EXPECT_THAT(invalid.error().message,
               HasSubstr("workers: must be an integer in 1..64, got \"many\""));
 
-  auto timings = parse_controller_command_line({"--renew-deadline", "20s"}, environment({}));
+  auto timings =
+      parse_controller_command_line({"--leader-elect", "--renew-deadline", "20s"}, environment({}));
   ASSERT_FALSE(timings.ok());
   EXPECT_THAT(timings.error().message, HasSubstr("leaseDuration must be greater"));
 }

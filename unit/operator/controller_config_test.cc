@@ -125,6 +125,7 @@ TEST(ControllerConfigTest, ExcludedNamespacesFromAListOrCommaSeparatedText) {
 
 TEST(ControllerConfigTest, LeaderElectionTimingsFollowClientGosRules) {
   ControllerConfig config;
+  config.leader_election.enabled = true;
   config.leader_election.renew_deadline = std::chrono::seconds(20);
   EXPECT_THAT(validate(config).error().message, HasSubstr("leaseDuration must be greater"));
   config.leader_election.renew_deadline = std::chrono::seconds(2);
