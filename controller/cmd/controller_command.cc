@@ -72,8 +72,9 @@ constexpr SettingFlag kSettingFlags[] = {
     {"workers", "workers", "N", "Deployments reconciled in parallel (default 4)"},
     {"api-qps", "apiQPS", "QPS", "client-side limit of API requests per second (default 50)"},
     {"api-burst", "apiBurst", "N", "client-side burst of API requests (default 100)"},
-    {"leader-elect", "leaderElection.enabled", "true|false",
-     "elect one active replica on a Lease; off: this process is always active (default true)"},
+    {"leader-elect", "leaderElection.enabled", "[=true|false]",
+     "elect one active replica on a Lease (--leader-elect alone turns it on; the install does); "
+     "off: this process is always active (default false)"},
     {"leader-election-namespace", "leaderElection.namespace", "NAMESPACE",
      "the Lease's namespace (default $POD_NAMESPACE, else meshprobe-system)"},
     {"lease-name", "leaderElection.leaseName", "NAME",
@@ -183,9 +184,10 @@ Result<ControllerCommandLine, CommandLineError> parse_controller_command_line(
       "the kubeconfig context to use");
   for (const auto& flag : kSettingFlags) {
     const std::string help = std::string(flag.help) + " [" + std::string(flag.key) + "]";
-    described.add_options()(std::string(flag.flag).c_str(),
-                            options::value<std::string>()->value_name(std::string(flag.value_name)),
-                            help.c_str());
+    auto* value = options::value<std::string>()->value_name(std::string(flag.value_name));
+    // A switch as kubebuilder's --leader-elect: alone it means true; --flag=false turns it off.
+    if (flag.value_name.front() == '[') value->implicit_value("true");
+    described.add_options()(std::string(flag.flag).c_str(), value, help.c_str());
   }
   described.add_options()("help,h", "print this help");
 
@@ -291,14 +293,22 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
                   transport.error().message);
     return kExitFailure;
   }
-  kube::RestClient api(**transport,
-                       {.queries_per_second = config.api_qps, .burst = config.api_burst}, clock,
-                       metrics);
+  const kube::RestClientOptions client_options{.queries_per_second = config.api_qps,
+                                               .burst = config.api_burst,
+                                               .host = kube::server_host(rest_config->server)};
+  kube::RestClient api(**transport, client_options, clock, metrics);
   // Events get a rate limit of their own (as client-go's event broadcaster does), so they never
   // take the budget of the template and status writes.
-  kube::RestClient events_api(**transport,
-                              {.queries_per_second = config.api_qps, .burst = config.api_burst},
-                              clock, metrics);
+  kube::RestClient events_api(**transport, client_options, clock, metrics);
+  // The Lease has a client of its own: the write fence below closes the other two when this
+  // replica stops leading, and the Lease must still be released after that.
+  kube::RestClient lease_api(**transport, client_options, clock, metrics);
+  // The fence: once leadership is lost or a stop is requested, not one more write (the workers
+  // stop by the Lease's token or by stop(); docs/operations.md "Fencing").
+  const auto fence_writes = [&](const std::string& reason) {
+    api.fence_writes(reason);
+    events_api.fence_writes(reason);
+  };
 
   controller::OperatorOptions operator_options;
   operator_options.deployments = controller::plan_options(config);  // as `meshprobe preview`
@@ -321,12 +331,47 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
     }
   });
 
+  std::unique_ptr<kube::LeaderElector> elector;
+  std::string lease_name;
+  if (config.leader_election.enabled) {
+    const auto& election = config.leader_election;
+    const kube::LeaderElectionConfig lease{election.namespace_name,   election.lease_name,
+                                           operator_options.identity, election.lease_duration,
+                                           election.renew_deadline,   election.retry_period};
+    lease_name = lease.namespace_name + "/" + lease.name;
+    kube::LeaderCallbacks callbacks;
+    callbacks.on_started_leading = [&](std::stop_token leading) {
+      logger->info("leading (Lease " + lease_name + "): reconciling");
+      // The workers stop with `leading`, on the deadline timer's thread, before the callback
+      // below runs.
+      meshprobe_operator.start_workers(leading);
+    };
+    callbacks.on_stopped_leading = [&] {
+      fence_writes("this replica stopped leading (Lease " + lease_name + ")");
+      if (shutdown.token().stop_requested()) return;
+      logger->error("lost the Lease " + lease_name + ": exiting");
+      shutdown.request(kExitFailure);
+    };
+    callbacks.on_new_leader = [&](const std::string& identity) {
+      if (identity != operator_options.identity) logger->info("the leader is " + identity);
+    };
+    elector = std::make_unique<kube::LeaderElector>(lease_api, lease, callbacks, clock, random,
+                                                    metrics, *logger);
+  }
+
   // /healthz, /readyz and /metrics, on one server when both addresses are the same.
   kube::HealthEndpoints endpoints(metrics);
   endpoints.add_readiness_check("informers-synced", [&]() -> std::optional<std::string> {
     if (meshprobe_operator.has_synced()) return std::nullopt;
     return "the caches have not synced yet";
   });
+  if (elector) {
+    // A standby replica is ready (kubebuilder's convention); one that cannot compete is not.
+    endpoints.add_readiness_check("leader-election", [&]() -> std::optional<std::string> {
+      if (auto problem = elector->problem()) return "waiting for leadership: " + *problem;
+      return std::nullopt;
+    });
+  }
   std::vector<std::unique_ptr<kube::HealthServer>> servers;
   std::vector<std::string> addresses{config.health_probe_bind_address};
   if (config.metrics_bind_address != config.health_probe_bind_address)
@@ -348,32 +393,11 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
                rest_config->source + "); agent image " + config.agent_image + ", agent port " +
                std::to_string(config.agent_port));
   meshprobe_operator.start_informers();
-  std::unique_ptr<kube::LeaderElector> elector;
   if (meshprobe_operator.wait_for_sync(shutdown.token())) {
     logger->info("caches synced: " + cache_summary(meshprobe_operator.cache()));
     // The first lists parsed whole pages of JSON; give that memory back to the system.
     malloc_trim(0);
-    if (config.leader_election.enabled) {
-      const auto& election = config.leader_election;
-      const kube::LeaderElectionConfig lease{election.namespace_name,   election.lease_name,
-                                             operator_options.identity, election.lease_duration,
-                                             election.renew_deadline,   election.retry_period};
-      const std::string lease_name = lease.namespace_name + "/" + lease.name;
-      kube::LeaderCallbacks callbacks;
-      callbacks.on_started_leading = [&, lease_name](std::stop_token) {
-        logger->info("leading (Lease " + lease_name + "): reconciling");
-        meshprobe_operator.start_workers();
-      };
-      callbacks.on_stopped_leading = [&, lease_name] {
-        if (shutdown.token().stop_requested()) return;
-        logger->error("lost the Lease " + lease_name + ": exiting");
-        shutdown.request(kExitFailure);
-      };
-      callbacks.on_new_leader = [&](const std::string& identity) {
-        if (identity != operator_options.identity) logger->info("the leader is " + identity);
-      };
-      elector = std::make_unique<kube::LeaderElector>(api, lease, callbacks, clock, random, metrics,
-                                                      *logger);
+    if (elector) {
       logger->info("waiting to lead (Lease " + lease_name + ")");
       elector->start();
     } else {
@@ -384,10 +408,13 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
 
   const int exit_status = shutdown.wait();
   // Stop acting before giving the Lease up: a successor must never overlap with our writes.
+  fence_writes("this replica is stopping");
   meshprobe_operator.stop();
   if (elector) elector->stop();
   for (auto& server : servers) server->stop();
   api.stop();
+  events_api.stop();
+  lease_api.stop();
   logger->info("stopped");
   return exit_status;
 }

@@ -108,6 +108,8 @@ const char* to_string(ApiErrorKind kind) {
       return "undecodable response";
     case ApiErrorKind::kStopped:
       return "stopped";
+    case ApiErrorKind::kFenced:
+      return "fenced";
   }
   return "error";
 }

@@ -29,6 +29,7 @@ enum class ApiErrorKind {
   kServerError,      // 5xx other than 504
   kDecode,           // a response that is not what the API promises (bad JSON, wrong shape)
   kStopped,          // the client was stopped while the call waited
+  kFenced,           // a write this client refused to send: it is fenced (RestClient::fence_writes)
 };
 
 const char* to_string(ApiErrorKind kind);

@@ -242,4 +242,13 @@ Result<RestConfig> resolve_rest_config(const std::string& kubeconfig_flag,
   return Error{"no Kubernetes configuration: pass --kubeconfig, set KUBECONFIG, or run in a pod"};
 }
 
+std::string server_host(const std::string& server) {
+  std::string host = server;
+  if (const auto scheme = host.find("://"); scheme != std::string::npos) host.erase(0, scheme + 3);
+  host = host.substr(0, host.find_first_of("/?#"));
+  if (const auto credentials = host.rfind('@'); credentials != std::string::npos)
+    host.erase(0, credentials + 1);
+  return host.empty() ? "none" : host;
+}
+
 }  // namespace meshprobe::kube

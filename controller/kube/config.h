@@ -64,6 +64,10 @@ meshprobe::Result<RestConfig> resolve_rest_config(const std::string& kubeconfig_
                                                   const std::string& context,
                                                   const EnvironmentLookup& environment);
 
+// The host[:port] of a server URL ("https://10.0.0.1:6443/" -> "10.0.0.1:6443"), as Go's
+// url.Host: the `host` label of the rest_client_* metrics. "none" when there is none.
+std::string server_host(const std::string& server);
+
 // Standard base64 (kubeconfig *-data fields); an error for anything that is not.
 meshprobe::Result<std::string> decode_base64(const std::string& text);
 

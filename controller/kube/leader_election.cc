@@ -96,6 +96,43 @@ bool LeaderElector::is_leader() const {
   return leading_;
 }
 
+std::optional<std::string> LeaderElector::problem() const {
+  std::lock_guard lock(mutex_);
+  return problem_;
+}
+
+void LeaderElector::report(const std::string& action, const ApiError* error) {
+  const std::string lease = config_.namespace_name + "/" + config_.name;
+  std::optional<std::string> problem;
+  if (error != nullptr && error->is(ApiErrorKind::kNotFound) && action == "create") {
+    // A Lease's create fails with NotFound only when its namespace does not exist.
+    problem = "namespace " + config_.namespace_name + " not found (create it: kubectl create " +
+              "namespace " + config_.namespace_name +
+              "; or name another with --leader-election-namespace, or run without " +
+              "--leader-elect)";
+  } else if (error != nullptr &&
+             (error->is(ApiErrorKind::kForbidden) || error->is(ApiErrorKind::kUnauthorized))) {
+    problem = "not allowed to " + action + " the Lease " + lease + " (" + error->detail +
+              "; grant get, create and update on leases.coordination.k8s.io in namespace " +
+              config_.namespace_name + ", as config/rbac's Role does, or run without " +
+              "--leader-elect)";
+  }
+  bool repeated = false;
+  {
+    std::lock_guard lock(mutex_);
+    repeated = problem_ == problem;
+    problem_ = problem;
+  }
+  if (problem) {
+    logger_.log(repeated ? LogLevel::kDebug : LogLevel::kError,
+                "leader election: cannot " + action + " Lease " + lease + ": " + *problem);
+  } else if (error != nullptr) {
+    // Transient (the API server is away, or another candidate wrote first): retried.
+    logger_.warning("leader election: cannot " + action + " Lease " + lease + ": " +
+                    error->message());
+  }
+}
+
 void LeaderElector::observe(const LeaseRecord& record) {
   std::string previous_holder;
   {
@@ -134,16 +171,16 @@ bool LeaderElector::try_acquire_or_renew() {
   auto current = api_.get(resources::kLeases, config_.namespace_name, config_.name);
   if (!current) {
     if (!current.error().is(ApiErrorKind::kNotFound)) {
-      logger_.warning("leader election: cannot read Lease " + config_.namespace_name + "/" +
-                      config_.name + ": " + current.error().message());
+      report("read", &current.error());
       return false;
     }
     auto created =
         api_.create(resources::kLeases, config_.namespace_name, lease_object(desired, ""));
     if (!created) {
-      logger_.warning("leader election: cannot create Lease: " + created.error().message());
+      report("create", &created.error());
       return false;
     }
+    report("create", nullptr);
     observe(desired);
     return true;
   }
@@ -157,7 +194,10 @@ bool LeaderElector::try_acquire_or_renew() {
     std::lock_guard lock(mutex_);
     const Duration duration = std::chrono::seconds(existing.lease_duration_seconds);
     const bool valid = observed_at_ + duration > clock_.now();
-    if (!existing.holder_identity.empty() && valid && !held_by_us) return false;
+    if (!existing.holder_identity.empty() && valid && !held_by_us) {
+      problem_.reset();  // another replica leads: this one competes normally
+      return false;
+    }
   }
   if (held_by_us) {
     desired.acquire_time = existing.acquire_time;
@@ -169,9 +209,10 @@ bool LeaderElector::try_acquire_or_renew() {
                              lease_object(desired, resource_version));
   if (!updated) {
     // A conflict means another candidate wrote first: it wins this round.
-    logger_.warning("leader election: cannot update Lease: " + updated.error().message());
+    report("update", &updated.error());
     return false;
   }
+  report("update", nullptr);
   observe(desired);
   return true;
 }

@@ -69,6 +69,10 @@ class LeaderElector {
   // Stops leading (releasing the Lease) or trying to, and joins the thread.
   void stop();
   bool is_leader() const;
+  // Why this replica cannot even compete for the Lease, with the fix (its namespace does not
+  // exist, RBAC forbids it): logged once as an error, and what /readyz reports. nullopt while it
+  // leads or competes normally (another replica leading is no problem).
+  std::optional<std::string> problem() const;
 
   // One attempt to acquire or renew; true when this process holds the Lease afterwards. The
   // thread loops on it; unit tests call it directly.
@@ -83,6 +87,9 @@ class LeaderElector {
   void arm_deadline(MonotonicTime last_renewal);
   nlohmann::json lease_object(const LeaseRecord& record, const std::string& resource_version) const;
   void observe(const LeaseRecord& record);
+  // Records the outcome of one call on the Lease: `error` (for `action`: "read", "create",
+  // "update") or success; logs a problem once, the same one again only at debug level.
+  void report(const std::string& action, const ApiError* error);
 
   KubernetesApi& api_;
   LeaderElectionConfig config_;
@@ -97,6 +104,7 @@ class LeaderElector {
   std::optional<LeaseRecord> observed_;
   MonotonicTime observed_at_{};
   bool leading_ = false;
+  std::optional<std::string> problem_;
   std::stop_source leading_stop_;
   TimerPtr deadline_;
   std::jthread thread_;

@@ -83,59 +83,124 @@ const char* content_type_of(PatchType type) {
 RestClient::RestClient(Transport& transport, RestClientOptions options, Clock& clock,
                        MetricsRegistry& metrics)
     : transport_(transport),
-      options_(options),
+      options_(std::move(options)),
       clock_(clock),
-      limiter_(options.queries_per_second, options.burst, clock),
+      limiter_(options_.queries_per_second, options_.burst, clock),
       requests_(metrics.counter("rest_client_requests_total",
-                                "API server requests by verb and HTTP status code (\"<error>\" "
-                                "when no response arrived).",
-                                {"verb", "code"})),
+                                "Number of HTTP requests, partitioned by status code, method, and "
+                                "host (every attempt; \"<error>\" when no response arrived).",
+                                {"code", "method", "host"})),
+      retries_(metrics.counter("rest_client_request_retries_total",
+                               "Number of request retries, partitioned by status code, verb, and "
+                               "host.",
+                               {"code", "verb", "host"})),
       latency_(metrics.histogram("rest_client_request_duration_seconds",
-                                 "API server request latency by verb, until the response "
-                                 "headers for watches.",
-                                 {"verb"})) {}
+                                 "Request latency in seconds, throttling and retries included "
+                                 "(watches: until the response headers). Broken down by verb and "
+                                 "host.",
+                                 {"verb", "host"})),
+      rate_limiter_latency_(metrics.histogram("rest_client_rate_limiter_duration_seconds",
+                                              "Client side rate limiter latency in seconds. Broken "
+                                              "down by verb, and host.",
+                                              {"verb", "host"})),
+      fenced_writes_(metrics.counter("meshprobe_fenced_writes_total",
+                                     "API writes refused without being sent: this replica lost "
+                                     "its Lease or is stopping.",
+                                     {"method"})) {}
 
-void RestClient::record(const std::string& verb, const std::string& code, MonotonicTime started) {
-  requests_.labels({verb, code}).increment();
-  latency_.labels({verb}).observe(std::chrono::duration<double>(clock_.now() - started).count());
+void RestClient::fence_writes(const std::string& reason) {
+  std::lock_guard lock(fence_mutex_);
+  if (!fence_reason_) fence_reason_ = reason;
 }
 
-ApiResult<HttpResponse> RestClient::execute(const std::string& verb, const HttpRequest& request) {
+bool RestClient::writes_fenced() const {
+  std::lock_guard lock(fence_mutex_);
+  return fence_reason_.has_value();
+}
+
+std::optional<ApiError> RestClient::refused_by_fence(const HttpRequest& request) {
+  if (request.method == "GET") return std::nullopt;
+  std::string reason;
+  {
+    std::lock_guard lock(fence_mutex_);
+    if (!fence_reason_) return std::nullopt;
+    reason = *fence_reason_;
+  }
+  fenced_writes_.labels({request.method}).increment();
+  ApiError error;
+  error.kind = ApiErrorKind::kFenced;
+  error.request = describe(request);
+  error.detail = "write refused, not sent: " + reason;
+  return error;
+}
+
+bool RestClient::throttle(const std::string& method) {
+  const MonotonicTime started = clock_.now();
+  const bool waited = limiter_.wait(stop_.get_token());
+  rate_limiter_latency_.labels({method, options_.host})
+      .observe(std::chrono::duration<double>(clock_.now() - started).count());
+  return waited;
+}
+
+void RestClient::count_attempt(const std::string& method, const std::string& code, bool retry) {
+  requests_.labels({code, method, options_.host}).increment();
+  if (retry) retries_.labels({code, method, options_.host}).increment();
+}
+
+void RestClient::observe_duration(const std::string& method, MonotonicTime started) {
+  latency_.labels({method, options_.host})
+      .observe(std::chrono::duration<double>(clock_.now() - started).count());
+}
+
+ApiResult<HttpResponse> RestClient::execute(const HttpRequest& request) {
   const std::string description = describe(request);
+  if (auto refused = refused_by_fence(request)) return *refused;
+  const MonotonicTime started = clock_.now();
   for (int attempt = 0;; ++attempt) {
-    if (!limiter_.wait(stop_.get_token())) return stopped_error(description);
-    const MonotonicTime started = clock_.now();
+    if (!throttle(request.method)) {
+      observe_duration(request.method, started);
+      return stopped_error(description);
+    }
+    // The fence may have closed while this write waited for the limit or a Retry-After.
+    if (auto refused = refused_by_fence(request)) return *refused;
     auto response = transport_.send(request);
+    count_attempt(request.method, response ? std::to_string(response->status) : "<error>",
+                  attempt > 0);
     if (!response) {
-      record(verb, "<error>", started);
+      observe_duration(request.method, started);
       ApiError error = response.error();
       error.request = description;
       return error;
     }
-    record(verb, std::to_string(response->status), started);
-    if (response->status >= 200 && response->status < 300) return response;
+    if (response->status >= 200 && response->status < 300) {
+      observe_duration(request.method, started);
+      return response;
+    }
     ApiError error = error_from_response(response->status, response->body,
                                          response->header("retry-after"), description);
     // The server did not process a 429 at all: any verb may be sent again.
     if (error.kind != ApiErrorKind::kTooManyRequests || attempt >= options_.maximum_retries) {
+      observe_duration(request.method, started);
       return error;
     }
     const Duration wait = std::min<Duration>(error.retry_after.value_or(std::chrono::seconds(1)),
                                              options_.longest_retry_after);
-    if (!sleep_for(clock_, wait, stop_.get_token())) return stopped_error(description);
+    if (!sleep_for(clock_, wait, stop_.get_token())) {
+      observe_duration(request.method, started);
+      return stopped_error(description);
+    }
   }
 }
 
-ApiResult<json> RestClient::execute_for_object(const std::string& verb, const HttpRequest& request,
-                                               ResponseFields fields) {
-  auto response = execute(verb, request);
+ApiResult<json> RestClient::execute_for_object(const HttpRequest& request, ResponseFields fields) {
+  auto response = execute(request);
   if (!response) return response.error();
   return parse_object(*response, describe(request), fields);
 }
 
 ApiResult<json> RestClient::get(const ResourceType& type, const std::string& namespace_name,
                                 const std::string& name, const std::string& subresource) {
-  return execute_for_object("get", {"GET", type.path(namespace_name, name, subresource), "", ""});
+  return execute_for_object({"GET", type.path(namespace_name, name, subresource), "", ""});
 }
 
 ApiResult<ObjectList> RestClient::list(const ResourceType& type, const std::string& namespace_name,
@@ -147,7 +212,7 @@ ApiResult<ObjectList> RestClient::list(const ResourceType& type, const std::stri
       .add("continue", options.continue_token)
       .add("resourceVersion", options.resource_version);
   const HttpRequest request{"GET", type.path(namespace_name) + query.text(), "", ""};
-  auto body = execute_for_object("list", request);
+  auto body = execute_for_object(request);
   if (!body) return body.error();
   ObjectList list;
   const json& metadata = (*body)["metadata"];
@@ -175,7 +240,6 @@ ApiResult<json> RestClient::create(const ResourceType& type, const std::string& 
   Query query;
   query.add("fieldManager", options.field_manager).add("dryRun", options.dry_run ? "All" : "");
   return execute_for_object(
-      "create",
       {"POST", type.path(namespace_name) + query.text(), "application/json", object.dump()},
       options.response);
 }
@@ -195,7 +259,6 @@ ApiResult<json> RestClient::update(const ResourceType& type, const std::string& 
   Query query;
   query.add("fieldManager", options.field_manager).add("dryRun", options.dry_run ? "All" : "");
   return execute_for_object(
-      "update",
       {"PUT", type.path(namespace_name, name, options.subresource) + query.text(),
        "application/json", object.dump()},
       options.response);
@@ -218,8 +281,7 @@ ApiResult<json> RestClient::patch(const ResourceType& type, const std::string& n
     error.detail = "server-side apply needs a field manager";
     return error;
   }
-  return execute_for_object(patch_type == PatchType::kApply ? "apply" : "patch", request,
-                            options.response);
+  return execute_for_object(request, options.response);
 }
 
 ApiStatus RestClient::remove(const ResourceType& type, const std::string& namespace_name,
@@ -230,8 +292,8 @@ ApiStatus RestClient::remove(const ResourceType& type, const std::string& namesp
   }
   if (!options.precondition_uid.empty()) body["preconditions"]["uid"] = options.precondition_uid;
   if (!options.propagation_policy.empty()) body["propagationPolicy"] = options.propagation_policy;
-  auto response = execute(
-      "delete", {"DELETE", type.path(namespace_name, name), "application/json", body.dump()});
+  auto response =
+      execute({"DELETE", type.path(namespace_name, name), "application/json", body.dump()});
   if (!response) return response.error();
   return Success{};
 }
@@ -249,16 +311,16 @@ ApiResult<WatchStreamPtr> RestClient::watch(const ResourceType& type,
       .add("fieldSelector", options.field_selector);
   const HttpRequest request{"GET", type.path(namespace_name) + query.text(), "", ""};
   const std::string description = describe(request);
-  if (!limiter_.wait(stop_.get_token())) return stopped_error(description);
   const MonotonicTime started = clock_.now();
+  if (!throttle(request.method)) return stopped_error(description);
   auto response = transport_.open_stream(request);
+  count_attempt(request.method, response ? std::to_string(response->status) : "<error>", false);
+  observe_duration(request.method, started);
   if (!response) {
-    record("watch", "<error>", started);
     ApiError error = response.error();
     error.request = description;
     return error;
   }
-  record("watch", std::to_string(response->status), started);
   if (response->status < 200 || response->status >= 300 || !response->body) {
     auto retry_after = response->headers.find("retry-after");
     return error_from_response(response->status, response->error_body,
@@ -272,7 +334,7 @@ ApiResult<WatchStreamPtr> RestClient::watch(const ResourceType& type,
 }
 
 ApiResult<json> RestClient::get_path(const std::string& path) {
-  return execute_for_object("get", {"GET", path, "", ""});
+  return execute_for_object({"GET", path, "", ""});
 }
 
 ApiResult<json> apply(KubernetesApi& api, const ResourceType& type,

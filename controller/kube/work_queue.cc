@@ -1,11 +1,15 @@
 #include "kube/work_queue.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace meshprobe::kube {
 namespace {
 
 double seconds(Duration duration) { return std::chrono::duration<double>(duration).count(); }
+
+// How often client-go refreshes the unfinished-work gauges (defaultUnfinishedWorkUpdatePeriod).
+constexpr Duration kUnfinishedWorkUpdatePeriod = std::chrono::milliseconds(500);
 
 }  // namespace
 
@@ -14,31 +18,51 @@ WorkQueue::WorkQueue(std::string name, Clock& clock, RateLimiterPtr rate_limiter
     : name_(std::move(name)),
       clock_(clock),
       rate_limiter_(std::move(rate_limiter)),
-      depth_(metrics.gauge("workqueue_depth", "Current depth of the work queue.", {"name"})
+      depth_(metrics.gauge("workqueue_depth", "Current depth of workqueue.", {"name"})
                  .labels({name_})),
-      adds_(metrics.counter("workqueue_adds_total", "Items added to the work queue.", {"name"})
+      adds_(metrics
+                .counter("workqueue_adds_total", "Total number of adds handled by workqueue.",
+                         {"name"})
                 .labels({name_})),
       retries_(metrics
-                   .counter("workqueue_retries_total", "Rate-limited retries of the work queue.",
+                   .counter("workqueue_retries_total",
+                            "Total number of retries handled by workqueue (every delayed or "
+                            "rate-limited add).",
                             {"name"})
                    .labels({name_})),
       queue_duration_(metrics
                           .histogram("workqueue_queue_duration_seconds",
-                                     "Seconds an item waits in the queue before it is handed out.",
+                                     "How long in seconds an item stays in workqueue before being "
+                                     "requested.",
                                      {"name"})
                           .labels({name_})),
       work_duration_(metrics
                          .histogram("workqueue_work_duration_seconds",
-                                    "Seconds a worker spends on an item.", {"name"})
-                         .labels({name_})) {}
+                                    "How long in seconds processing an item from workqueue takes.",
+                                    {"name"})
+                         .labels({name_})),
+      unfinished_work_(metrics
+                           .gauge("workqueue_unfinished_work_seconds",
+                                  "How many seconds of work has been done that is in progress and "
+                                  "hasn't been observed by work_duration.",
+                                  {"name"})
+                           .labels({name_})),
+      longest_running_processor_(metrics
+                                     .gauge("workqueue_longest_running_processor_seconds",
+                                            "How many seconds has the longest running processor "
+                                            "for workqueue been running.",
+                                            {"name"})
+                                     .labels({name_})) {}
 
 WorkQueue::~WorkQueue() {
   TimerPtr timer;
+  TimerPtr unfinished_work_timer;
   {
     std::lock_guard lock(mutex_);
     timer = std::move(timer_);
+    unfinished_work_timer = std::move(unfinished_work_timer_);
   }
-  // Destroyed outside the lock: the callback takes it.
+  // Destroyed outside the lock: the callbacks take it.
 }
 
 void WorkQueue::add(const std::string& item) {
@@ -48,12 +72,12 @@ void WorkQueue::add(const std::string& item) {
 
 void WorkQueue::add_locked(const std::string& item, std::unique_lock<std::mutex>& lock) {
   if (shutting_down_) return;
+  if (!dirty_.insert(item).second) return;  // already waiting to be handed out: not an add
   adds_.increment();
-  if (!dirty_.insert(item).second) return;  // already waiting to be handed out
-  if (processing_.contains(item)) return;   // queued again by done()
+  depth_.set(static_cast<double>(dirty_.size()));
+  added_at_.emplace(item, clock_.now());   // the queue latency runs from here, as in client-go
+  if (processing_.contains(item)) return;  // queued again by done()
   queue_.push_back(item);
-  added_at_.emplace(item, clock_.now());
-  depth_.set(static_cast<double>(queue_.size()));
   ready_.notify_one();
 }
 
@@ -61,6 +85,7 @@ void WorkQueue::add_after(const std::string& item, Duration delay) {
   TimerPtr replaced;  // destroyed after the lock is released: its callback takes the lock
   std::unique_lock lock(mutex_);
   if (shutting_down_) return;
+  retries_.increment();  // client-go counts every AddAfter, rate-limited or not, even without delay
   if (delay <= Duration::zero()) {
     add_locked(item, lock);
     return;
@@ -111,7 +136,6 @@ void WorkQueue::add_rate_limited(const std::string& item) {
     std::lock_guard lock(mutex_);
     if (shutting_down_) return;
   }
-  retries_.increment();
   add_after(item, rate_limiter_->when(item));
 }
 
@@ -122,12 +146,12 @@ int WorkQueue::num_requeues(const std::string& item) const {
 }
 
 std::optional<std::string> WorkQueue::get() {
+  TimerPtr replaced;  // destroyed after the lock is released: its callback takes the lock
   std::unique_lock lock(mutex_);
   ready_.wait(lock, [&] { return !queue_.empty() || shutting_down_; });
   if (queue_.empty()) return std::nullopt;
   std::string item = std::move(queue_.front());
   queue_.pop_front();
-  depth_.set(static_cast<double>(queue_.size()));
   const MonotonicTime now = clock_.now();
   if (auto added = added_at_.find(item); added != added_at_.end()) {
     queue_duration_.observe(seconds(now - added->second));
@@ -135,23 +159,47 @@ std::optional<std::string> WorkQueue::get() {
   }
   processing_.emplace(item, now);
   dirty_.erase(item);
+  depth_.set(static_cast<double>(dirty_.size()));
+  replaced = update_unfinished_work_locked();
   return item;
 }
 
 void WorkQueue::done(const std::string& item) {
+  TimerPtr replaced;  // destroyed after the lock is released: its callback takes the lock
   std::lock_guard lock(mutex_);
   auto processing = processing_.find(item);
   if (processing == processing_.end()) return;
   work_duration_.observe(seconds(clock_.now() - processing->second));
   processing_.erase(processing);
+  replaced = update_unfinished_work_locked();
   if (dirty_.contains(item)) {
     queue_.push_back(item);
-    added_at_.emplace(item, clock_.now());
-    depth_.set(static_cast<double>(queue_.size()));
     ready_.notify_one();
   } else if (shutting_down_ && processing_.empty() && queue_.empty()) {
     drained_.notify_all();
   }
+}
+
+TimerPtr WorkQueue::update_unfinished_work_locked() {
+  const MonotonicTime now = clock_.now();
+  double total = 0.0;
+  double longest = 0.0;
+  for (const auto& [item, started] : processing_) {
+    const double age = seconds(now - started);
+    total += age;
+    longest = std::max(longest, age);
+  }
+  unfinished_work_.set(total);
+  longest_running_processor_.set(longest);
+  if (processing_.empty()) return std::move(unfinished_work_timer_);
+  if (unfinished_work_timer_) return nullptr;  // already refreshing
+  return std::exchange(unfinished_work_timer_,
+                       clock_.schedule(now + kUnfinishedWorkUpdatePeriod, [this] {
+                         TimerPtr self;  // this very timer: destroying it from inside is safe
+                         std::lock_guard lock(mutex_);
+                         self = std::move(unfinished_work_timer_);
+                         TimerPtr none = update_unfinished_work_locked();
+                       }));
 }
 
 std::size_t WorkQueue::length() const {

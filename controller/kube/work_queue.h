@@ -6,6 +6,16 @@
 // - Delays (addAfter, addRateLimited) run on the injected Clock; an item already waiting
 //   keeps the earlier of its two deadlines.
 // Workers: get() -> reconcile -> forget() on success or add_rate_limited() on failure -> done().
+// Metrics: client-go's workqueue_* with client-go's meaning (util/workqueue metrics.go, queue.go,
+// delaying_queue.go), labelled by the queue's name:
+//   adds_total          adds that made an item dirty (an add of an item already waiting is not
+//                       one; an add while it is processed is)
+//   depth               dirty items: waiting, or added again while processed
+//   queue_duration      from the add that made an item dirty until get()
+//   work_duration       from get() until done()
+//   retries_total       every add_after() and add_rate_limited(), whatever the delay
+//   unfinished_work_seconds, longest_running_processor_seconds: the sum and the longest of
+//                       the in-flight items' processing times, refreshed every 500 ms
 #pragma once
 
 #include <condition_variable>
@@ -59,6 +69,9 @@ class WorkQueue {
   // to destroy after unlocking.
   TimerPtr reschedule_locked();
   void on_timer();
+  // Sets the unfinished-work gauges and keeps their 500 ms refresh running while items are
+  // processed; returns a timer it replaced, for the caller to destroy after unlocking.
+  TimerPtr update_unfinished_work_locked();
 
   std::string name_;
   Clock& clock_;
@@ -76,12 +89,15 @@ class WorkQueue {
   TimerPtr timer_;
   std::optional<MonotonicTime> timer_deadline_;
   bool shutting_down_ = false;
+  TimerPtr unfinished_work_timer_;
 
   Gauge& depth_;
   Counter& adds_;
   Counter& retries_;
   Histogram& queue_duration_;
   Histogram& work_duration_;
+  Gauge& unfinished_work_;
+  Gauge& longest_running_processor_;
 };
 
 }  // namespace meshprobe::kube

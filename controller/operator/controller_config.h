@@ -16,7 +16,7 @@
 namespace meshprobe::controller {
 
 struct LeaderElectionSettings {
-  bool enabled = true;
+  bool enabled = false;  // kubebuilder's default: on when asked for (the install asks)
   std::string lease_name = "meshprobe-controller";
   // The Lease's namespace: the flag, else $POD_NAMESPACE, else kDefaultControllerNamespace.
   std::string namespace_name;

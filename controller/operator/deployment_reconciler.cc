@@ -85,7 +85,8 @@ DeploymentReconciler::DeploymentReconciler(const ClusterCache& cache, kube::Kube
                        "field manager.")
               .labels({})) {}
 
-kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
+kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key,
+                                                      std::stop_token stop) {
   auto entry = cache_.deployments.get(key);
   if (!entry) {  // deleted: forget everything about it
     conditions_.forget("Deployment", key);
@@ -157,6 +158,11 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
     writes_.labels({"template"}).increment();
     stale_versions.insert(resource_version_of(*patched));
     log_probes(metadata, result, decision.rewrite);
+    if (stop.stop_requested()) {
+      // Fenced (leadership lost, or stopping): no further write; the next leader finds the
+      // template converged and writes the condition.
+      return kube::ReconcileResult::retry("stopped after the template write");
+    }
     events_.record(subject_of(metadata, state), EventType::kNormal,
                    decision.rewrite ? "Rewritten" : "Restored",
                    decision.rewrite ? "RewriteProbes" : "RestoreProbes", action.message);

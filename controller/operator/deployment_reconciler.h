@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <mutex>
 #include <set>
+#include <stop_token>
 #include <string>
 #include <unordered_set>
 
@@ -71,7 +72,8 @@ class DeploymentReconciler {
                        RevertTracker& reverts, kube::Clock& clock, kube::MetricsRegistry& metrics,
                        kube::Logger& logger, DeploymentReconcilerOptions options);
 
-  kube::ReconcileResult reconcile(const std::string& key);
+  // `stop`: leadership lost or stopping; checked between the template write and the next ones.
+  kube::ReconcileResult reconcile(const std::string& key, std::stop_token stop = {});
 
  private:
   kube::ReconcileResult write_condition(const kube::ObjectMeta& metadata,

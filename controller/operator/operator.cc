@@ -76,8 +76,10 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
                            options_.deployments.default_rewrite),
       deployment_workers_(
           "deployments", deployment_queue_,
-          [this](const std::string& key) { return deployment_reconciler_.reconcile(key); }, clock,
-          metrics, logger),
+          [this](const std::string& key, std::stop_token stop) {
+            return deployment_reconciler_.reconcile(key, stop);
+          },
+          clock, metrics, logger),
       policy_workers_(
           "healthprobepolicies", policy_queue_,
           [this](const std::string& key) { return policy_reconciler_.reconcile(key); }, clock,
@@ -159,14 +161,14 @@ bool Operator::has_synced() const {
          injector_.has_synced() && deployments_.has_synced();
 }
 
-void Operator::start_workers() {
+void Operator::start_workers(std::stop_token fence) {
   if (workers_started_) return;
   workers_started_ = true;
   // The ConfigMap is reconciled at least once, even when it does not exist (no event says so).
   injector_queue_.add(injector_reconciler_.key());
-  injector_workers_.start(1);
-  policy_workers_.start(1);
-  deployment_workers_.start(options_.workers);
+  injector_workers_.start(1, fence);
+  policy_workers_.start(1, fence);
+  deployment_workers_.start(options_.workers, fence);
 }
 
 void Operator::stop() {

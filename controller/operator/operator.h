@@ -12,6 +12,7 @@
 // ConfigMap (1). Informers run on every replica (warm caches); only the leader runs workers.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <set>
 #include <stop_token>
@@ -59,12 +60,18 @@ class Operator {
   // Blocks until every informer has its first list, or `stop`; returns has_synced().
   bool wait_for_sync(std::stop_token stop);
   bool has_synced() const;
-  // The leader's part: the workers. Idempotent.
-  void start_workers();
-  // Stops taking work, lets in-flight reconciles finish, then stops the informers.
+  // The leader's part: the workers. Idempotent. When `fence` is stopped (leadership lost) the
+  // workers stop at once: no reconcile starts, the ones in flight see their token stopped.
+  void start_workers(std::stop_token fence = {});
+  // Stops taking work (not even queued keys are reconciled), lets in-flight reconciles finish,
+  // then stops the informers.
   void stop();
 
   const ClusterCache& cache() const { return cache_; }
+  // The work queues: {deployments, healthprobepolicies, injector}, for tests of the event mapping.
+  std::array<kube::WorkQueue*, 3> queues() {
+    return {&deployment_queue_, &policy_queue_, &injector_queue_};
+  }
 
  private:
   void enqueue_namespace(const std::string& namespace_name);

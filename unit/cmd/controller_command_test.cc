@@ -69,6 +69,21 @@ TEST_F(ControllerCommandLineTest, TheLeaseNamespaceComesFromTheFlagElsePodNamesp
   EXPECT_EQ(from_flag->config.leader_election.namespace_name, "mine");
 }
 
+// Issue 17, kubebuilder's convention: leader election off unless asked for; --leader-elect
+// alone asks (the install's config file does too), --leader-elect=false turns it off again.
+TEST_F(ControllerCommandLineTest, LeaderElectionIsOffUnlessAskedFor) {
+  EXPECT_FALSE(parse_controller_command_line({}, environment({}))->config.leader_election.enabled);
+  EXPECT_TRUE(parse_controller_command_line({"--leader-elect"}, environment({}))
+                  ->config.leader_election.enabled);
+  EXPECT_TRUE(parse_controller_command_line({"--leader-elect=true"}, environment({}))
+                  ->config.leader_election.enabled);
+  EXPECT_FALSE(parse_controller_command_line({"--leader-elect=false"}, environment({}))
+                   ->config.leader_election.enabled);
+  auto bad = parse_controller_command_line({"--leader-elect=maybe"}, environment({}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error().message, HasSubstr("--leader-elect"));
+}
+
 TEST_F(ControllerCommandLineTest, BadInputIsOneMessage) {
   auto bad_flag = parse_controller_command_line({"--agent-port", "15001"}, environment({}));
   ASSERT_FALSE(bad_flag.ok());
@@ -91,7 +106,8 @@ TEST_F(ControllerCommandLineTest, BadInputIsOneMessage) {
   EXPECT_THAT(invalid.error().message,
               HasSubstr("workers: must be an integer in 1..64, got \"many\""));
 
-  auto timings = parse_controller_command_line({"--renew-deadline", "20s"}, environment({}));
+  auto timings =
+      parse_controller_command_line({"--leader-elect", "--renew-deadline", "20s"}, environment({}));
   ASSERT_FALSE(timings.ok());
   EXPECT_THAT(timings.error().message, HasSubstr("leaseDuration must be greater"));
 }

@@ -204,5 +204,45 @@ TEST(MicroTimeTest, FormatsWithMicroseconds) {
             "2026-01-01T00:00:00.000042Z");
 }
 
+// Issue 17: against a cluster without the Lease's namespace the candidate logged the same
+// warning every retry period, forever. Now: one error line naming the fix, and problem() (what
+// /readyz reports) says why it cannot lead.
+TEST_F(LeaderElectionTest, AMissingNamespaceIsOneClearProblemNamingTheFix) {
+  ApiError missing = api_error(ApiErrorKind::kNotFound);
+  missing.detail = "namespaces \"meshprobe-system\" not found";
+  EXPECT_CALL(api_, get(resources::kLeases, "meshprobe-system", "meshprobe", ""))
+      .Times(3)
+      .WillRepeatedly(Return(api_error(ApiErrorKind::kNotFound)));
+  EXPECT_CALL(api_, create(resources::kLeases, "meshprobe-system", _, _))
+      .Times(3)
+      .WillRepeatedly(Return(missing));
+  EXPECT_EQ(elector().problem(), std::nullopt);
+  for (int attempt = 0; attempt < 3; ++attempt) EXPECT_FALSE(elector().try_acquire_or_renew());
+  ASSERT_TRUE(elector().problem().has_value());
+  EXPECT_THAT(*elector().problem(),
+              ::testing::StartsWith("namespace meshprobe-system not found (create it: kubectl "
+                                    "create namespace meshprobe-system"));
+  EXPECT_THAT(*elector().problem(), ::testing::HasSubstr("run without --leader-elect"));
+  int shown = 0;
+  for (const auto& line : logger_.lines(LogLevel::kInfo)) {
+    if (line.find("namespace meshprobe-system not found") != std::string::npos) ++shown;
+  }
+  EXPECT_EQ(shown, 1) << "logged once, not every retry period (then at debug level)";
+}
+
+TEST_F(LeaderElectionTest, ForbiddenIsAProblemNamingTheRbacAndClearsOnceItCanCompete) {
+  ApiError forbidden = api_error(ApiErrorKind::kForbidden);
+  forbidden.detail = "leases.coordination.k8s.io \"meshprobe\" is forbidden";
+  EXPECT_CALL(api_, get(resources::kLeases, "meshprobe-system", "meshprobe", ""))
+      .WillOnce(Return(forbidden))
+      .WillOnce(Return(lease("pod-b", "2026-01-01T00:00:00.000000Z", 1, "7")));
+  EXPECT_FALSE(elector().try_acquire_or_renew());
+  ASSERT_TRUE(elector().problem().has_value());
+  EXPECT_THAT(*elector().problem(),
+              ::testing::HasSubstr("grant get, create and update on leases.coordination.k8s.io"));
+  EXPECT_FALSE(elector().try_acquire_or_renew()) << "pod-b leads";
+  EXPECT_EQ(elector().problem(), std::nullopt) << "a standby replica has no problem";
+}
+
 }  // namespace
 }  // namespace meshprobe::kube

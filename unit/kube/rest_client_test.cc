@@ -39,7 +39,9 @@ TEST_F(RestClientTest, GetBuildsThePathAndDecodesTheObject) {
   auto object = client_.get(resources::kDeployments, "shop", "web", "");
   ASSERT_TRUE(object.ok());
   EXPECT_EQ((*object)["metadata"]["name"], "web");
-  EXPECT_EQ(metrics_.counter("rest_client_requests_total", "").labels({"get", "200"}).value(), 1.0);
+  EXPECT_EQ(
+      metrics_.counter("rest_client_requests_total", "").labels({"200", "GET", "none"}).value(),
+      1.0);
 }
 
 TEST_F(RestClientTest, NotFoundIsATypedError) {
@@ -125,8 +127,9 @@ TEST_F(RestClientTest, ServerSideApplySendsTheFieldManagerAndForce) {
   json object = {
       {"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", {{"name", "web"}}}};
   EXPECT_TRUE(apply(client_, resources::kDeployments, "shop", object, "meshprobe", true).ok());
-  EXPECT_EQ(metrics_.counter("rest_client_requests_total", "").labels({"apply", "200"}).value(),
-            1.0);
+  EXPECT_EQ(
+      metrics_.counter("rest_client_requests_total", "").labels({"200", "PATCH", "none"}).value(),
+      1.0);
 }
 
 TEST_F(RestClientTest, ApplyConflictCarriesTheConflictingManagers) {
@@ -280,8 +283,9 @@ TEST_F(RestClientTest, TransportErrorsNameTheRequest) {
   auto result = client_.get(resources::kNamespaces, "", "a", "");
   EXPECT_EQ(result.error().message(),
             "GET /api/v1/namespaces/a: transport error: connection refused");
-  EXPECT_EQ(metrics_.counter("rest_client_requests_total", "").labels({"get", "<error>"}).value(),
-            1.0);
+  EXPECT_EQ(
+      metrics_.counter("rest_client_requests_total", "").labels({"<error>", "GET", "none"}).value(),
+      1.0);
 }
 
 TEST_F(RestClientTest, RateLimitHoldsRequestsBeyondTheBurst) {
@@ -316,6 +320,98 @@ TEST_F(RestClientTest, StopInterruptsAWaitAndFailsLaterCalls) {
   client.stop();
   caller.join();
   EXPECT_TRUE(result.error().is(ApiErrorKind::kStopped));
+}
+
+// client-go's meaning of the rest_client_* metrics (rest/request.go, with_retry.go;
+// controller-runtime's pkg/metrics/client_go_adapter.go): labels code, method (the HTTP method)
+// and host; every attempt counts in requests_total, attempts after the first also in
+// request_retries_total; the duration is observed once per call, retries included.
+TEST_F(RestClientTest, MetricsMeanWhatClientGosMean) {
+  RestClientOptions options;
+  options.host = "10.0.0.1:6443";
+  RestClient client(transport_, options, clock_, metrics_);
+  EXPECT_CALL(transport_, send(_))
+      .WillOnce([&](const HttpRequest&) {
+        clock_.advance(std::chrono::milliseconds(100));
+        return ApiResult<HttpResponse>(respond(429, "{}", {{"retry-after", "1"}}));
+      })
+      .WillOnce(Return(respond(200, "{}")));
+  ApiResult<json> result = ApiError{};
+  std::thread caller([&] {
+    result = client.patch(resources::kDeployments, "shop", "web", PatchType::kMerge, "{}", {});
+  });
+  ASSERT_TRUE(clock_.wait_for_pending_timers(1));
+  clock_.advance(std::chrono::seconds(1));
+  caller.join();
+  ASSERT_TRUE(result.ok());
+  auto requests = [&](const std::string& code) {
+    return metrics_.counter("rest_client_requests_total", "")
+        .labels({code, "PATCH", "10.0.0.1:6443"})
+        .value();
+  };
+  EXPECT_EQ(requests("429"), 1.0);
+  EXPECT_EQ(requests("200"), 1.0);
+  EXPECT_EQ(metrics_.counter("rest_client_request_retries_total", "")
+                .labels({"200", "PATCH", "10.0.0.1:6443"})
+                .value(),
+            1.0);
+  auto duration = metrics_.histogram("rest_client_request_duration_seconds", "")
+                      .labels({"PATCH", "10.0.0.1:6443"})
+                      .snapshot();
+  EXPECT_EQ(duration.count, 1u) << "once per call, not per attempt";
+  EXPECT_DOUBLE_EQ(duration.sum, 1.1);
+  EXPECT_EQ(metrics_.histogram("rest_client_rate_limiter_duration_seconds", "")
+                .labels({"PATCH", "10.0.0.1:6443"})
+                .snapshot()
+                .count,
+            2u)
+      << "every wait for the limiter";
+}
+
+// Issue 17: once fenced (the Lease lost, or stopping), not one write is sent; reads go on.
+TEST_F(RestClientTest, AFencedClientRefusesWritesAndStillReads) {
+  client_.fence_writes("this replica stopped leading (Lease meshprobe-system/meshprobe)");
+  EXPECT_CALL(transport_, send(IsRequest("GET", "/api/v1/namespaces/a")))
+      .WillOnce(Return(respond(200, "{}")));
+  EXPECT_TRUE(client_.get(resources::kNamespaces, "", "a", "").ok());
+  auto patched = client_.patch(resources::kDeployments, "shop", "web", PatchType::kJson, "[]", {});
+  ASSERT_FALSE(patched.ok());
+  EXPECT_TRUE(patched.error().is(ApiErrorKind::kFenced));
+  EXPECT_EQ(patched.error().message(),
+            "PATCH /apis/apps/v1/namespaces/shop/deployments/web: fenced: write refused, not "
+            "sent: this replica stopped leading (Lease meshprobe-system/meshprobe)");
+  EXPECT_FALSE(client_.create(resources::kNamespaces, "", json::object(), {}).ok());
+  EXPECT_FALSE(
+      client_.update(resources::kNamespaces, "", {{"metadata", {{"name", "a"}}}}, {}).ok());
+  EXPECT_FALSE(client_.remove(resources::kNamespaces, "", "a", {}).ok());
+  auto fenced = [&](const std::string& method) {
+    return metrics_.counter("meshprobe_fenced_writes_total", "").labels({method}).value();
+  };
+  EXPECT_EQ(fenced("PATCH"), 1.0);
+  EXPECT_EQ(fenced("POST"), 1.0);
+  EXPECT_EQ(fenced("PUT"), 1.0);
+  EXPECT_EQ(fenced("DELETE"), 1.0);
+  EXPECT_TRUE(client_.writes_fenced());
+}
+
+TEST_F(RestClientTest, AWriteWaitingForTheRateLimitIsRefusedWhenTheFenceCloses) {
+  RestClientOptions options;
+  options.queries_per_second = 1;
+  options.burst = 1;
+  RestClient client(transport_, options, clock_, metrics_);
+  EXPECT_CALL(transport_, send(IsRequest("GET", "/api/v1/namespaces/a")))
+      .WillOnce(Return(respond(200, "{}")));
+  EXPECT_TRUE(client.get(resources::kNamespaces, "", "a", "").ok());
+  ApiResult<json> result = json::object();
+  std::thread caller([&] {
+    result = client.patch(resources::kDeployments, "shop", "web", PatchType::kJson, "[]", {});
+  });
+  ASSERT_TRUE(clock_.wait_for_pending_timers(1));
+  client.fence_writes("stopping");
+  clock_.advance(std::chrono::seconds(1));
+  caller.join();
+  ASSERT_FALSE(result.ok());
+  EXPECT_TRUE(result.error().is(ApiErrorKind::kFenced));
 }
 
 TEST_F(RestClientTest, WatchAsksForBookmarksFromAVersionAndDecodesTheStream) {

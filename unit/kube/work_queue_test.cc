@@ -75,6 +75,8 @@ TEST_F(WorkQueueTest, AddAfterWaitsOnTheClockAndKeepsTheEarlierDeadline) {
   EXPECT_EQ(queue_.get(), "b");
   clock_.advance(seconds(30));
   EXPECT_EQ(queue_.length(), 0u) << "the later deadlines of a were dropped";
+  queue_.done("a");
+  queue_.done("b");  // in flight, they keep the unfinished-work gauges' timer
   EXPECT_EQ(clock_.pending_timers(), 0u);
 }
 
@@ -141,24 +143,79 @@ TEST_F(WorkQueueTest, ShutDownWithDrainWaitsForInFlightItems) {
   EXPECT_TRUE(drained.load());
 }
 
-TEST_F(WorkQueueTest, MetricsCountAddsDepthAndDurations) {
+// client-go's meaning of each workqueue_* metric (util/workqueue queue.go, metrics.go,
+// delaying_queue.go), so that dashboards and alerts written for client-go controllers read ours
+// right. Issue 17 found adds_total counting before deduplication.
+TEST_F(WorkQueueTest, AddsTotalCountsAddsAfterDeduplicationAsClientGo) {
   queue_.add("a");
+  queue_.add("a");  // already waiting: client-go's Add returns before metrics.add
+  queue_.add("b");
+  EXPECT_EQ(metric("workqueue_adds_total"), 2.0);
+  EXPECT_EQ(metric("workqueue_depth"), 2.0);
+  ASSERT_EQ(queue_.get(), "a");
+  queue_.add("a");  // while processing: dirty again, an add (and depth) in client-go
+  queue_.add("a");
+  EXPECT_EQ(metric("workqueue_adds_total"), 3.0);
+  EXPECT_EQ(metric("workqueue_depth"), 2.0) << "b waiting, a dirty while it is processed";
+}
+
+TEST_F(WorkQueueTest, DepthCountsDirtyItemsAndDropsOnGet) {
   queue_.add("a");
   queue_.add("b");
-  EXPECT_EQ(metric("workqueue_adds_total"), 3.0);
-  EXPECT_EQ(metric("workqueue_depth"), 2.0);
-  clock_.advance(seconds(2));
   ASSERT_EQ(queue_.get(), "a");
-  clock_.advance(seconds(1));
+  EXPECT_EQ(metric("workqueue_depth"), 1.0);
   queue_.done("a");
   EXPECT_EQ(metric("workqueue_depth"), 1.0);
+  ASSERT_EQ(queue_.get(), "b");
+  EXPECT_EQ(metric("workqueue_depth"), 0.0);
+}
+
+TEST_F(WorkQueueTest, QueueDurationRunsFromTheAddEvenWhileTheItemWasProcessed) {
+  queue_.add("a");
+  clock_.advance(seconds(2));
+  ASSERT_EQ(queue_.get(), "a");
+  queue_.add("a");  // while processing: client-go's addTimes starts now, not at done()
+  clock_.advance(seconds(3));
+  queue_.done("a");
+  clock_.advance(seconds(1));
+  ASSERT_EQ(queue_.get(), "a");
   auto waited =
       metrics_.histogram("workqueue_queue_duration_seconds", "").labels({"test"}).snapshot();
-  EXPECT_EQ(waited.count, 1u);
-  EXPECT_DOUBLE_EQ(waited.sum, 2.0);
+  EXPECT_EQ(waited.count, 2u);
+  EXPECT_DOUBLE_EQ(waited.sum, 2.0 + 4.0);
   auto worked =
       metrics_.histogram("workqueue_work_duration_seconds", "").labels({"test"}).snapshot();
-  EXPECT_DOUBLE_EQ(worked.sum, 1.0);
+  EXPECT_EQ(worked.count, 1u);
+  EXPECT_DOUBLE_EQ(worked.sum, 3.0);
+}
+
+TEST_F(WorkQueueTest, RetriesCountEveryDelayedAddAsClientGosAddAfter) {
+  queue_.add_after("a", seconds(1));
+  queue_.add_after("b", Duration::zero());
+  queue_.add_rate_limited("c");
+  EXPECT_EQ(metric("workqueue_retries_total"), 3.0);
+  queue_.shut_down();
+  queue_.add_after("d", seconds(1));
+  EXPECT_EQ(metric("workqueue_retries_total"), 3.0) << "not while shutting down";
+}
+
+TEST_F(WorkQueueTest, UnfinishedWorkGaugesFollowInFlightItemsEveryHalfSecond) {
+  auto gauge = [&](const std::string& family) {
+    return metrics_.gauge(family, "").labels({"test"}).value();
+  };
+  queue_.add("a");
+  queue_.add("b");
+  ASSERT_EQ(queue_.get(), "a");
+  clock_.advance(seconds(1));
+  ASSERT_EQ(queue_.get(), "b");
+  clock_.advance(milliseconds(500));
+  EXPECT_DOUBLE_EQ(gauge("workqueue_unfinished_work_seconds"), 1.5 + 0.5);
+  EXPECT_DOUBLE_EQ(gauge("workqueue_longest_running_processor_seconds"), 1.5);
+  queue_.done("a");
+  queue_.done("b");
+  EXPECT_EQ(gauge("workqueue_unfinished_work_seconds"), 0.0);
+  EXPECT_EQ(gauge("workqueue_longest_running_processor_seconds"), 0.0);
+  EXPECT_EQ(clock_.pending_timers(), 0u) << "an idle queue keeps no timer";
 }
 
 }  // namespace

@@ -32,7 +32,8 @@ TEST(ControllerConfigTest, TheShippedConfigSetsEveryKey) {
   EXPECT_EQ(config.workers, 4);
   EXPECT_EQ(config.api_qps, 50);
   EXPECT_EQ(config.api_burst, 100);
-  EXPECT_TRUE(config.leader_election.enabled);
+  EXPECT_TRUE(config.leader_election.enabled) << "the install asks for leader election";
+  EXPECT_FALSE(ControllerConfig{}.leader_election.enabled) << "the binary's default is off";
   EXPECT_EQ(config.leader_election.lease_name, "meshprobe-controller");
   EXPECT_EQ(config.leader_election.lease_duration, std::chrono::seconds(15));
   EXPECT_EQ(config.leader_election.renew_deadline, std::chrono::seconds(10));
@@ -124,6 +125,7 @@ TEST(ControllerConfigTest, ExcludedNamespacesFromAListOrCommaSeparatedText) {
 
 TEST(ControllerConfigTest, LeaderElectionTimingsFollowClientGosRules) {
   ControllerConfig config;
+  config.leader_election.enabled = true;
   config.leader_election.renew_deadline = std::chrono::seconds(20);
   EXPECT_THAT(validate(config).error().message, HasSubstr("leaseDuration must be greater"));
   config.leader_election.renew_deadline = std::chrono::seconds(2);

@@ -74,7 +74,9 @@ TEST_F(KubeClientTest, EveryVerbWithAClientCertificateAndTypedErrors) {
   EXPECT_TRUE(api.remove(kConfigMaps, test_namespace(), "settings").ok());
   auto gone = api.get(kConfigMaps, test_namespace(), "settings");
   EXPECT_TRUE(gone.error().is(ApiErrorKind::kNotFound)) << gone.error().message();
-  EXPECT_EQ(client->counter("rest_client_requests_total", {"get", "404"}), 1.0);
+  EXPECT_EQ(client->counter("rest_client_requests_total",
+                            {"404", "GET", kube::server_host(client->config.server)}),
+            1.0);
 }
 
 TEST_F(KubeClientTest, InvalidObjectsCarryTheirFieldCauses) {
@@ -104,7 +106,9 @@ TEST_F(KubeClientTest, ListsEveryPage) {
   ASSERT_TRUE(version.ok()) << version.error().message();
   EXPECT_FALSE(version->empty());
   EXPECT_EQ(names.size(), 25u);
-  EXPECT_EQ(client->counter("rest_client_requests_total", {"list", "200"}), 3.0);
+  EXPECT_EQ(client->counter("rest_client_requests_total",
+                            {"200", "GET", kube::server_host(client->config.server)}),
+            3.0);
 }
 
 TEST_F(KubeClientTest, ServerSideApplyConflictsUnlessForced) {

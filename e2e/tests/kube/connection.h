@@ -42,6 +42,7 @@ inline Result<std::unique_ptr<Connection>> connect(const std::string& kubeconfig
   auto transport = kube::CpprestTransport::create(connection->config, connection->clock);
   if (!transport) return transport.error();
   connection->transport = std::move(transport).value();
+  if (options.host == "none") options.host = kube::server_host(connection->config.server);
   connection->api = std::make_unique<kube::RestClient>(*connection->transport, options,
                                                        connection->clock, connection->metrics);
   return connection;

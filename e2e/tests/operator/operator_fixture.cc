@@ -55,8 +55,8 @@ void OperatorEndToEndTest::start_controller() {
       MESHPROBE_BINARY,
       {"--kubeconfig", *kubeconfig, "--metrics-bind-address",
        "127.0.0.1:" + std::to_string(metrics_port_), "--health-probe-bind-address",
-       "127.0.0.1:" + std::to_string(health_port), "--lease-duration", "6s", "--renew-deadline",
-       "4s", "--retry-period", "1s", "--log-level", "info"},
+       "127.0.0.1:" + std::to_string(health_port), "--leader-elect", "--lease-duration", "6s",
+       "--renew-deadline", "4s", "--retry-period", "1s", "--log-level", "info"},
       log_path);
   ASSERT_TRUE(started.ok()) << started.error().message;
   controller_ = std::move(started).value();

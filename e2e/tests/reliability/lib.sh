@@ -4,7 +4,8 @@
 # checks every test makes.
 #   reliability_setup                  # e2e_setup, the CRDs, config/rbac, istio-system
 #   controller_config FILE ["key: value"...]  # a config file for tests (loopback ports, short lease)
-#   start_controller NAME CONFIG       # replica NAME; controller_pid[NAME], controller_id[NAME]
+#   start_controller NAME CONFIG [SERVER]  # replica NAME (through SERVER, default the cluster's);
+#                                      # controller_pid[NAME], controller_id[NAME]
 #   create_deployments FIRST COUNT     # app-FIRST.. in $E2E_NAMESPACE: even HTTP, odd TCP probes
 #   count_converged                    # how many are rewritten with HealthProbesRewritten=True
 #   e2e_eventually "..." 60 all_converged COUNT
@@ -57,12 +58,15 @@ controller_config() {
   } | awk -F: '!seen[$1]++' <(printf '%s\n' "$@") - >"$file"
 }
 
-# start_controller NAME CONFIG: a replica with its own token of the install's ServiceAccount.
+# start_controller NAME CONFIG [SERVER]: a replica with its own token of the install's
+# ServiceAccount, talking to SERVER (default the cluster's API server; a proxy's address).
 start_controller() {
-  local name=$1 config=$2 kubeconfig
+  local name=$1 config=$2 server=${3:-} kubeconfig
   kubeconfig=$(e2e_token_kubeconfig meshprobe-system meshprobe-controller)
   cp "$kubeconfig" "$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.$name.kubeconfig"
   kubeconfig="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.$name.kubeconfig"
+  [[ -z $server ]] ||
+    "$MESHPROBE_E2E_KUBECTL" config --kubeconfig="$kubeconfig" set-cluster meshprobe-e2e --server="$server" >/dev/null
   controller_id[$name]=$(audit_credential_id "$kubeconfig")
   controller_log[$name]="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.controller-$name.log"
   POD_NAME="$E2E_NAMESPACE-$name" POD_NAMESPACE=meshprobe-system \
