@@ -8,7 +8,11 @@
 #   istio_container "$pod" NAME          # one container (containers or initContainers), JSON
 #   istio_app_probers "$pod"             # istio-proxy's ISTIO_KUBE_APP_PROBERS (JSON, or null)
 #   istioctl kube-inject -f FILE         # the built istioctl with the cluster's kubeconfig
+#   istio_start_controller               # meshprobe controller with the install's RBAC
+#   istio_namespace NAME [LABEL...]      # one more namespace, deleted on exit
+#   e2e_eventually "..." 60 istio_reason_is DEPLOYMENT NAMESPACE REASON with|without
 # Istio's sample the seed applies: $istio_samples/liveness-http-same-port.yaml.
+istio_tests_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 istio_setup() {
   local variable
@@ -26,7 +30,10 @@ istio_setup() {
 }
 
 _istio_teardown() {
-  local status=$?
+  local status=$? namespace
+  for namespace in "${istio_extra_namespaces[@]}"; do
+    e2e_kubectl delete namespace "$namespace" --wait=false >/dev/null || status=1
+  done
   istio_restore_config || status=1
   (exit "$status")
   _e2e_teardown
@@ -90,4 +97,72 @@ istio_show_pod() {
          env: ([.env[]? | select(.name | test("PROBE|ISTIO_META_|STATUS|MESHPROBE"))])}],
        containers: [.spec.containers[] | {name, ports, livenessProbe, readinessProbe, startupProbe,
          env: ([.env[]? | select(.name | test("PROBE|ISTIO_META_|STATUS|MESHPROBE"))])}]}' <<<"$1"
+}
+
+# istio_start_controller: meshprobe's CRD, namespace and RBAC (config/) installed as a user
+# installs them, and `meshprobe controller` ($MESHPROBE_BINARY) running as a child process with
+# the install's ServiceAccount token; waits until it leads. Stopped (SIGTERM) on exit, its log
+# printed when the test failed.
+istio_start_controller() {
+  [[ -x ${MESHPROBE_BINARY:-} ]] || e2e_fail "MESHPROBE_BINARY (the meshprobe binary) is not set (CTest sets it)"
+  local repository="$istio_tests_dir/../../.."
+  e2e_kubectl apply -f "$repository/crds/meshprobe.io_healthprobepolicies.yaml" >/dev/null
+  e2e_kubectl wait --for condition=established crd/healthprobepolicies.meshprobe.io --timeout=60s >/dev/null
+  e2e_kubectl apply -f "$repository/config/manager/namespace.yaml" >/dev/null
+  e2e_kubectl apply -k "$repository/config/rbac" >/dev/null
+  e2e_kubectl delete healthprobepolicies --all --namespace istio-system >/dev/null
+  local kubeconfig
+  kubeconfig=$(e2e_token_kubeconfig meshprobe-system meshprobe-controller)
+  istio_controller_log="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.controller.log"
+  "$MESHPROBE_BINARY" controller --kubeconfig "$kubeconfig" --health-probe-bind-address 127.0.0.1:0 \
+    --metrics-bind-address 0 --log-level info >"$istio_controller_log" 2>&1 &
+  istio_controller_pid=$!
+  trap '_istio_stop_controller' EXIT
+  e2e_eventually "the controller to lead" 60 grep -q '): reconciling' "$istio_controller_log"
+}
+
+_istio_stop_controller() {
+  local status=$?
+  kill -TERM "$istio_controller_pid" 2>/dev/null && wait "$istio_controller_pid" 2>/dev/null
+  ((status == 0)) || { echo "controller log ($istio_controller_log):" >&2; tail -60 "$istio_controller_log" >&2; }
+  (exit "$status")
+  _istio_teardown
+}
+
+# istio_namespace NAME LABEL...: a further namespace (deleted on exit with the test's), labelled.
+istio_extra_namespaces=()
+istio_namespace() {
+  local name=$1
+  shift
+  e2e_kubectl create namespace "$name" >/dev/null
+  (($# == 0)) || e2e_kubectl label namespace "$name" "$@" >/dev/null
+  istio_extra_namespaces+=("$name")
+  e2e_eventually "ServiceAccount default in $name" 60 e2e_kubectl get serviceaccount default --namespace "$name"
+}
+
+# istio_deployment NAME NAMESPACE: `kubectl get deployment -o json`.
+istio_deployment() { e2e_kubectl get deployment "$1" --namespace "$2" -o json; }
+
+# istio_condition DEPLOYMENT_JSON: its HealthProbesRewritten condition ({} when none).
+istio_condition() {
+  jq '[.status.conditions[]? | select(.type == "HealthProbesRewritten")] | .[0] // {}' <<<"$1"
+}
+
+# istio_has_agent DEPLOYMENT_JSON: whether the template holds meshprobe's agent.
+istio_has_agent() {
+  jq -e '[.spec.template.spec.initContainers[]?, .spec.template.spec.containers[] | select(.name == "meshprobe-agent")] | length > 0' \
+    <<<"$1" >/dev/null
+}
+
+# istio_reason_is NAME NAMESPACE REASON with|without: the condition's reason, and the agent
+# present or not (for e2e_eventually; prints what it saw otherwise).
+istio_reason_is() {
+  local deployment reason
+  deployment=$(istio_deployment "$1" "$2") || return 1
+  reason=$(istio_condition "$deployment" | jq -r '.reason // "none"')
+  if [[ $reason == "$3" ]] && { istio_has_agent "$deployment" && [[ $4 == with ]] || ! istio_has_agent "$deployment" && [[ $4 == without ]]; }; then
+    return 0
+  fi
+  echo "reason $reason, agent: $(istio_has_agent "$deployment" && echo yes || echo no); condition: $(istio_condition "$deployment" | jq -c .)"
+  return 1
 }

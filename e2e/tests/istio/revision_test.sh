@@ -13,11 +13,7 @@ canary_log="$MESHPROBE_E2E_LOG_DIR/istio-sidecar-injector-$istio_canary.log"
 
 # A second namespace injected by the default revision, for comparison.
 default_namespace="$E2E_NAMESPACE-default"
-e2e_kubectl create namespace "$default_namespace" >/dev/null
-e2e_kubectl label namespace "$default_namespace" istio-injection=enabled >/dev/null
-trap 'e2e_kubectl delete namespace "$default_namespace" --wait=false >/dev/null; _istio_teardown' EXIT
-e2e_eventually "ServiceAccount default in $default_namespace" 60 \
-  e2e_kubectl get serviceaccount default --namespace "$default_namespace"
+istio_namespace "$default_namespace" istio-injection=enabled
 
 injected_pod() {
   local pod
@@ -29,8 +25,8 @@ e2e_kubectl apply --namespace "$E2E_NAMESPACE" -f "$sample" >/dev/null
 e2e_eventually "an injected Pod in the $istio_canary namespace" 60 injected_pod
 pod=$(injected_pod)
 istio_show_pod "$pod"
-[[ $(jq -r '.metadata.labels["istio.io/rev"]' <<<"$pod") == "$istio_canary" ]] ||
-  e2e_fail "not injected by revision $istio_canary: $(jq -c .metadata.labels <<<"$pod")"
+[[ $(jq -r '.metadata.annotations["istio.io/rev"]' <<<"$pod") == "$istio_canary" ]] ||
+  e2e_fail "not injected by revision $istio_canary: $(jq -c .metadata.annotations <<<"$pod")"
 grep -q "pod=$E2E_NAMESPACE/" "$canary_log" ||
   e2e_fail "the $istio_canary injector ($canary_log) did not see the Pod"
 [[ $(istio_container "$pod" liveness-http | jq -c .livenessProbe.httpGet.port) == 15020 ]] ||
@@ -39,9 +35,9 @@ grep -q "pod=$E2E_NAMESPACE/" "$canary_log" ||
 # admitted_port NAMESPACE: the liveness probe's port of the sample's Pod admitted now there.
 admitted_port() {
   local pod
-  pod=$(sed -n '/^kind: Deployment/,$p' "$sample" |
-    e2e_kubectl create --dry-run=client -o json -f - |
-    jq '{apiVersion: "v1", kind: "Pod", metadata: (.spec.template.metadata + {name: "admitted-now"}), spec: .spec.template.spec}' |
+  pod=$(e2e_kubectl create --dry-run=client -o json -f "$sample" |
+    jq '(.items // [.])[] | select(.kind == "Deployment") |
+      {apiVersion: "v1", kind: "Pod", metadata: (.spec.template.metadata + {name: "admitted-now"}), spec: .spec.template.spec}' |
     e2e_kubectl create --dry-run=server --namespace "$1" -o json -f -) || return 1
   istio_container "$pod" istio-proxy >/dev/null || { echo "not injected in $1"; return 1; }
   istio_container "$pod" liveness-http | jq -r .livenessProbe.httpGet.port

@@ -35,8 +35,8 @@ istio_container "$pod" istio-init >/dev/null || e2e_fail "no istio-init in the a
   e2e_fail "istio-proxy is not a native sidecar: $(jq -c '{name, restartPolicy}' <<<"$proxy")"
 [[ $(jq -c '.readinessProbe.httpGet | {path, port}' <<<"$proxy") == '{"path":"/healthz/ready","port":15021}' ]] ||
   e2e_fail "istio-proxy's own readiness probe is not Istio's: $(jq -c .readinessProbe <<<"$proxy")"
-[[ $(jq -r '.metadata.labels["istio.io/rev"]' <<<"$pod") == default ]] ||
-  e2e_fail "not injected by the default revision: $(jq -c .metadata.labels <<<"$pod")"
+[[ $(jq -r '.metadata.annotations["istio.io/rev"]' <<<"$pod") == default ]] ||
+  e2e_fail "not injected by the default revision: $(jq -c .metadata.annotations <<<"$pod")"
 
 app=$(istio_container "$pod" liveness-http)
 [[ $(jq -c '.livenessProbe.httpGet | {path, port}' <<<"$app") == '{"path":"/app-health/liveness-http/livez","port":15020}' ]] ||

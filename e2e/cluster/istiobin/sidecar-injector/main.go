@@ -72,6 +72,8 @@ func run(kubeconfig, namespace, revision, listen, certFile, keyFile string) erro
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
+	// istiod's initKubeClient: the multicluster controller's informers wait for their CRDs.
+	client = kube.EnableCrdWatcher(client)
 
 	// Mesh config: istiod's initMeshConfiguration with a ConfigMap source only.
 	options := krt.NewOptionsBuilder(stop, "", nil)
