@@ -157,12 +157,11 @@ istio_has_agent() {
 # istio_reason_is NAME NAMESPACE REASON with|without: the condition's reason, and the agent
 # present or not (for e2e_eventually; prints what it saw otherwise).
 istio_reason_is() {
-  local deployment reason
+  local deployment reason agent=without
   deployment=$(istio_deployment "$1" "$2") || return 1
   reason=$(istio_condition "$deployment" | jq -r '.reason // "none"')
-  if [[ $reason == "$3" ]] && { istio_has_agent "$deployment" && [[ $4 == with ]] || ! istio_has_agent "$deployment" && [[ $4 == without ]]; }; then
-    return 0
-  fi
-  echo "reason $reason, agent: $(istio_has_agent "$deployment" && echo yes || echo no); condition: $(istio_condition "$deployment" | jq -c .)"
+  istio_has_agent "$deployment" && agent=with
+  [[ $reason == "$3" && $agent == "$4" ]] && return 0
+  echo "reason $reason, $agent the agent; condition: $(istio_condition "$deployment" | jq -c .)"
   return 1
 }
