@@ -46,18 +46,14 @@ for namespace in "$mesh" "$never" "$plain"; do
   echo "condition in $namespace: $(istio_condition "$(istio_deployment liveness-http "$namespace")" | jq -c '{status, reason, message}')"
 done
 
-# pod_in NAMESPACE: the newest Pod of liveness-http there (the rollout keeps Pending old ones).
-pod_in() {
+# pod_where NAMESPACE JQ_CONDITION: a Pod of liveness-http there that satisfies it (the first
+# Pod may be of the template before meshprobe's write, created in the same second).
+pod_where() {
   e2e_kubectl get pods --namespace "$1" -l app=liveness-http -o json |
-    jq -e '.items | sort_by(.metadata.creationTimestamp) | last // empty'
+    jq -e "[.items[] | select($2)] | last // empty"
 }
 probe_of() { istio_container "$1" liveness-http | jq -c '.livenessProbe.httpGet | {path, port}'; }
-agent_pod() {
-  local pod
-  pod=$(pod_in "$mesh") || { echo "no Pod"; return 1; }
-  istio_container "$pod" meshprobe-agent >/dev/null || { echo "no agent in the newest Pod"; return 1; }
-  echo "$pod"
-}
+agent_pod() { pod_where "$mesh" '[.spec.initContainers[]?, .spec.containers[] | select(.name == "meshprobe-agent")] | length > 0'; }
 e2e_eventually "a Pod of the rewritten template" 60 agent_pod
 pod=$(agent_pod)
 echo "The Pod as Istio's webhook admitted it:"
@@ -72,13 +68,7 @@ agent_probers=$(istio_container "$pod" meshprobe-agent | jq '.env | map(select(.
   e2e_fail "the agent does not hold the original probe: $agent_probers"
 
 # The first Pod may predate meshprobe's hold (Istio rewrote it); the template's next one not.
-held_pod() {
-  local pod
-  pod=$(pod_in "$never") || { echo "no Pod"; return 1; }
-  [[ $(jq -r '.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"]' <<<"$pod") == false ]] ||
-    { echo "the newest Pod is not held: $(jq -c .metadata.annotations <<<"$pod")"; return 1; }
-  echo "$pod"
-}
+held_pod() { pod_where "$never" '.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"] == "false"'; }
 e2e_eventually "a Pod of the held template in the Never namespace" 60 held_pod
 pod=$(held_pod)
 istio_container "$pod" istio-proxy >/dev/null || e2e_fail "the Never namespace's Pod was not injected"
