@@ -11,8 +11,34 @@ source "$cluster_dir/versions.env"
 cache_root=${MESHPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshprobe}
 bin_dir="$cache_root/k8s-v$KUBERNETES_VERSION-etcd-v$ETCD_VERSION/bin"
 istio_crds_file="$cache_root/istio-api-v$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
+# Istio's parts (build --istio): istioctl and the sidecar injector in bin/, and the
+# configuration `istioctl manifest generate` rendered for each revision in config/REVISION/.
+istio_dir="$cache_root/istio-$ISTIO_VERSION"
+istio_bin_dir="$istio_dir/bin"
+istio_config_dir="$istio_dir/config"
+# The revisions whose injectors up --istio runs: Istio's default one and one more.
+istio_revisions=(default canary)
 # Everything a cluster may run; build makes all of them (kubelet and kube-scheduler for the node).
 kubernetes_components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
+
+# How Istio's configuration is rendered, one line per revision: the cache holds what these
+# commands printed, and renders again when they change.
+istio_render_commands() {
+  local revision
+  for revision in "${istio_revisions[@]}"; do
+    if [[ $revision == default ]]; then
+      echo "$revision: istioctl manifest generate --set profile=default"
+    else
+      echo "$revision: istioctl manifest generate --set profile=default --set revision=$revision"
+    fi
+  done
+}
+
+istio_rendered() {
+  cmp -s "$istio_config_dir/RENDER_INFO" <(istio_render_commands) && [[ -d $istio_config_dir/samples/health-check ]]
+}
+
+istio_present() { [[ -x $istio_bin_dir/istioctl && -x $istio_bin_dir/sidecar-injector ]] && istio_rendered; }
 
 log() { echo "[${0##*/}] $*" >&2; }
 die() { log "error: $*"; exit 1; }
