@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "operator/conditions.h"
-#include "operator/injector_toggle.h"
+#include "operator/decision_inputs.h"
 #include "probe/object_fields.h"
 
 namespace meshprobe::controller {
@@ -87,20 +87,10 @@ probe::Decision DeploymentReconciler::decide(const kube::ObjectMeta& metadata,
                                              const DeploymentState& state,
                                              const json& pod_template) const {
   const json workload_metadata = state.workload_metadata();
-  const auto policies = cache_.policies_for(metadata.namespace_name, options_.root_namespace);
-  const auto peer_authentications =
-      cache_.peer_authentications_for(metadata.namespace_name, options_.root_namespace);
-  probe::DecisionInput input;
-  input.workload_metadata = &workload_metadata;
-  input.template_metadata = probe::find_member(pod_template, "metadata");
-  input.namespace_name = metadata.namespace_name;
-  input.namespace_labels = cache_.namespace_labels(metadata.namespace_name);
-  input.policies = policies;
-  input.peer_authentications = peer_authentications;
-  input.root_namespace = options_.root_namespace;
-  input.rewrite_globally =
-      read_injector_toggle(cache_.injector_values()).rewrite.value_or(options_.default_rewrite);
-  return probe::decide(input);
+  const DecisionInputs inputs(cache_, {options_.root_namespace, options_.default_rewrite},
+                              "Deployment", metadata.namespace_name, workload_metadata,
+                              pod_template);
+  return probe::decide(inputs.input());
 }
 
 kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
@@ -123,8 +113,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
 
   const json pod_template = state.pod_template.decode();
   const probe::Decision decision = decide(metadata, state, pod_template);
-  auto result = decision.rewrite ? probe::rewrite(pod_template, options_.agent, decision.scope)
-                                 : probe::restore(pod_template, options_.agent.port);
+  auto result = probe::apply_decision(decision, pod_template, options_.agent);
   std::set<std::string> stale_versions{metadata.resource_version};
   if (!result) {
     const probe::ConditionSummary summary{
@@ -152,9 +141,7 @@ kube::ReconcileResult DeploymentReconciler::reconcile(const std::string& key) {
   probe::ConditionSummary summary = probe::summarize(decision, *result);
   const probe::ConditionSummary action = summary;
   if (result->changed) {
-    auto converged = decision.rewrite
-                         ? probe::rewrite(result->pod_template, options_.agent, decision.scope)
-                         : probe::restore(result->pod_template, options_.agent.port);
+    auto converged = probe::apply_decision(decision, result->pod_template, options_.agent);
     if (converged) summary = probe::summarize(decision, *converged);
     auto patched =
         api_.patch(kube::resources::kDeployments, metadata.namespace_name, metadata.name,
