@@ -13,11 +13,14 @@ const std::string kHoldKey(kIstioRewriteHoldAnnotation);
 constexpr const char* kHeld = "false";
 
 // The recorded state: {"before": value} or {} (no annotation before); also whether the hold
-// created the annotations map or the metadata ("created": ["metadata", "annotations"]).
+// created the annotations map or the metadata ("created": ["metadata", "annotations"]), and
+// which of them were null before ("null": [...]).
 struct HoldRecord {
   std::optional<std::string> before;
   bool created_annotations = false;
   bool created_metadata = false;
+  bool null_annotations = false;
+  bool null_metadata = false;
 };
 
 std::optional<HoldRecord> read_hold(const json& metadata) {
@@ -31,6 +34,12 @@ std::optional<HoldRecord> read_hold(const json& metadata) {
     for (const auto& item : *created) {
       record.created_annotations |= item == "annotations";
       record.created_metadata |= item == "metadata";
+    }
+  }
+  if (const json* nulls = find_member(parsed, "null"); nulls && nulls->is_array()) {
+    for (const auto& item : *nulls) {
+      record.null_annotations |= item == "annotations";
+      record.null_metadata |= item == "metadata";
     }
   }
   return record;
@@ -54,18 +63,20 @@ void hold_istio_rewrite(json& pod_template) {
   if (holds_istio_rewrite(pod_template)) return;
   json record = json::object();
   json created = json::array();
-  if (!pod_template.contains("metadata") || !pod_template["metadata"].is_object()) {
-    if (!pod_template.contains("metadata")) created.push_back("metadata");
-    pod_template["metadata"] = json::object();
-  }
-  json& metadata = pod_template["metadata"];
-  if (!metadata.contains("annotations") || !metadata["annotations"].is_object()) {
-    if (!metadata.contains("annotations")) created.push_back("annotations");
-    metadata["annotations"] = json::object();
-  }
-  json& annotations = metadata["annotations"];
+  json nulls = json::array();
+  // parent[key] as an object, noting whether it was absent or null.
+  auto ensure = [&](json& parent, const char* key) -> json& {
+    if (!parent.contains(key))
+      created.push_back(key);
+    else if (parent[key].is_null())
+      nulls.push_back(key);
+    if (!parent[key].is_object()) parent[key] = json::object();
+    return parent[key];
+  };
+  json& annotations = ensure(ensure(pod_template, "metadata"), "annotations");
   if (auto before = string_member(annotations, kRewriteKey)) record["before"] = *before;
   if (!created.empty()) record["created"] = std::move(created);
+  if (!nulls.empty()) record["null"] = std::move(nulls);
   annotations[kRewriteKey] = kHeld;
   annotations[kHoldKey] = record.dump();
 }
@@ -83,8 +94,14 @@ bool release_istio_hold(json& pod_template) {
     else
       annotations.erase(kRewriteKey);
   }
-  if (annotations.empty() && hold->created_annotations) metadata->erase("annotations");
-  if (metadata->empty() && hold->created_metadata) pod_template.erase("metadata");
+  if (annotations.empty() && hold->created_annotations)
+    metadata->erase("annotations");
+  else if (annotations.empty() && hold->null_annotations)
+    annotations = nullptr;
+  if (metadata->empty() && hold->created_metadata)
+    pod_template.erase("metadata");
+  else if (metadata->empty() && hold->null_metadata)
+    pod_template["metadata"] = nullptr;
   return true;
 }
 
