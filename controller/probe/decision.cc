@@ -80,6 +80,12 @@ Decision decide(const DecisionInput& input) {
 
   decision.mesh = mesh_scope(input.namespace_labels, input.namespace_name, template_metadata,
                              or_empty(find_member(pod_template, "spec")));
+  if (input.explicit_scope && decision.mesh.data_plane == DataPlane::kNone &&
+      selects_proxyless_grpc(template_metadata)) {
+    decision.mesh.data_plane = DataPlane::kProxylessGrpc;
+    decision.mesh.reason = "pod template annotation " + std::string(kInjectTemplatesAnnotation) +
+                           " selects Istio's proxyless gRPC template";
+  }
   const Toggle toggle = toggle_of(input, decision.mesh.revision, decision.notes);
   const Labels template_labels = labels_of(template_metadata);
   const auto match =

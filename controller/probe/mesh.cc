@@ -89,7 +89,9 @@ Injection injection_of(const Labels& namespace_labels, std::string_view namespac
   return selected;
 }
 
-bool lists_proxyless_template(const json& metadata) {
+}  // namespace
+
+bool selects_proxyless_grpc(const json& metadata) {
   auto templates = annotation(metadata, kInjectTemplatesAnnotation);
   if (!templates) return false;
   std::string_view rest = *templates;
@@ -101,8 +103,6 @@ bool lists_proxyless_template(const json& metadata) {
   }
   return false;
 }
-
-}  // namespace
 
 bool injector_ignores_namespace(std::string_view namespace_name) {
   constexpr std::array<std::string_view, 4> kIgnored{"kube-system", "kube-public",
@@ -165,7 +165,7 @@ MeshScope mesh_scope(const Labels& namespace_labels, std::string_view namespace_
                      const json& template_metadata, const json& pod_spec) {
   const json& metadata = object_or_empty(template_metadata);
   const json& spec = object_or_empty(pod_spec);
-  const bool proxyless = lists_proxyless_template(metadata);
+  const bool proxyless = selects_proxyless_grpc(metadata);
   const DataPlane injected_plane = proxyless ? DataPlane::kProxylessGrpc : DataPlane::kSidecar;
   const std::string proxyless_reason = "; pod template annotation " +
                                        std::string(kInjectTemplatesAnnotation) +

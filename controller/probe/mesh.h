@@ -65,6 +65,9 @@ IstioSidecar istio_sidecar_of(const nlohmann::json& template_metadata,
                               const nlohmann::json& pod_spec);
 IstioSidecar istio_sidecar_of(const nlohmann::json& pod_template);  // {metadata, spec}
 
+// Whether the template's inject.istio.io/templates lists Istio's proxyless gRPC template.
+bool selects_proxyless_grpc(const nlohmann::json& template_metadata);
+
 // istio-proxy, istio-init, istio-validation.
 bool is_istio_container(std::string_view name);
 

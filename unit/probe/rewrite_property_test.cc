@@ -299,7 +299,9 @@ TEST(RewriteProperty, TheHoldOnIstiosRewriteIsUndoneExactlyAndSeenThrough) {
     const int choice = static_cast<int>(random() % 4);
     if (choice > 0 && original.contains("metadata") && original["metadata"].is_object()) {
       original["metadata"]["annotations"][std::string(kRewriteAppProbersAnnotation)] =
-          choice == 1 ? "true" : choice == 2 ? "True" : "maybe";
+          choice == 1   ? "true"
+          : choice == 2 ? "True"
+                        : "maybe";
     }
     Decision decision;
     decision.rewrite = random() % 3 != 0;
