@@ -65,6 +65,10 @@ std::string_view condition_reason_name(ConditionReason reason) {
       return "InvalidProbe";
     case ConditionReason::kConflictingWriter:
       return "ConflictingWriter";
+    case ConditionReason::kOwnedByController:
+      return "OwnedByController";
+    case ConditionReason::kRolloutQueued:
+      return "RolloutQueued";
   }
   return "Rewritten";
 }

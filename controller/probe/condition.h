@@ -14,7 +14,8 @@ namespace meshprobe::probe {
 
 inline constexpr std::string_view kConditionType = "HealthProbesRewritten";
 
-// DESIGN.md "Status". kConflictingWriter is the operator's own (summarize() never returns it).
+// DESIGN.md "Status". kConflictingWriter, kOwnedByController and kRolloutQueued are the
+// operator's own (summarize() never returns them; docs/workloads.md).
 enum class ConditionReason {
   kRewritten,
   kDisabledByAnnotation,
@@ -24,6 +25,8 @@ enum class ConditionReason {
   kNoRewritableProbes,
   kInvalidProbe,
   kConflictingWriter,
+  kOwnedByController,  // another controller owns the workload: its template is left alone
+  kRolloutQueued,      // the change waits for a rollout slot (maxConcurrentRollouts)
 };
 std::string_view condition_reason_name(ConditionReason reason);  // "Rewritten", ...
 

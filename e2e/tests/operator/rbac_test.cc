@@ -86,7 +86,7 @@ TEST_F(RbacTest, ConfigRbacCoversExactlyTheCallsTheControllerMakes) {
   RecordingKubernetesApi api(*(*connection)->api);
   kube::RealClock& clock = (*connection)->clock;
   controller::OperatorOptions options;
-  options.deployments.agent = {cmd::default_agent_image(), probe::kDefaultAgentPort};
+  options.workloads.agent = {cmd::default_agent_image(), probe::kDefaultAgentPort};
   options.identity = "rbac-test";
   controller::Operator meshprobe_operator(api, api, options, clock, (*connection)->random,
                                           (*connection)->metrics, (*connection)->logger);
