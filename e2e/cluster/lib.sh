@@ -11,6 +11,7 @@ source "$cluster_dir/versions.env"
 cache_root=${MESHPROBE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/meshprobe}
 bin_dir="$cache_root/k8s-v$KUBERNETES_VERSION-etcd-v$ETCD_VERSION/bin"
 istio_crds_file="$cache_root/istio-api-v$ISTIO_API_VERSION/customresourcedefinitions.gen.yaml"
+argo_rollouts_crd_file="$cache_root/argo-rollouts-v$ARGO_ROLLOUTS_VERSION/rollout-crd.yaml"
 # Everything a cluster may run; build makes all of them (kubelet and kube-scheduler for the node).
 kubernetes_components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
