@@ -69,8 +69,9 @@ void RolloutPacer::withdraw(const std::string& key) {
 
 void RolloutPacer::started(const std::string& key, long long generation) {
   std::lock_guard lock(mutex_);
-  slots_[key] = {generation, clock_.now() + options_.deadline};
   started_total_.increment();
+  if (options_.max_concurrent <= 0) return;  // pacing off: no slots, no deadlines
+  slots_[key] = {generation, clock_.now() + options_.deadline};
   update_gauges_locked();
 }
 

@@ -27,7 +27,7 @@ namespace meshprobe::controller {
 class RolloutPacer {
  public:
   struct Options {
-    int max_concurrent = 10;  // 0: unlimited
+    int max_concurrent = 10;  // 0: unlimited (pacing off: nothing is tracked or expired)
     kube::Duration deadline = std::chrono::minutes(10);
   };
   using Wake = std::function<void(const std::string& key)>;

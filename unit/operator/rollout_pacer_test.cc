@@ -85,8 +85,10 @@ TEST_F(RolloutPacerTest, ZeroMeansUnlimited) {
     ASSERT_TRUE(p.admit(std::to_string(i)));
     p.started(std::to_string(i), 2);
   }
-  EXPECT_EQ(p.in_progress(), 1000u);
+  EXPECT_EQ(p.in_progress(), 0u);  // nothing tracked, nothing expires
   EXPECT_EQ(p.waiting(), 0u);
+  clock.advance(std::chrono::hours(1));
+  EXPECT_TRUE(p.expire().empty());
   EXPECT_EQ(metrics.counter("meshprobe_rollouts_started_total", "").labels({}).value(), 1000);
 }
 

@@ -176,11 +176,14 @@ TEST(ProjectWorkloadTest, ReadsOwnerStrategyConditionIndexAndTheCronJobsAnnotati
 }
 
 TEST(SummarizeManagedFieldsTest, FollowsTheKindsTemplatePath) {
-  const json managed = json::parse(R"([
-    {"manager": "argocd-controller", "operation": "Apply", "time": "2026-01-01T00:00:01Z",
-     "fieldsV1": {"f:spec": {"f:jobTemplate": {"f:spec": {"f:template": {"f:spec": {"f:containers":
-       {"k:{\"name\":\"web\"}": {"f:livenessProbe": {}}}}}}}}}}}
-  ])");
+  const json containers = {{"k:{\"name\":\"web\"}", {{"f:livenessProbe", json::object()}}}};
+  const json job_template = {
+      {"f:spec", {{"f:template", {{"f:spec", {{"f:containers", containers}}}}}}}};
+  const json managed =
+      json::array({{{"manager", "argocd-controller"},
+                    {"operation", "Apply"},
+                    {"time", "2026-01-01T00:00:01Z"},
+                    {"fieldsV1", {{"f:spec", {{"f:jobTemplate", job_template}}}}}}});
   const auto summary =
       summarize_managed_fields(managed, {"spec", "jobTemplate", "spec", "template"});
   ASSERT_EQ(summary.size(), 1u);

@@ -666,7 +666,8 @@ TEST_F(PacingTest, ZeroMeansEveryWorkloadIsWrittenAtOnce) {
     EXPECT_EQ(reconciler.reconcile("Deployment/shop/" + name).kind,
               kube::ReconcileResult::Kind::kDone);  // the fixture's pacer: max_concurrent 0
   }
-  EXPECT_EQ(pacer.in_progress(), 5u);
+  EXPECT_EQ(metrics.counter("meshprobe_rollouts_started_total", "").labels({}).value(), 5);
+  EXPECT_EQ(pacer.waiting(), 0u);
 }
 
 // ---- issue 17 item 6: a failed status write is never dropped ---------------------------------

@@ -91,8 +91,8 @@ TEST_F(RbacTest, ConfigRbacCoversExactlyTheCallsTheControllerMakes) {
   // Argo Rollouts' CRD, so that the Rollout calls are made (and granted) too.
   kubectl_ok({"apply", "--server-side", "--field-manager=meshprobe-e2e", "-f",
               cluster().argo_rollouts_crd_file});
-  kubectl_ok({"wait", "--for", "condition=established", "crd/rollouts.argoproj.io",
-              "--timeout=60s"});
+  kubectl_ok(
+      {"wait", "--for", "condition=established", "crd/rollouts.argoproj.io", "--timeout=60s"});
   controller::Operator meshprobe_operator(api, api, options, clock, (*connection)->random,
                                           (*connection)->metrics, (*connection)->logger);
   std::atomic<bool> renewed{false};
@@ -187,8 +187,9 @@ spec:
   for (const std::string resource :
        {"statefulset/db", "daemonset/node", "rollouts.argoproj.io/canary"}) {
     EXPECT_TRUE(eventually(resource + " rewritten", std::chrono::seconds(60), [&] {
-      return kubectl_ok({"get", resource, "-n", test_namespace(), "-o",
-                         R"(jsonpath={.status.conditions[?(@.type=="HealthProbesRewritten")].reason})"}) ==
+      return kubectl_ok(
+                 {"get", resource, "-n", test_namespace(), "-o",
+                  R"(jsonpath={.status.conditions[?(@.type=="HealthProbesRewritten")].reason})"}) ==
              "Rewritten";
     }));
   }

@@ -19,7 +19,8 @@ using ::testing::HasSubstr;
 // The pod template every workload here has: an HTTP liveness probe.
 std::string pod_template(const std::string& app, const std::string& indent) {
   std::string text = R"(metadata:
-  labels: {app: )" + app + R"(}
+  labels: {app: )" + app +
+                     R"(}
 spec:
   containers:
   - name: web
@@ -47,8 +48,9 @@ std::string stateful_set(const std::string& name, const std::string& strategy = 
 
 std::string daemon_set(const std::string& name, const std::string& strategy) {
   return "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: " + name +
-         "\nspec:\n  selector: {matchLabels: {app: " + name + "}}\n  updateStrategy: {type: " +
-         strategy + "}\n  template:\n" + pod_template(name, "    ");
+         "\nspec:\n  selector: {matchLabels: {app: " + name +
+         "}}\n  updateStrategy: {type: " + strategy + "}\n  template:\n" +
+         pod_template(name, "    ");
 }
 
 std::string cron_job(const std::string& name) {
@@ -113,10 +115,9 @@ class WorkloadKindsTest : public OperatorEndToEndTest {
 
   // Eventually `resource/name` reports `reason`, with the agent in its template exactly when
   // `agent`.
-  ::testing::AssertionResult eventually_state(const std::string& resource, const std::string& name,
-                                              const std::string& reason, bool agent,
-                                              std::chrono::seconds timeout = std::chrono::seconds(
-                                                  60)) const {
+  ::testing::AssertionResult eventually_state(
+      const std::string& resource, const std::string& name, const std::string& reason, bool agent,
+      std::chrono::seconds timeout = std::chrono::seconds(60)) const {
     return eventually(resource + " " + name + " to report " + reason, timeout,
                       [&]() -> ::testing::AssertionResult {
                         const json served = object(resource, name);
@@ -155,19 +156,21 @@ TEST_F(WorkloadKindsTest, StatefulSetsDaemonSetsAndCronJobsAreRewrittenRestoredA
             15120);
 
   // One template write per workload, and an Event on each.
-  const std::string events = kubectl_ok({"get", "events.events.k8s.io", "--namespace",
-                                         test_namespace(), "-o",
-                                         "jsonpath={range .items[*]}{.regarding.kind}/{.reason} {end}"});
+  const std::string events =
+      kubectl_ok({"get", "events.events.k8s.io", "--namespace", test_namespace(), "-o",
+                  "jsonpath={range .items[*]}{.regarding.kind}/{.reason} {end}"});
   EXPECT_THAT(events, HasSubstr("StatefulSet/Rewritten"));
   EXPECT_THAT(events, HasSubstr("DaemonSet/Rewritten"));
   EXPECT_THAT(events, HasSubstr("CronJob/Rewritten"));
   EXPECT_EQ(db["metadata"]["generation"], 2);
 
   // The documented command lists every workload's state, whatever its kind.
-  const CommandResult listed = shell(std::string(kListEveryWorkload) + " | grep " + test_namespace());
+  const CommandResult listed =
+      shell(std::string(kListEveryWorkload) + " | grep " + test_namespace());
   ASSERT_TRUE(command_succeeded(listed));
   std::cout << listed.standard_output;
-  EXPECT_THAT(listed.standard_output, HasSubstr("StatefulSet\t" + test_namespace() + "/db\tRewritten"));
+  EXPECT_THAT(listed.standard_output,
+              HasSubstr("StatefulSet\t" + test_namespace() + "/db\tRewritten"));
   EXPECT_THAT(listed.standard_output,
               HasSubstr("DaemonSet\t" + test_namespace() + "/node-agent\tRewritten"));
   EXPECT_THAT(listed.standard_output,
@@ -175,10 +178,12 @@ TEST_F(WorkloadKindsTest, StatefulSetsDaemonSetsAndCronJobsAreRewrittenRestoredA
 
   // Opting one out by its template annotation restores it (the policy and the toggle are
   // covered by the Deployment tests; the path is the same).
-  kubectl_ok({"patch", "statefulset", "db", "--namespace", test_namespace(), "--type=merge", "-p",
-              R"({"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/rewriteAppHTTPProbers":"false"}}}}})"});
-  kubectl_ok({"patch", "cronjob", "nightly", "--namespace", test_namespace(), "--type=merge", "-p",
-              R"({"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/rewriteAppHTTPProbers":"false"}}}}}}})"});
+  kubectl_ok(
+      {"patch", "statefulset", "db", "--namespace", test_namespace(), "--type=merge", "-p",
+       R"({"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/rewriteAppHTTPProbers":"false"}}}}})"});
+  kubectl_ok(
+      {"patch", "cronjob", "nightly", "--namespace", test_namespace(), "--type=merge", "-p",
+       R"({"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/rewriteAppHTTPProbers":"false"}}}}}}})"});
   EXPECT_TRUE(eventually_state("statefulset", "db", "DisabledByAnnotation", false));
   EXPECT_TRUE(eventually_state("cronjob", "nightly", "DisabledByAnnotation", false));
   EXPECT_EQ(field(object("statefulset", "db"),
@@ -225,8 +230,8 @@ class RolloutCrdTest : public WorkloadKindsTest {
 TEST_F(RolloutCrdTest, RolloutsArePickedUpWhenTheirCrdArrivesAfterTheStart) {
   kubectl_ok({"apply", "--server-side", "--field-manager=meshprobe-e2e", "-f",
               cluster().argo_rollouts_crd_file});
-  kubectl_ok({"wait", "--for", "condition=established", "crd/rollouts.argoproj.io",
-              "--timeout=60s"});
+  kubectl_ok(
+      {"wait", "--for", "condition=established", "crd/rollouts.argoproj.io", "--timeout=60s"});
   ASSERT_TRUE(apply(rollout("canary")));
   // A Rollout with workloadRef has no template: its Deployment is rewritten as a Deployment.
   ASSERT_TRUE(apply(R"(apiVersion: argoproj.io/v1alpha1
@@ -308,9 +313,9 @@ TEST_F(PacingTest, AtMostTheLimitRollsOutAndTheDeadlineLetsTheRestThrough) {
                            return ::testing::AssertionFailure() << rewritten << " rewritten";
                          }));
   EXPECT_GE(metric("meshprobe_rollouts_timed_out_total"), 3);
-  const std::string events = kubectl_ok({"get", "events.events.k8s.io", "--namespace",
-                                         test_namespace(), "-o",
-                                         "jsonpath={range .items[*]}{.reason} {end}"});
+  const std::string events =
+      kubectl_ok({"get", "events.events.k8s.io", "--namespace", test_namespace(), "-o",
+                  "jsonpath={range .items[*]}{.reason} {end}"});
   EXPECT_THAT(events, HasSubstr("RolloutDeadlineExceeded"));
 }
 
