@@ -1,8 +1,13 @@
 #include "operator/rollout_pacer.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace meshprobe::controller {
+namespace {
+// The generation of a slot admit() reserved and no write has filled yet: never finished.
+constexpr long long kReserved = std::numeric_limits<long long>::max();
+}  // namespace
 
 RolloutPacer::RolloutPacer(Options options, kube::Clock& clock, kube::MetricsRegistry& metrics)
     : options_(options),
@@ -39,8 +44,13 @@ bool RolloutPacer::admit(const std::string& key) {
       slots_.size() >= static_cast<std::size_t>(options_.max_concurrent)
           ? 0
           : static_cast<std::size_t>(options_.max_concurrent) - slots_.size();
+  const auto reserve = [&] {
+    slots_[key] = {kReserved, clock_.now() + options_.deadline};
+    update_gauges_locked();
+    return true;
+  };
   if (!queued_.contains(key)) {
-    if (free_slots > queue_.size()) return true;  // nobody waits for these slots
+    if (free_slots > queue_.size()) return reserve();  // nobody waits for these slots
     queue_.push_back(key);
     queued_.insert(key);
     update_gauges_locked();
@@ -51,8 +61,19 @@ bool RolloutPacer::admit(const std::string& key) {
   if (position >= free_slots) return false;
   queue_.erase(queue_.begin() + static_cast<std::ptrdiff_t>(position));
   queued_.erase(key);
-  update_gauges_locked();
-  return true;
+  return reserve();
+}
+
+void RolloutPacer::cancel(const std::string& key) {
+  std::vector<std::string> to_wake;
+  {
+    std::lock_guard lock(mutex_);
+    auto slot = slots_.find(key);
+    if (slot == slots_.end() || slot->second.generation != kReserved) return;
+    release_locked(key);
+    to_wake = wakeable_locked();
+  }
+  wake(to_wake);
 }
 
 void RolloutPacer::withdraw(const std::string& key) {

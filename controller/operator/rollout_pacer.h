@@ -38,8 +38,12 @@ class RolloutPacer {
   void set_wake(Wake wake);
 
   // Whether `key` may write its template now: it holds a slot already, or a slot is free and
-  // no key that waited longer is ahead of it. Otherwise it waits (in arrival order).
+  // no key that waited longer is ahead of it, and then the slot is reserved for it (workers
+  // admit concurrently). Otherwise it waits (in arrival order).
   bool admit(const std::string& key);
+  // The write admit() reserved a slot for did not happen (a conflict, an error): frees the
+  // reservation (a slot of a rollout already started stays).
+  void cancel(const std::string& key);
   // `key` no longer needs a write (converged, or its decision changed): leaves the queue.
   void withdraw(const std::string& key);
   // A template write of `key` produced `generation`: it holds a slot until that generation
@@ -62,7 +66,7 @@ class RolloutPacer {
 
  private:
   struct Slot {
-    long long generation;
+    long long generation;  // kReserved until started()
     kube::MonotonicTime deadline;
   };
   // Frees `key`'s slot (lock held); true when it held one.

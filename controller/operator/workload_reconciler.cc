@@ -32,6 +32,14 @@ long long generation_of(const json& object, long long fallback) {
   return generation && generation->is_number_integer() ? generation->get<long long>() : fallback;
 }
 
+// The newest of resource versions (kube-apiserver's versions are increasing integers).
+std::string newest_version(const std::set<std::string>& versions) {
+  return *std::max_element(
+      versions.begin(), versions.end(), [](const std::string& left, const std::string& right) {
+        return left.size() != right.size() ? left.size() < right.size() : left < right;
+      });
+}
+
 // The sentence every condition of a workload with updateStrategy OnDelete ends with.
 constexpr std::string_view kOnDeleteNote =
     " The workload's updateStrategy is OnDelete: its Pods pick the change up when they are "
@@ -239,6 +247,7 @@ kube::ReconcileResult WorkloadReconciler::reconcile_workload(const Workload& wor
                                   template_pointer(kind)),
                    {.field_manager = kFieldManager, .response = kube::ResponseFields::kMetadata});
     if (!patched) {
+      if (starts_rollout) pacer_.cancel(key);
       const auto& error = patched.error();
       if (error.is(kube::ApiErrorKind::kNotFound)) return kube::ReconcileResult::done();
       if (error.is(kube::ApiErrorKind::kConflict)) {
@@ -321,7 +330,8 @@ std::optional<std::string> WorkloadReconciler::conflicting_writer(const Workload
          "restart` asks meshprobe to retry.";
 }
 
-kube::ApiResult<json> WorkloadReconciler::write_state(const Workload& workload, const json& entry) {
+kube::ApiResult<json> WorkloadReconciler::write_state(const Workload& workload, const json& entry,
+                                                      const std::string& base_version) {
   const WorkloadKind& kind = workload.kind;
   const kube::ObjectMeta& metadata = workload.metadata;
   const WorkloadState& state = workload.state;
@@ -332,9 +342,8 @@ kube::ApiResult<json> WorkloadReconciler::write_state(const Workload& workload, 
           status_condition_apply(kind, metadata.namespace_name, metadata.name, entry),
           kFieldManager, /*force=*/true, "status", kube::ResponseFields::kMetadata);
     case StatusStyle::kPatchConditionList: {
-      json patch = json::array({{{"op", "replace"},
-                                 {"path", "/metadata/resourceVersion"},
-                                 {"value", metadata.resource_version}}});
+      json patch = json::array(
+          {{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", base_version}}});
       if (state.condition_index >= 0) {
         patch.push_back({{"op", "replace"},
                          {"path", "/status/conditions/" + std::to_string(state.condition_index)},
@@ -384,7 +393,7 @@ kube::ReconcileResult WorkloadReconciler::write_condition(const Workload& worklo
       condition_to_write(existing, desired, kind.condition_shape, format_time(clock_.system_now()));
   kube::ReconcileResult outcome = kube::ReconcileResult::done();
   if (entry) {
-    auto written = write_state(workload, *entry);
+    auto written = write_state(workload, *entry, newest_version(stale_versions));
     if (written) {
       writes_.labels({"status"}).increment();
       stale_versions.insert(resource_version_of(*written));
@@ -411,13 +420,8 @@ kube::ReconcileResult WorkloadReconciler::write_condition(const Workload& worklo
     }
   }
   if (stale_versions.size() > 1) {
-    // The newest version is this reconcile's last write (kube-apiserver's versions increase).
-    const std::string newest = *std::max_element(
-        stale_versions.begin(), stale_versions.end(),
-        [](const std::string& left, const std::string& right) {
-          return left.size() != right.size() ? left.size() < right.size() : left < right;
-        });
-    expectations_.expect_written(workload.key, stale_versions, newest);
+    // The newest version is this reconcile's last write.
+    expectations_.expect_written(workload.key, stale_versions, newest_version(stale_versions));
   }
   return outcome;
 }

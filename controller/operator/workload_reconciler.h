@@ -102,9 +102,10 @@ class WorkloadReconciler {
   kube::ReconcileResult write_condition(const Workload& workload,
                                         const probe::ConditionSummary& summary,
                                         std::set<std::string>& stale_versions);
-  // The one write of the condition entry, as the kind's StatusStyle says.
-  kube::ApiResult<nlohmann::json> write_state(const Workload& workload,
-                                              const nlohmann::json& entry);
+  // The one write of the condition entry, as the kind's StatusStyle says; `base_version`: the
+  // workload's version the write is based on (the one read, or this reconcile's template write).
+  kube::ApiResult<nlohmann::json> write_state(const Workload& workload, const nlohmann::json& entry,
+                                              const std::string& base_version);
   void log_probes(const Workload& workload, const probe::RewriteResult& result, bool rewrite);
   // The ConflictingWriter message when meshprobe must not rewrite this workload (now, or still).
   std::optional<std::string> conflicting_writer(const Workload& workload);

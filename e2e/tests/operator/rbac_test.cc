@@ -91,8 +91,13 @@ TEST_F(RbacTest, ConfigRbacCoversExactlyTheCallsTheControllerMakes) {
   // Argo Rollouts' CRD, so that the Rollout calls are made (and granted) too.
   kubectl_ok({"apply", "--server-side", "--field-manager=meshprobe-e2e", "-f",
               cluster().argo_rollouts_crd_file});
-  kubectl_ok(
-      {"wait", "--for", "condition=established", "crd/rollouts.argoproj.io", "--timeout=60s"});
+  // (`kubectl wait` fails at once while the new CRD has no status yet.)
+  ASSERT_TRUE(eventually("the Rollout CRD established", std::chrono::seconds(60), [&] {
+    return kubectl()
+               .run({"get", "crd", "rollouts.argoproj.io", "-o",
+                     R"(jsonpath={.status.conditions[?(@.type=="Established")].status})"})
+               .standard_output == "True";
+  }));
   controller::Operator meshprobe_operator(api, api, options, clock, (*connection)->random,
                                           (*connection)->metrics, (*connection)->logger);
   std::atomic<bool> renewed{false};

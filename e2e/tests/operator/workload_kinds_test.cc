@@ -58,8 +58,11 @@ std::string cron_job(const std::string& name) {
                      "\nspec:\n  schedule: \"0 3 * * *\"\n  jobTemplate:\n    spec:\n"
                      "      template:\n" +
                      pod_template(name, "        ");
-  // A Job's Pods must not restart forever.
-  return yaml.replace(yaml.find("  containers:"), 0, "          restartPolicy: OnFailure\n");
+  // A Job's Pods must not restart forever: restartPolicy next to containers.
+  const auto containers = yaml.find("containers:");
+  const auto line_start = yaml.rfind('\n', containers) + 1;
+  const std::string indent = yaml.substr(line_start, containers - line_start);
+  return yaml.insert(line_start, indent + "restartPolicy: OnFailure\n");
 }
 
 std::string rollout(const std::string& name) {
@@ -230,8 +233,13 @@ class RolloutCrdTest : public WorkloadKindsTest {
 TEST_F(RolloutCrdTest, RolloutsArePickedUpWhenTheirCrdArrivesAfterTheStart) {
   kubectl_ok({"apply", "--server-side", "--field-manager=meshprobe-e2e", "-f",
               cluster().argo_rollouts_crd_file});
-  kubectl_ok(
-      {"wait", "--for", "condition=established", "crd/rollouts.argoproj.io", "--timeout=60s"});
+  // (`kubectl wait` fails at once while the new CRD has no status yet.)
+  ASSERT_TRUE(eventually("the Rollout CRD established", std::chrono::seconds(60), [&] {
+    return kubectl()
+               .run({"get", "crd", "rollouts.argoproj.io", "-o",
+                     R"(jsonpath={.status.conditions[?(@.type=="Established")].status})"})
+               .standard_output == "True";
+  }));
   ASSERT_TRUE(apply(rollout("canary")));
   // A Rollout with workloadRef has no template: its Deployment is rewritten as a Deployment.
   ASSERT_TRUE(apply(R"(apiVersion: argoproj.io/v1alpha1
