@@ -94,3 +94,24 @@ TEST_F(RolloutPacerTest, ZeroMeansUnlimited) {
 
 }  // namespace
 }  // namespace meshprobe::controller
+
+namespace meshprobe::controller {
+namespace {
+
+TEST_F(RolloutPacerTest, AdmissionReservesTheSlotUntilTheWriteStartsOrIsCancelled) {
+  RolloutPacer& p = pacer(2);
+  // Two workers admit before either has written: the third must wait all the same.
+  ASSERT_TRUE(p.admit("a"));
+  ASSERT_TRUE(p.admit("b"));
+  EXPECT_FALSE(p.admit("c"));
+  p.observe("b", 5, true);  // a reserved slot never counts as finished
+  EXPECT_EQ(p.in_progress(), 2u);
+  p.cancel("b");  // b's write failed (a conflict): its reservation is freed
+  EXPECT_EQ(woken, (std::vector<std::string>{"c"}));
+  p.started("a", 2);
+  p.cancel("a");  // a started: cancel() leaves its slot
+  EXPECT_EQ(p.in_progress(), 1u);
+}
+
+}  // namespace
+}  // namespace meshprobe::controller
