@@ -76,6 +76,9 @@ TEST_F(RolloutPacerTest, ARolloutThatNeverFinishesIsGivenUpAtTheDeadline) {
   EXPECT_EQ(woken, (std::vector<std::string>{"next"}));
   EXPECT_TRUE(p.admit("next"));
   EXPECT_EQ(metrics.counter("meshprobe_rollouts_timed_out_total", "").labels({}).value(), 1);
+  // next's reservation holds the only slot now, with a deadline of its own.
+  EXPECT_EQ(p.until_next_deadline(std::chrono::hours(1)), std::chrono::minutes(10));
+  p.cancel("next");
   EXPECT_EQ(p.until_next_deadline(std::chrono::hours(1)), std::chrono::hours(1));
 }
 

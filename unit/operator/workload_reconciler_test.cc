@@ -500,8 +500,9 @@ TEST_F(EveryKindTest, ARolloutsConditionIsPatchedIntoItsAtomicListAtItsIndex) {
       .WillOnce(DoAll(SaveArg<4>(&status_body), Return(with_version("12"))));
   EXPECT_EQ(reconciler.reconcile("Rollout/shop/web").kind, kube::ReconcileResult::Kind::kDone);
   const json patch = json::parse(status_body);
+  // Conditional on this reconcile's own template write (11), not the version read (10).
   EXPECT_EQ(patch[0],
-            (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "10"}}));
+            (json{{"op", "replace"}, {"path", "/metadata/resourceVersion"}, {"value", "11"}}));
   EXPECT_EQ(patch[1]["op"], "add");
   EXPECT_EQ(patch[1]["path"], "/status/conditions/-");
   EXPECT_EQ(patch[1]["value"]["reason"], "Rewritten");
