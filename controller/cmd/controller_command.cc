@@ -39,7 +39,8 @@ constexpr std::string_view kUsage =
 constexpr std::string_view kDescription = R"(
 Runs the meshprobe operator: watches Deployments, Namespaces, PeerAuthentications,
 HealthProbePolicies and the istio-sidecar-injector ConfigMap, and rewrites (or restores) the
-probes of every Deployment as the most specific of them decides, reporting on the condition
+probes of every Deployment, StatefulSet, DaemonSet, CronJob and Argo Rollout as the most
+specific of them decides, reporting on the condition
 HealthProbesRewritten and with Events. Settings come from --config FILE (the keys of
 config/manager/controller_config.yaml); each flag below overrides the key named in brackets.
 The API server: --kubeconfig, else $KUBECONFIG, else the pod's service account, else
@@ -67,9 +68,17 @@ constexpr SettingFlag kSettingFlags[] = {
     {"default-rewrite", "defaultRewrite", "true|false",
      "the global toggle's value when the controller creates the injector ConfigMap (default true)"},
     {"excluded-namespaces", "excludedNamespaces", "NS,NS",
-     "namespaces whose Deployments are never touched (default "
+     "namespaces whose workloads are never touched (default "
      "kube-system,kube-public,kube-node-lease)"},
-    {"workers", "workers", "N", "Deployments reconciled in parallel (default 4)"},
+    {"workers", "workers", "N", "workloads reconciled in parallel (default 4)"},
+    {"max-concurrent-rollouts", "maxConcurrentRollouts", "N",
+     "workloads meshprobe changed whose rollout has not finished, at most; 0: no limit "
+     "(default 10)"},
+    {"rollout-deadline", "rolloutDeadline", "DURATION",
+     "how long meshprobe waits for one such rollout before it reports it and stops waiting "
+     "(default 10m)"},
+    {"rewrite-owned-templates", "rewriteOwnedTemplates", "true|false",
+     "also write pod templates another controller owns (default false)"},
     {"api-qps", "apiQPS", "QPS", "client-side limit of API requests per second (default 50)"},
     {"api-burst", "apiBurst", "N", "client-side burst of API requests (default 100)"},
     {"leader-elect", "leaderElection.enabled", "[=true|false]",
@@ -163,7 +172,7 @@ class ShutdownRequest {
 };
 
 std::string cache_summary(const controller::ClusterCache& cache) {
-  return std::to_string(cache.deployments.size()) + " Deployments, " +
+  return std::to_string(cache.workloads.size()) + " workloads, " +
          std::to_string(cache.namespaces.size()) + " Namespaces, " +
          std::to_string(cache.policies.size()) + " HealthProbePolicies, " +
          std::to_string(cache.peer_authentications.size()) + " PeerAuthentications, " +
@@ -312,7 +321,8 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   };
 
   controller::OperatorOptions operator_options;
-  operator_options.deployments = controller::plan_options(config);  // as `meshprobe preview`
+  operator_options.workloads = controller::plan_options(config);  // as `meshprobe preview`
+  operator_options.rollouts = {config.max_concurrent_rollouts, config.rollout_deadline};
   operator_options.workers = config.workers;
   operator_options.identity = replica_identity(environment, random);
   controller::Operator meshprobe_operator(api, events_api, operator_options, clock, random, metrics,

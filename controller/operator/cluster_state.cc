@@ -2,6 +2,7 @@
 
 #include "operator/conditions.h"
 #include "operator/injector_toggle.h"
+#include "operator/workload_kinds.h"
 #include "probe/condition.h"
 #include "probe/names.h"
 #include "probe/object_fields.h"
@@ -29,7 +30,8 @@ bool owns_probe_of_containers(const json* containers) {
 
 }  // namespace
 
-std::vector<ManagerSummary> summarize_managed_fields(const json& managed_fields) {
+std::vector<ManagerSummary> summarize_managed_fields(
+    const json& managed_fields, const std::vector<std::string>& template_path) {
   std::vector<ManagerSummary> out;
   if (!managed_fields.is_array()) return out;
   for (const auto& entry : managed_fields) {
@@ -39,9 +41,11 @@ std::vector<ManagerSummary> summarize_managed_fields(const json& managed_fields)
       continue;
     ManagerSummary summary{manager, probe::string_member(entry, "operation").value_or(""),
                            probe::string_member(entry, "time").value_or("")};
-    const json* fields = probe::find_member(entry, "fieldsV1");
-    const json* spec = fields ? probe::find_member(*fields, "f:spec") : nullptr;
-    const json* pod_template = spec ? probe::find_member(*spec, "f:template") : nullptr;
+    const json* pod_template = probe::find_member(entry, "fieldsV1");
+    for (const auto& step : template_path) {
+      if (!pod_template) break;
+      pod_template = probe::find_member(*pod_template, "f:" + step);
+    }
     if (!pod_template) continue;  // owns nothing meshprobe writes
     summary.owns_template_fields = true;
     if (const json* pod_spec = probe::find_member(*pod_template, "f:spec")) {
@@ -54,7 +58,7 @@ std::vector<ManagerSummary> summarize_managed_fields(const json& managed_fields)
   return out;
 }
 
-json DeploymentState::workload_metadata() const {
+json WorkloadState::workload_metadata() const {
   json metadata = json::object();
   if (workload_rewrite_annotation) {
     metadata["annotations"][std::string(probe::kRewriteAppProbersAnnotation)] =
@@ -63,8 +67,38 @@ json DeploymentState::workload_metadata() const {
   return metadata;
 }
 
-DeploymentState project_deployment(const json& object, int agent_port) {
-  DeploymentState state;
+namespace {
+
+// "Kind/name" of the controller ownerReference, or "".
+std::string controller_owner_of(const json& metadata) {
+  const json* owners = probe::find_member(metadata, "ownerReferences");
+  if (!owners || !owners->is_array()) return "";
+  for (const auto& owner : *owners) {
+    const json* controller = probe::find_member(owner, "controller");
+    if (controller && controller->is_boolean() && controller->get<bool>()) {
+      return probe::string_member(owner, "kind").value_or("") + "/" +
+             probe::string_member(owner, "name").value_or("");
+    }
+  }
+  return "";
+}
+
+// The condition a kind without status conditions keeps in annotations, as a condition entry.
+json condition_from_annotations(const json& metadata) {
+  auto status = probe::annotation(metadata, kStateStatusAnnotation);
+  if (!status) return nullptr;
+  return {
+      {"type", probe::kConditionType},
+      {"status", *status},
+      {"reason", probe::annotation(metadata, kStateReasonAnnotation).value_or("")},
+      {"message", probe::annotation(metadata, kStateMessageAnnotation).value_or("")},
+      {"lastTransitionTime", probe::annotation(metadata, kStateTransitionAnnotation).value_or("")}};
+}
+
+}  // namespace
+
+WorkloadState project_workload(const json& object, const WorkloadKind& kind, int agent_port) {
+  WorkloadState state;
   static const json kEmpty = json::object();
   const json* metadata = probe::find_member(object, "metadata");
   if (metadata) {
@@ -76,28 +110,53 @@ DeploymentState project_deployment(const json& object, int agent_port) {
     state.workload_rewrite_annotation =
         probe::annotation(*metadata, probe::kRewriteAppProbersAnnotation);
     if (const json* managed = probe::find_member(*metadata, "managedFields")) {
-      state.managers = summarize_managed_fields(*managed);
+      state.managers = summarize_managed_fields(*managed, kind.template_path);
     }
+    state.controller_owner = controller_owner_of(*metadata);
   }
-  const json* spec = probe::find_member(object, "spec");
-  const json* pod_template = spec ? probe::find_member(*spec, "template") : nullptr;
-  const json& template_object = pod_template ? *pod_template : kEmpty;
+  const json* pod_template = find_pod_template(object, kind);
+  state.has_template = pod_template != nullptr && pod_template->is_object();
+  const json& template_object = state.has_template ? *pod_template : kEmpty;
   if (const json* template_metadata = probe::find_member(template_object, "metadata")) {
     state.template_labels = probe::labels_of(*template_metadata);
   }
-  state.pod_template = kube::CompactObject::encode(template_object, &deployment_dictionary());
+  state.pod_template = kube::CompactObject::encode(template_object, &workload_dictionary());
   state.rewritten = probe::is_rewritten(template_object, agent_port);
-  if (const json* status = probe::find_member(object, "status")) {
-    if (const json* conditions = probe::find_member(*status, "conditions")) {
-      if (const json* ours = find_condition(*conditions, probe::kConditionType)) {
-        state.condition = kube::CompactObject::encode(*ours, &deployment_dictionary());
+  if (kind.has_update_strategy) {
+    const json* spec = probe::find_member(object, "spec");
+    const json* strategy = spec ? probe::find_member(*spec, "updateStrategy") : nullptr;
+    state.update_on_delete =
+        strategy && probe::string_member(*strategy, "type").value_or("") == "OnDelete";
+  }
+  state.rollout_finished = kind.read_progress ? kind.read_progress(object).finished : true;
+  if (kind.status == StatusStyle::kAnnotations) {
+    if (metadata) {
+      const json condition = condition_from_annotations(*metadata);
+      if (!condition.is_null()) {
+        state.condition = kube::CompactObject::encode(condition, &workload_dictionary());
+      }
+    }
+    return state;
+  }
+  if (const json* status = probe::find_member(object, "status"); status && status->is_object()) {
+    state.has_status = true;
+    if (const json* conditions = probe::find_member(*status, "conditions");
+        conditions && conditions->is_array()) {
+      state.has_conditions = true;
+      for (std::size_t i = 0; i < conditions->size(); ++i) {
+        const json& entry = (*conditions)[i];
+        if (entry.is_object() && entry.value("type", "") == probe::kConditionType) {
+          state.condition = kube::CompactObject::encode(entry, &workload_dictionary());
+          state.condition_index = static_cast<int>(i);
+          break;
+        }
       }
     }
   }
   return state;
 }
 
-const kube::CompressionDictionary& deployment_dictionary() {
+const kube::CompressionDictionary& workload_dictionary() {
   // A made-up application (not any test's), rewritten by the engine, with the fields the API
   // server defaults; the template goes last, where the compressor reaches it most cheaply.
   static const kube::CompressionDictionary dictionary = [] {
@@ -245,17 +304,18 @@ std::map<std::string, bool, std::less<>> ClusterCache::revision_toggles() const 
   return out;
 }
 
-std::vector<std::string> ClusterCache::deployments_of_revision(const std::string& revision) const {
+std::vector<WorkloadCaches::Entry> ClusterCache::workloads_of_revision(
+    const std::string& revision) const {
   const std::string key(probe::kIstioRevisionLabel);
-  std::vector<std::string> out;
-  for (const auto& deployment : deployments.list()) {
-    const auto& labels = deployment->value.template_labels;
+  std::vector<WorkloadCaches::Entry> out;
+  for (auto& entry : workloads.list()) {
+    const auto& labels = entry.object->value.template_labels;
     auto label = labels.find(key);
-    const auto namespace_labels = this->namespace_labels(deployment->metadata.namespace_name);
+    const auto namespace_labels = this->namespace_labels(entry.object->metadata.namespace_name);
     auto namespace_label = namespace_labels.find(key);
     if ((label != labels.end() && label->second == revision) ||
         (namespace_label != namespace_labels.end() && namespace_label->second == revision))
-      out.push_back(deployment->metadata.key());
+      out.push_back(std::move(entry));
   }
   return out;
 }
@@ -264,6 +324,35 @@ probe::Labels ClusterCache::namespace_labels(const std::string& namespace_name) 
   auto entry = namespaces.get(namespace_name);
   if (!entry) return {};
   return probe::Labels(entry->metadata.labels.begin(), entry->metadata.labels.end());
+}
+
+WorkloadInformer& WorkloadCaches::of(const WorkloadKind& kind) const {
+  return *informers.at(kind_index(kind));
+}
+
+std::vector<WorkloadCaches::Entry> WorkloadCaches::list() const {
+  std::vector<Entry> out;
+  for (const auto& kind : workload_kinds()) {
+    for (auto& object : of(kind).list()) out.push_back({&kind, std::move(object)});
+  }
+  return out;
+}
+
+std::vector<WorkloadCaches::Entry> WorkloadCaches::list_namespace(
+    const std::string& namespace_name) const {
+  std::vector<Entry> out;
+  for (const auto& kind : workload_kinds()) {
+    for (auto& object : of(kind).list_namespace(namespace_name)) {
+      out.push_back({&kind, std::move(object)});
+    }
+  }
+  return out;
+}
+
+std::size_t WorkloadCaches::size() const {
+  std::size_t total = 0;
+  for (const auto* informer : informers) total += informer->size();
+  return total;
 }
 
 std::optional<std::string> ClusterCache::injector_values() const {

@@ -1,6 +1,6 @@
 // What the operator's caches hold of each kind: compact projections of the objects as the API
 // serves them (kube::Informer's projection hook), and the queries the reconcilers make of them.
-// A Deployment keeps only what reconciling it reads: identity, generation, the workload's own
+// A workload keeps only what reconciling it reads: identity, generation, the workload's own
 // rewrite annotation, the pod template and our condition (compressed), the template's labels,
 // whether it is rewritten, and a summary of managedFields (who last wrote which probe fields); a
 // Namespace only its labels (in kube::ObjectMeta); a policy its parsed spec or the reason it is
@@ -35,32 +35,49 @@ struct ManagerSummary {
   bool operator==(const ManagerSummary&) const = default;
 };
 
-// metadata.managedFields of a Deployment, without meshprobe's own entries and status entries.
-std::vector<ManagerSummary> summarize_managed_fields(const nlohmann::json& managed_fields);
+// metadata.managedFields of a workload, without meshprobe's own entries and status entries;
+// `template_path` is where the kind keeps its pod template ({"spec", "template"}).
+std::vector<ManagerSummary> summarize_managed_fields(const nlohmann::json& managed_fields,
+                                                     const std::vector<std::string>& template_path);
 
-struct DeploymentState {
+// One workload of any kind in workload_kinds() (workload_kinds.h).
+struct WorkloadState {
   std::string uid;
   long long generation = 0;
-  // sidecar.istio.io/rewriteAppHTTPProbers on the Deployment's own metadata (ignored by the
+  // sidecar.istio.io/rewriteAppHTTPProbers on the workload's own metadata (ignored by the
   // decision, but reported).
   std::optional<std::string> workload_rewrite_annotation;
   probe::Labels template_labels;
-  // Compressed against deployment_dictionary(): the reconciler decodes them, nothing else reads
-  // them, and they are most of what a Deployment costs the cache (README "Performance").
-  kube::CompactObject pod_template;  // spec.template
-  kube::CompactObject condition;     // our status condition entry; decodes to null when absent
-  bool rewritten = false;            // probe::is_rewritten(spec.template)
+  // Compressed against workload_dictionary(): the reconciler decodes them, nothing else reads
+  // them, and they are most of what a workload costs the cache (README "Performance").
+  kube::CompactObject pod_template;  // at the kind's template path
+  // Our status condition entry (for StatusStyle::kAnnotations: made from the annotations);
+  // decodes to null when absent.
+  kube::CompactObject condition;
+  // "Rollout/web" when a controller ownerReference names another controller; empty otherwise.
+  std::string controller_owner;
+  // Where our entry sits in status.conditions, for StatusStyle::kPatchConditionList: its index,
+  // or -1; and whether status and status.conditions exist at all.
+  int condition_index = -1;
+  bool has_status = false;
+  bool has_conditions = false;
+  bool has_template = false;      // false: a Rollout with workloadRef (its Deployment is)
+  bool rewritten = false;         // probe::is_rewritten(template)
+  bool update_on_delete = false;  // spec.updateStrategy.type OnDelete
+  bool rollout_finished = true;   // the kind's read_progress() of this version
   std::vector<ManagerSummary> managers;
 
   // {"annotations": {...}} with the workload annotation, for probe::DecisionInput.
   nlohmann::json workload_metadata() const;
 };
+struct WorkloadKind;
 // `agent_port`: the configured one, to tell rewritten templates.
-DeploymentState project_deployment(const nlohmann::json& object, int agent_port);
+WorkloadState project_workload(const nlohmann::json& object, const WorkloadKind& kind,
+                               int agent_port);
 
 // What cached pod templates and conditions share: a rewritten template and its condition, as
 // MessagePack (kube::CompressionDictionary).
-const kube::CompressionDictionary& deployment_dictionary();
+const kube::CompressionDictionary& workload_dictionary();
 
 struct NamespaceState {};  // the labels are in kube::ObjectMeta
 
@@ -98,7 +115,7 @@ struct RevisionInjectorState {
 };
 RevisionInjectorState project_revision_injector(const nlohmann::json& object);
 
-using DeploymentInformer = kube::Informer<DeploymentState>;
+using WorkloadInformer = kube::Informer<WorkloadState>;
 using NamespaceInformer = kube::Informer<NamespaceState>;
 using PeerAuthenticationInformer = kube::Informer<PeerAuthenticationState>;
 using PolicyInformer = kube::Informer<PolicyState>;
@@ -108,8 +125,23 @@ using RevisionInjectorInformer = kube::Informer<RevisionInjectorState>;
 
 // The caches every reconciler reads; owned by the Operator (operator.h), or by a unit test
 // that feeds them through their kube::ReflectorSink side.
+// The workload caches, one per row of workload_kinds(), in its order.
+struct WorkloadCaches {
+  std::vector<WorkloadInformer*> informers;
+
+  WorkloadInformer& of(const WorkloadKind& kind) const;
+  // Every cached workload of every kind (of one namespace), with its kind.
+  struct Entry {
+    const WorkloadKind* kind;
+    WorkloadInformer::ObjectPtr object;
+  };
+  std::vector<Entry> list() const;
+  std::vector<Entry> list_namespace(const std::string& namespace_name) const;
+  std::size_t size() const;
+};
+
 struct ClusterCache {
-  DeploymentInformer& deployments;
+  WorkloadCaches workloads;
   NamespaceInformer& namespaces;
   PeerAuthenticationInformer& peer_authentications;
   PolicyInformer& policies;
@@ -130,9 +162,9 @@ struct ClusterCache {
   std::optional<std::string> injector_values() const;
   // The toggle of every revision whose injector ConfigMap holds a readable one.
   std::map<std::string, bool, std::less<>> revision_toggles() const;
-  // The keys of the Deployments whose pods Istio revision `revision` injects: their namespace
-  // or their template carries istio.io/rev=<revision>.
-  std::vector<std::string> deployments_of_revision(const std::string& revision) const;
+  // The workloads whose pods Istio revision `revision` injects: their namespace or their
+  // template carries istio.io/rev=<revision>.
+  std::vector<WorkloadCaches::Entry> workloads_of_revision(const std::string& revision) const;
 };
 
 }  // namespace meshprobe::controller

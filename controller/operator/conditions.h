@@ -22,6 +22,7 @@ struct Condition {
 enum class ConditionShape {
   kDeployment,  // apps/v1 DeploymentCondition: lastUpdateTime and lastTransitionTime
   kMetav1,      // metav1.Condition: observedGeneration and lastTransitionTime
+  kPlain,       // StatefulSetCondition, DaemonSetCondition: lastTransitionTime only
 };
 
 // The condition entry to write so that `existing_conditions` (a status.conditions array, or

@@ -111,6 +111,30 @@ const std::vector<std::pair<std::string_view, Setter>>& setters() {
          config.workers = static_cast<int>(*workers);
          return true;
        }},
+      {"maxConcurrentRollouts",
+       [](ControllerConfig& config, std::string_view text) -> Result<bool> {
+         auto limit = parse_integer(text);
+         if (!limit || *limit < 0 || *limit > 100000) {
+           return Error{"must be an integer >= 0 (0: unlimited)"};
+         }
+         config.max_concurrent_rollouts = static_cast<int>(*limit);
+         return true;
+       }},
+      {"rolloutDeadline",
+       [](ControllerConfig& config, std::string_view text) -> Result<bool> {
+         auto duration = parse_duration(text);
+         if (!duration) return duration.error();
+         if (duration->count() <= 0) return Error{"must be positive"};
+         config.rollout_deadline = *duration;
+         return true;
+       }},
+      {"rewriteOwnedTemplates",
+       [](ControllerConfig& config, std::string_view text) -> Result<bool> {
+         auto value = parse_boolean(text);
+         if (!value) return Error{"must be true or false"};
+         config.rewrite_owned_templates = *value;
+         return true;
+       }},
       {"apiQPS",
        [](ControllerConfig& config, std::string_view text) -> Result<bool> {
          auto qps = parse_number(text);

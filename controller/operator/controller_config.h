@@ -37,6 +37,13 @@ struct ControllerConfig {
   // Like Istio's injector, which never touches these.
   std::vector<std::string> excluded_namespaces{"kube-system", "kube-public", "kube-node-lease"};
   int workers = 4;
+  // Workloads meshprobe rewrote or restored whose rollout has not finished, at most (0: no
+  // limit), and how long one such rollout may take before meshprobe stops waiting for it
+  // (docs/workloads.md "Rollout pacing").
+  int max_concurrent_rollouts = 10;
+  std::chrono::milliseconds rollout_deadline{std::chrono::minutes(10)};
+  // Write pod templates that another controller owns (docs/workloads.md "Owned templates").
+  bool rewrite_owned_templates = false;
   double api_qps = 50;
   int api_burst = 100;
   LeaderElectionSettings leader_election;

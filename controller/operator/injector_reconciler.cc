@@ -59,7 +59,7 @@ kube::ReconcileResult InjectorReconciler::reconcile(const std::string&) {
   }
   const std::string path = std::string("/data/") + kInjectorValuesKey;
   // Conditional on the version read: a concurrent edit (the seed's `kubectl apply`) gives 409
-  // Conflict, never a lost edit (see template_patch in deployment_reconciler.cc).
+  // Conflict, never a lost edit (see template_patch in workload_reconciler.cc).
   json patch = json::array({{{"op", "replace"},
                              {"path", "/metadata/resourceVersion"},
                              {"value", config_map->metadata.resource_version}}});

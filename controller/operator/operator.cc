@@ -29,6 +29,35 @@ typename kube::Informer<T>::Handlers on_any_change(
           [changed](const ObjectPtr& object) { changed(*object); }};
 }
 
+std::vector<std::unique_ptr<WorkloadInformer>> make_workload_informers(
+    kube::KubernetesApi& api, int agent_port, const kube::ReflectorOptions& reflector,
+    kube::Clock& clock, kube::Random& random, kube::MetricsRegistry& metrics,
+    kube::Logger& logger) {
+  std::vector<std::unique_ptr<WorkloadInformer>> informers;
+  for (const auto& kind : workload_kinds()) {
+    const auto& resource = kind.resource;
+    informers.push_back(std::make_unique<WorkloadInformer>(
+        resource.plural, api,
+        kind.needs_discovery
+            ? kube::discovered_resource(api, resource.group, resource.plural, {resource.version})
+            : kube::fixed_resource(resource),
+        [&kind, agent_port](const json& object) {
+          return project_workload(object, kind, agent_port);
+        },
+        reflector, clock, random, metrics, logger,
+        /*transform=*/WorkloadInformer::Transform{}));  // managedFields are summarised by the
+                                                        // projection, then dropped with the JSON
+  }
+  return informers;
+}
+
+std::vector<WorkloadInformer*> pointers(
+    const std::vector<std::unique_ptr<WorkloadInformer>>& informers) {
+  std::vector<WorkloadInformer*> out;
+  for (const auto& informer : informers) out.push_back(informer.get());
+  return out;
+}
+
 }  // namespace
 
 Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
@@ -36,13 +65,8 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
                    kube::MetricsRegistry& metrics, kube::Logger& logger)
     : options_(std::move(options)),
       logger_(logger),
-      deployments_("deployments", api, kube::fixed_resource(kube::resources::kDeployments),
-                   [port = options_.deployments.agent.port](const json& object) {
-                     return project_deployment(object, port);
-                   },
-                   options_.reflector, clock, random, metrics, logger,
-                   /*transform=*/{}),  // managedFields are summarised by the projection, then
-                                       // dropped with the JSON
+      workloads_(make_workload_informers(api, options_.workloads.agent.port, options_.reflector,
+                                         clock, random, metrics, logger)),
       namespaces_(
           "namespaces", api, kube::fixed_resource(kube::resources::kNamespaces),
           [](const json&) { return NamespaceState{}; }, options_.reflector, clock, random, metrics,
@@ -59,7 +83,7 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
           project_policy, options_.reflector, clock, random, metrics, logger),
       injector_("injector-configmap", api, kube::fixed_resource(kube::resources::kConfigMaps),
                 project_injector,
-                in_namespace(options_.reflector, options_.deployments.root_namespace,
+                in_namespace(options_.reflector, options_.workloads.root_namespace,
                              std::string("metadata.name=") + kInjectorConfigMapName),
                 clock, random, metrics, logger),
       authorization_policies_("authorizationpolicies", api,
@@ -70,30 +94,31 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
       revision_injectors_("revision-injector-configmaps", api,
                           kube::fixed_resource(kube::resources::kConfigMaps),
                           project_revision_injector,
-                          in_namespace(options_.reflector, options_.deployments.root_namespace, "",
+                          in_namespace(options_.reflector, options_.workloads.root_namespace, "",
                                        std::string(probe::kIstioRevisionLabel)),
                           clock, random, metrics, logger),
-      cache_{deployments_,       namespaces_, peer_authentications_,
-             policies_,          injector_,   authorization_policies_,
-             revision_injectors_},
-      deployment_queue_("deployments", clock, kube::make_default_controller_rate_limiter(clock),
-                        metrics),
+      cache_{
+          {pointers(workloads_)},  namespaces_,        peer_authentications_, policies_, injector_,
+          authorization_policies_, revision_injectors_},
+      workload_queue_("workloads", clock, kube::make_default_controller_rate_limiter(clock),
+                      metrics),
       policy_queue_("healthprobepolicies", clock, kube::make_default_controller_rate_limiter(clock),
                     metrics),
       injector_queue_("injector", clock, kube::make_default_controller_rate_limiter(clock),
                       metrics),
       events_(events_api, clock, options_.identity, metrics, logger),
       reverts_(options_.reverts),
-      deployment_reconciler_(cache_, api, events_, reverts_, clock, metrics, logger,
-                             options_.deployments),
-      policy_reconciler_(cache_, api, clock, metrics, logger, options_.deployments.root_namespace,
-                         options_.deployments.excluded_namespaces),
-      injector_reconciler_(cache_, api, metrics, logger, options_.deployments.root_namespace,
-                           options_.deployments.default_rewrite),
-      deployment_workers_(
-          "deployments", deployment_queue_,
+      pacer_(options_.rollouts, clock, metrics),
+      workload_reconciler_(cache_, api, events_, reverts_, pacer_, clock, metrics, logger,
+                           options_.workloads),
+      policy_reconciler_(cache_, api, clock, metrics, logger, options_.workloads.root_namespace,
+                         options_.workloads.excluded_namespaces),
+      injector_reconciler_(cache_, api, metrics, logger, options_.workloads.root_namespace,
+                           options_.workloads.default_rewrite),
+      workload_workers_(
+          "workloads", workload_queue_,
           [this](const std::string& key, std::stop_token stop) {
-            return deployment_reconciler_.reconcile(key, stop);
+            return workload_reconciler_.reconcile(key, stop);
           },
           clock, metrics, logger),
       policy_workers_(
@@ -104,12 +129,16 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
           "injector", injector_queue_,
           [this](const std::string& key) { return injector_reconciler_.reconcile(key); }, clock,
           metrics, logger) {
-  const std::string& root = options_.deployments.root_namespace;
-  deployments_.add_handlers(on_any_change<DeploymentState>([this, root](const auto& deployment) {
-    deployment_queue_.add(deployment.metadata.key());
-    enqueue_policies_of(deployment.metadata.namespace_name);
-    enqueue_policies_of(root);
-  }));
+  const std::string& root = options_.workloads.root_namespace;
+  for (const auto& kind : workload_kinds()) {
+    workloads_[kind_index(kind)]->add_handlers(
+        on_any_change<WorkloadState>([this, root, &kind](const auto& workload) {
+          workload_queue_.add(workload_key(kind, workload.metadata.key()));
+          enqueue_policies_of(workload.metadata.namespace_name);
+          enqueue_policies_of(root);
+        }));
+  }
+  pacer_.set_wake([this](const std::string& key) { workload_queue_.add(key); });
   namespaces_.add_handlers(on_any_change<NamespaceState>(
       [this](const auto& namespace_object) { enqueue_namespace(namespace_object.metadata.name); }));
   peer_authentications_.add_handlers(
@@ -119,7 +148,7 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
                           object.value.problem);
         }
         if (object.metadata.namespace_name == root) {
-          enqueue_all_deployments();
+          enqueue_all_workloads();
         } else {
           enqueue_namespace(object.metadata.namespace_name);
         }
@@ -127,7 +156,7 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
   policies_.add_handlers(on_any_change<PolicyState>([this, root](const auto& object) {
     enqueue_policies_of(object.metadata.namespace_name);
     if (object.metadata.namespace_name == root) {
-      enqueue_all_deployments();
+      enqueue_all_workloads();
       injector_queue_.add(injector_reconciler_.key());
     } else {
       enqueue_namespace(object.metadata.namespace_name);
@@ -140,33 +169,34 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
                           object.value.problem);
         }
         if (object.metadata.namespace_name == root) {
-          enqueue_all_deployments();
+          enqueue_all_workloads();
         } else {
           enqueue_namespace(object.metadata.namespace_name);
         }
       }));
   revision_injectors_.add_handlers(on_any_change<RevisionInjectorState>([this](const auto& object) {
     if (object.value.revision.empty()) return;
-    for (const auto& key : cache_.deployments_of_revision(object.value.revision))
-      deployment_queue_.add(key);
+    for (const auto& [kind, workload] : cache_.workloads_of_revision(object.value.revision))
+      workload_queue_.add(workload_key(*kind, workload->metadata.key()));
   }));
   injector_.add_handlers(on_any_change<InjectorState>([this](const auto&) {
     injector_queue_.add(injector_reconciler_.key());
-    enqueue_all_deployments();
+    enqueue_all_workloads();
   }));
 }
 
 Operator::~Operator() { stop(); }
 
 void Operator::enqueue_namespace(const std::string& namespace_name) {
-  for (const auto& deployment : deployments_.list_namespace(namespace_name)) {
-    deployment_queue_.add(deployment->metadata.key());
+  for (const auto& [kind, object] : cache_.workloads.list_namespace(namespace_name)) {
+    workload_queue_.add(workload_key(*kind, object->metadata.key()));
   }
 }
 
-void Operator::enqueue_all_deployments() {
-  for (const auto& deployment : deployments_.list())
-    deployment_queue_.add(deployment->metadata.key());
+void Operator::enqueue_all_workloads() {
+  for (const auto& [kind, object] : cache_.workloads.list()) {
+    workload_queue_.add(workload_key(*kind, object->metadata.key()));
+  }
 }
 
 void Operator::enqueue_policies_of(const std::string& namespace_name) {
@@ -182,20 +212,24 @@ void Operator::start_informers() {
   injector_.start();
   authorization_policies_.start();
   revision_injectors_.start();
-  deployments_.start();
+  for (auto& informer : workloads_) informer->start();
 }
 
 bool Operator::wait_for_sync(std::stop_token stop) {
-  return namespaces_.wait_for_sync(stop) && peer_authentications_.wait_for_sync(stop) &&
-         policies_.wait_for_sync(stop) && injector_.wait_for_sync(stop) &&
-         authorization_policies_.wait_for_sync(stop) && revision_injectors_.wait_for_sync(stop) &&
-         deployments_.wait_for_sync(stop);
+  bool synced = namespaces_.wait_for_sync(stop) && peer_authentications_.wait_for_sync(stop) &&
+                policies_.wait_for_sync(stop) && injector_.wait_for_sync(stop) &&
+                authorization_policies_.wait_for_sync(stop) &&
+                revision_injectors_.wait_for_sync(stop);
+  for (auto& informer : workloads_) synced = synced && informer->wait_for_sync(stop);
+  return synced;
 }
 
 bool Operator::has_synced() const {
-  return namespaces_.has_synced() && peer_authentications_.has_synced() && policies_.has_synced() &&
-         injector_.has_synced() && authorization_policies_.has_synced() &&
-         revision_injectors_.has_synced() && deployments_.has_synced();
+  bool synced = namespaces_.has_synced() && peer_authentications_.has_synced() &&
+                policies_.has_synced() && injector_.has_synced() &&
+                authorization_policies_.has_synced() && revision_injectors_.has_synced();
+  for (const auto& informer : workloads_) synced = synced && informer->has_synced();
+  return synced;
 }
 
 void Operator::start_workers(std::stop_token fence) {
@@ -205,14 +239,14 @@ void Operator::start_workers(std::stop_token fence) {
   injector_queue_.add(injector_reconciler_.key());
   injector_workers_.start(1, fence);
   policy_workers_.start(1, fence);
-  deployment_workers_.start(options_.workers, fence);
+  workload_workers_.start(options_.workers, fence);
 }
 
 void Operator::stop() {
-  deployment_workers_.stop();
+  workload_workers_.stop();
   policy_workers_.stop();
   injector_workers_.stop();
-  deployments_.stop();
+  for (auto& informer : workloads_) informer->stop();
   revision_injectors_.stop();
   authorization_policies_.stop();
   injector_.stop();

@@ -1,6 +1,7 @@
 #include "operator/policy_status_reconciler.h"
 
 #include "operator/conditions.h"
+#include "operator/workload_kinds.h"
 #include "probe/object_fields.h"
 
 namespace meshprobe::controller {
@@ -36,21 +37,25 @@ PolicyStatusReconciler::PolicyStatusReconciler(const ClusterCache& cache, kube::
 PolicyCounts PolicyStatusReconciler::count(const probe::HealthProbePolicy& policy) const {
   PolicyCounts counts;
   const bool mesh_wide = policy.namespace_name == root_namespace_ && without_selector(policy);
-  const auto deployments = mesh_wide ? cache_.deployments.list()
-                                     : cache_.deployments.list_namespace(policy.namespace_name);
+  const auto workloads =
+      mesh_wide ? cache_.workloads.list() : cache_.workloads.list_namespace(policy.namespace_name);
   std::map<std::string, std::vector<probe::HealthProbePolicy>> policies_by_namespace;
-  for (const auto& deployment : deployments) {
-    const std::string& namespace_name = deployment->metadata.namespace_name;
+  for (const auto& [kind, workload] : workloads) {
+    const std::string& namespace_name = workload->metadata.namespace_name;
     if (excluded_namespaces_.contains(namespace_name)) continue;
     auto [policies, inserted] = policies_by_namespace.try_emplace(namespace_name);
     if (inserted) policies->second = cache_.policies_for(namespace_name, root_namespace_);
     auto match = probe::select_policy(policies->second, root_namespace_, namespace_name,
-                                      deployment->value.template_labels);
+                                      workload->value.template_labels);
     if (!match || match->policy->namespace_name != policy.namespace_name ||
-        match->policy->name != policy.name)
+        match->policy->name != policy.name || !workload->value.has_template)
       continue;
+    const bool deployment = kind == &workload_kinds().front();
+    const bool rewritten = workload->value.rewritten;
     ++counts.matched;
-    if (deployment->value.rewritten) ++counts.rewritten;
+    counts.rewritten += rewritten;
+    counts.matched_deployments += deployment;
+    counts.rewritten_deployments += deployment && rewritten;
   }
   return counts;
 }
@@ -99,10 +104,12 @@ kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) 
   auto entry_to_write =
       condition_to_write(existing_conditions ? *existing_conditions : kNoConditions, accepted,
                          ConditionShape::kMetav1, format_time(clock_.system_now()));
-  const bool same_counts = state.status.is_object() &&
-                           state.status.value("matchedDeployments", -1) == counts.matched &&
-                           state.status.value("rewrittenDeployments", -1) == counts.rewritten &&
-                           state.status.value("observedGeneration", -1LL) == state.generation;
+  const bool same_counts =
+      state.status.is_object() && state.status.value("matchedWorkloads", -1) == counts.matched &&
+      state.status.value("rewrittenWorkloads", -1) == counts.rewritten &&
+      state.status.value("matchedDeployments", -1) == counts.matched_deployments &&
+      state.status.value("rewrittenDeployments", -1) == counts.rewritten_deployments &&
+      state.status.value("observedGeneration", -1LL) == state.generation;
   if (!entry_to_write && same_counts) return kube::ReconcileResult::done();
 
   // A merge patch replaces the whole list: keep the other conditions as they are.
@@ -116,8 +123,10 @@ kube::ReconcileResult PolicyStatusReconciler::reconcile(const std::string& key) 
                                       : *find_condition(*existing_conditions, accepted.type));
   const json patch = {{"status",
                        {{"observedGeneration", state.generation},
-                        {"matchedDeployments", counts.matched},
-                        {"rewrittenDeployments", counts.rewritten},
+                        {"matchedWorkloads", counts.matched},
+                        {"rewrittenWorkloads", counts.rewritten},
+                        {"matchedDeployments", counts.matched_deployments},
+                        {"rewrittenDeployments", counts.rewritten_deployments},
                         {"conditions", conditions}}}};
   auto patched = api_.patch(kHealthProbePolicies, entry->metadata.namespace_name,
                             entry->metadata.name, kube::PatchType::kMerge, patch.dump(),

@@ -1,10 +1,11 @@
 // PolicyStatusReconciler: HealthProbePolicy status (DESIGN.md "Status"): observedGeneration;
 // the Accepted condition (True; False with InvalidSpec and the validation error; False with
 // Superseded when an older policy of the same specificity, also without a selector in the
-// same namespace, wins the tie); matchedDeployments (Deployments this policy is the most
-// specific one for) and rewrittenDeployments (of those, the ones with a probe rewritten),
-// counted from the cache. Written with a merge patch of /status, only when it changed, and
-// not again until the cache shows the write.
+// same namespace, wins the tie); matchedWorkloads (workloads of every kind this policy is the
+// most specific one for) and rewrittenWorkloads (of those, the ones with a probe rewritten),
+// and the same for Deployments alone (matchedDeployments, rewrittenDeployments, as before
+// other kinds were rewritten), counted from the cache. Written with a merge patch of /status, only
+// when it changed, and not again until the cache shows the write.
 #pragma once
 
 #include <set>
@@ -24,8 +25,10 @@ inline const kube::ResourceType kHealthProbePolicies{
     "meshprobe.io", "v1alpha1", "healthprobepolicies", "HealthProbePolicy", true};
 
 struct PolicyCounts {
-  int matched = 0;
+  int matched = 0;  // workloads of every kind
   int rewritten = 0;
+  int matched_deployments = 0;
+  int rewritten_deployments = 0;
   bool operator==(const PolicyCounts&) const = default;
 };
 
@@ -37,7 +40,7 @@ class PolicyStatusReconciler {
 
   kube::ReconcileResult reconcile(const std::string& key);
 
-  // The Deployments `policy` is the most specific policy for.
+  // The workloads `policy` is the most specific policy for.
   PolicyCounts count(const probe::HealthProbePolicy& policy) const;
 
  private:

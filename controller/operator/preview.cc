@@ -110,7 +110,7 @@ Result<json> policy_as_applied(json policy, const std::string& default_namespace
 }
 
 std::string action_name(const WorkloadPlan& plan) {
-  if (plan.skip) return "skip";
+  if (plan.skip != PlanSkip::kNone) return "skip";
   if (!plan.result || !plan.result->changed) return "none";
   if (plan.decision.rewrite) return "rewrite";
   // Not rewritten, nothing of meshprobe's to restore: the write only holds Istio's rewrite off.
@@ -152,18 +152,29 @@ Result<std::vector<WorkloadPreview>> preview(kube::KubernetesApi& api,
     return loaded.error();
   }
 
-  // The workloads (Deployments).
-  auto deployments = informer_of(
-      std::type_identity<DeploymentState>{}, "deployments", kube::resources::kDeployments,
-      [agent_port](const json& object) { return project_deployment(object, agent_port); });
-  {
+  // The workloads: every kind in workload_kinds() the API server serves (a kind from a CRD,
+  // such as Argo Rollouts, may not be installed).
+  std::vector<std::unique_ptr<WorkloadInformer>> workload_informers;
+  for (const auto& kind : workload_kinds()) {
+    workload_informers.push_back(informer_of(std::type_identity<WorkloadState>{},
+                                             kind.resource.plural.c_str(), kind.resource,
+                                             [&kind, agent_port](const json& object) {
+                                               return project_workload(object, kind, agent_port);
+                                             }));
+    if (kind.needs_discovery) {
+      auto type = served(api, kind.resource.group, kind.resource.plural, {kind.resource.version});
+      if (!type) return type.error();
+      if (!*type) continue;
+    }
     kube::ListOptions options;
     options.label_selector = request.label_selector;
     if (auto loaded =
-            load(api, *deployments, kube::resources::kDeployments, request.namespace_name, options);
+            load(api, *workload_informers.back(), kind.resource, request.namespace_name, options);
         !loaded)
       return loaded.error();
   }
+  WorkloadCaches workloads;
+  for (const auto& informer : workload_informers) workloads.informers.push_back(informer.get());
 
   // What decides: policies and PeerAuthentications of those namespaces and the root namespace.
   auto policies = informer_of(std::type_identity<PolicyState>{}, "healthprobepolicies",
@@ -248,12 +259,8 @@ Result<std::vector<WorkloadPreview>> preview(kube::KubernetesApi& api,
     for (const auto& [key, value] : entry->metadata.labels)
       if (key == probe::kIstioRevisionLabel) revisions_in_use = true;
   }
-  for (const auto& entry : deployments->list()) {
-    const json pod_template = entry->value.pod_template.decode();
-    const json* template_metadata = probe::find_member(pod_template, "metadata");
-    const json* labels =
-        template_metadata ? probe::find_member(*template_metadata, "labels") : nullptr;
-    if (labels && labels->is_object() && labels->contains(probe::kIstioRevisionLabel))
+  for (const auto& entry : workloads.list()) {
+    if (entry.object->value.template_labels.contains(std::string(probe::kIstioRevisionLabel)))
       revisions_in_use = true;
   }
   if (revisions_in_use) {
@@ -275,17 +282,17 @@ Result<std::vector<WorkloadPreview>> preview(kube::KubernetesApi& api,
     }
   }
 
-  const ClusterCache cache{*deployments,       *namespaces, *peer_authentications,
+  const ClusterCache cache{workloads,          *namespaces, *peer_authentications,
                            *policies,          *injector,   *authorization_policies,
                            *revision_injectors};
   std::vector<WorkloadPreview> out;
-  for (const auto& entry : deployments->list()) {
+  for (const auto& [kind, entry] : workloads.list()) {
     const auto& metadata = entry->metadata;
-    const WorkloadPlan plan = plan_workload(cache, request.options, metadata, entry->value);
-    WorkloadPreview workload{"Deployment", metadata.namespace_name, metadata.name,
+    const WorkloadPlan plan = plan_workload(cache, request.options, *kind, metadata, entry->value);
+    WorkloadPreview workload{std::string(kind->kind), metadata.namespace_name, metadata.name,
                              action_name(plan)};
     workload.reason = std::string(probe::condition_reason_name(plan.condition.reason));
-    workload.message = plan.skip ? *plan.skip : plan.condition.message;
+    workload.message = plan.skip != PlanSkip::kNone ? plan.skip_message : plan.condition.message;
     workload.notes = plan.decision.notes;
     if (plan.result) {
       workload.notes.insert(workload.notes.end(), plan.result->notes.begin(),

@@ -16,20 +16,20 @@ WorkloadPlanOptions plan_options(const ControllerConfig& config) {
   options.default_rewrite = config.default_rewrite;
   options.excluded_namespaces = {config.excluded_namespaces.begin(),
                                  config.excluded_namespaces.end()};
+  options.rewrite_owned_templates = config.rewrite_owned_templates;
   return options;
 }
 
 probe::Decision decide_workload(const ClusterCache& cache, const WorkloadPlanOptions& options,
-                                const kube::ObjectMeta& metadata, const DeploymentState& state,
-                                const json& pod_template) {
+                                const WorkloadKind& kind, const kube::ObjectMeta& metadata,
+                                const WorkloadState& state, const json& pod_template) {
   const json workload_metadata = state.workload_metadata();
-  const DecisionInputs inputs(cache, {options.root_namespace, options.default_rewrite},
-                              "Deployment", metadata.namespace_name, workload_metadata,
-                              pod_template);
+  const DecisionInputs inputs(cache, {options.root_namespace, options.default_rewrite}, kind.kind,
+                              metadata.namespace_name, workload_metadata, pod_template);
   return probe::decide(inputs.input());
 }
 
-std::optional<std::string> conflicting_writer_stop(const DeploymentState& state) {
+std::optional<std::string> conflicting_writer_stop(const WorkloadState& state) {
   const json condition = state.condition.decode();
   if (!condition.is_object() ||
       condition.value("reason", "") !=
@@ -44,15 +44,35 @@ std::optional<std::string> conflicting_writer_stop(const DeploymentState& state)
 }
 
 WorkloadPlan plan_workload(const ClusterCache& cache, const WorkloadPlanOptions& options,
-                           const kube::ObjectMeta& metadata, const DeploymentState& state) {
+                           const WorkloadKind& kind, const kube::ObjectMeta& metadata,
+                           const WorkloadState& state) {
   WorkloadPlan plan;
   if (options.excluded_namespaces.contains(metadata.namespace_name)) {
-    plan.skip = "the namespace " + metadata.namespace_name +
-                " is excluded (excludedNamespaces): meshprobe never touches it";
+    plan.skip = PlanSkip::kExcludedNamespace;
+    plan.skip_message = "the namespace " + metadata.namespace_name +
+                        " is excluded (excludedNamespaces): meshprobe never touches it";
+    return plan;
+  }
+  if (!state.has_template) {
+    plan.skip = PlanSkip::kTemplateElsewhere;
+    plan.skip_message =
+        "the " + std::string(kind.kind) +
+        " has no pod template of its own (workloadRef): meshprobe rewrites the one it refers to";
+    return plan;
+  }
+  if (!state.controller_owner.empty() && !options.rewrite_owned_templates) {
+    plan.skip = PlanSkip::kOwnedByController;
+    plan.skip_message =
+        "meshprobe leaves this pod template alone: it belongs to " + state.controller_owner +
+        " (a controller ownerReference), which would put its own template back at once. Cover "
+        "it through the owner's template, `meshprobe inject`, or Istio's injector "
+        "(docs/workloads.md).";
+    plan.condition = {state.rewritten, probe::ConditionReason::kOwnedByController,
+                      plan.skip_message};
     return plan;
   }
   plan.pod_template = state.pod_template.decode();
-  plan.decision = decide_workload(cache, options, metadata, state, plan.pod_template);
+  plan.decision = decide_workload(cache, options, kind, metadata, state, plan.pod_template);
   auto result = probe::apply_decision(plan.decision, plan.pod_template, options.agent);
   if (!result) {
     plan.condition = {false, probe::ConditionReason::kInvalidProbe,
@@ -67,11 +87,14 @@ WorkloadPlan plan_workload(const ClusterCache& cache, const WorkloadPlanOptions&
     if (converged) plan.condition = probe::summarize(plan.decision, *converged);
     if (plan.decision.rewrite) {
       if (auto stop = conflicting_writer_stop(state)) {
-        plan.skip = *stop;
+        plan.skip = PlanSkip::kConflictingWriter;
+        plan.skip_message = *stop;
         plan.condition = {false, probe::ConditionReason::kConflictingWriter, *stop};
+        return plan;
       }
     }
   }
+  if (state.update_on_delete) plan.condition.message += kOnDeleteNote;
   return plan;
 }
 

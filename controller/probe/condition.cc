@@ -118,6 +118,10 @@ std::string_view condition_reason_name(ConditionReason reason) {
       return "ProxylessGrpc";
     case ConditionReason::kLeftToIstio:
       return "LeftToIstio";
+    case ConditionReason::kOwnedByController:
+      return "OwnedByController";
+    case ConditionReason::kRolloutQueued:
+      return "RolloutQueued";
   }
   return "Rewritten";
 }

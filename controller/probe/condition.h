@@ -14,10 +14,11 @@ namespace meshprobe::probe {
 
 inline constexpr std::string_view kConditionType = "HealthProbesRewritten";
 
-// DESIGN.md "Status". kConflictingWriter is the operator's own (summarize() never returns it).
-// Outside Istio's sidecar mesh (decided by the mesh scope, not by a toggle): kNotInMesh,
-// kAmbient, kProxylessGrpc. kLeftToIstio: every rewritable probe was already rewritten by
-// Istio (istioctl kube-inject output).
+// docs/design.md "Status". kConflictingWriter, kOwnedByController and kRolloutQueued are the
+// operator's own (summarize() never returns them; docs/workloads.md). Outside Istio's sidecar
+// mesh (decided by the mesh scope, not by a toggle): kNotInMesh, kAmbient, kProxylessGrpc.
+// kLeftToIstio: every rewritable probe was already rewritten by Istio (istioctl kube-inject
+// output).
 enum class ConditionReason {
   kRewritten,
   kDisabledByAnnotation,
@@ -31,6 +32,8 @@ enum class ConditionReason {
   kAmbient,
   kProxylessGrpc,
   kLeftToIstio,
+  kOwnedByController,  // another controller owns the workload: its template is left alone
+  kRolloutQueued,      // the change waits for a rollout slot (maxConcurrentRollouts)
 };
 std::string_view condition_reason_name(ConditionReason reason);  // "Rewritten", ...
 

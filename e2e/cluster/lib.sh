@@ -18,6 +18,7 @@ istio_bin_dir="$istio_dir/bin"
 istio_config_dir="$istio_dir/config"
 # The revisions whose injectors up --istio runs: Istio's default one and one more.
 istio_revisions=(default canary)
+argo_rollouts_crd_file="$cache_root/argo-rollouts-v$ARGO_ROLLOUTS_VERSION/rollout-crd.yaml"
 # Everything a cluster may run; build makes all of them (kubelet and kube-scheduler for the node).
 kubernetes_components=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 

@@ -24,6 +24,7 @@ Result<Cluster> Cluster::from_environment() {
   read("MESHPROBE_E2E_LOG_DIR", cluster.log_directory);
   read("MESHPROBE_E2E_KUBERNETES_VERSION", cluster.kubernetes_version);
   read("MESHPROBE_E2E_ISTIO_CRDS", cluster.istio_crds_file);
+  read("MESHPROBE_E2E_ARGO_ROLLOUTS_CRD", cluster.argo_rollouts_crd_file);
   if (!missing.empty()) {
     return Error{"no end-to-end cluster: " + missing +
                  " not set. Run the end-to-end tests with `e2e/run BUILD_DIR`, or start a "

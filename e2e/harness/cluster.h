@@ -23,6 +23,7 @@ struct Cluster {
   std::string log_directory;               // MESHPROBE_E2E_LOG_DIR
   std::string kubernetes_version;          // MESHPROBE_E2E_KUBERNETES_VERSION, e.g. 1.35.4
   std::string istio_crds_file;             // MESHPROBE_E2E_ISTIO_CRDS, the applied Istio CRDs
+  std::string argo_rollouts_crd_file;      // MESHPROBE_E2E_ARGO_ROLLOUTS_CRD (not applied)
 
   // Reads the MESHPROBE_E2E_* variables; the error names the missing ones and how to run.
   static Result<Cluster> from_environment();

@@ -71,6 +71,10 @@ class PreviewCommandTest : public ::testing::Test {
     ON_CALL(api, list(IsResource("deployments"), _, _))
         .WillByDefault(
             Return(items({deployment_object("shop", "web", "10", http_liveness_pod_spec())})));
+    for (const char* plural : {"statefulsets", "daemonsets", "cronjobs"})
+      ON_CALL(api, list(IsResource(plural), _, _)).WillByDefault(Return(items({})));
+    ON_CALL(api, get_path("/apis/argoproj.io"))
+        .WillByDefault(Return(preview_api_error(kube::ApiErrorKind::kNotFound, 404)));
     ON_CALL(api, list(IsResource("healthprobepolicies"), _, _)).WillByDefault(Return(items({})));
     EXPECT_CALL(api, list(_, _, _)).Times(AnyNumber());
     // No injector ConfigMap and no installed controller config: the defaults.
@@ -277,6 +281,19 @@ TEST(PreviewCommandLine, WrongOptionsAreUsageErrors) {
   auto help = parse_preview_command_line({"--help"});
   ASSERT_TRUE(help);
   EXPECT_THAT(help->help_text, HasSubstr("kubectl meshprobe preview"));
+}
+
+TEST_F(PreviewCommandTest, EveryKindWithAPodTemplateIsPreviewed) {
+  json stateful = deployment_object("shop", "db", "5", http_liveness_pod_spec());
+  stateful["kind"] = "StatefulSet";
+  ON_CALL(api, list(IsResource("statefulsets"), _, _)).WillByDefault(Return(items({stateful})));
+  EXPECT_EQ(run({"-o", "json"}), kExitOk) << err.str();
+  const json workloads = json::parse(out.str())["workloads"];
+  ASSERT_EQ(workloads.size(), 2u) << workloads;
+  EXPECT_EQ(workloads[0]["kind"], "Deployment");
+  EXPECT_EQ(workloads[1]["kind"], "StatefulSet");
+  EXPECT_EQ(workloads[1]["name"], "db");
+  EXPECT_EQ(workloads[1]["action"], "rewrite");
 }
 
 }  // namespace

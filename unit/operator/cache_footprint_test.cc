@@ -49,7 +49,7 @@ class CacheFootprintTest : public ClusterFixture {};
 TEST_F(CacheFootprintTest, ARewrittenDeploymentCostsTheCacheLittle) {
   if (kSanitized) GTEST_SKIP() << "heap statistics need glibc's allocator";
   const json served = served_deployment();
-  ASSERT_TRUE(project_deployment(served, kTestAgentPort).rewritten);
+  ASSERT_TRUE(project_workload(served, workload_kinds().front(), kTestAgentPort).rewritten);
 
   malloc_trim(0);
   const std::size_t before = heap_in_use();

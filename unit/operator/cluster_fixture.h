@@ -16,6 +16,7 @@
 #include "kube/mocks/mock_random.h"
 #include "kube/test_support.h"
 #include "operator/cluster_state.h"
+#include "operator/workload_kinds.h"
 #include "probe/names.h"
 #include "probe/rewrite.h"
 
@@ -45,10 +46,23 @@ class ClusterFixture : public ::testing::Test {
   ::testing::NiceMock<kube::MockRandom> random;
   kube::MetricsRegistry metrics;
   kube::RecordingLogger logger;
-  std::unique_ptr<DeploymentInformer> deployments = informer<DeploymentState>(
-      "deployments", api,
-      [](const nlohmann::json& object) { return project_deployment(object, kTestAgentPort); },
-      clock, random, metrics, logger);
+  // One cache per workload kind, in workload_kinds() order.
+  std::vector<std::unique_ptr<WorkloadInformer>> workload_informers = [this] {
+    std::vector<std::unique_ptr<WorkloadInformer>> out;
+    for (const auto& kind : workload_kinds()) {
+      out.push_back(informer<WorkloadState>(
+          kind.resource.plural.c_str(), api,
+          [&kind](const nlohmann::json& object) {
+            return project_workload(object, kind, kTestAgentPort);
+          },
+          clock, random, metrics, logger));
+    }
+    return out;
+  }();
+  WorkloadInformer* deployments = workload_informers[0].get();
+  WorkloadInformer& workloads_of(std::string_view kind) {
+    return *workload_informers[kind_index(*find_workload_kind(kind))];
+  }
   std::unique_ptr<NamespaceInformer> namespaces = informer<NamespaceState>(
       "namespaces", api, [](const nlohmann::json&) { return NamespaceState{}; }, clock, random,
       metrics, logger);
@@ -64,8 +78,16 @@ class ClusterFixture : public ::testing::Test {
                                          clock, random, metrics, logger);
   std::unique_ptr<RevisionInjectorInformer> revision_injectors = informer<RevisionInjectorState>(
       "revision-injectors", api, project_revision_injector, clock, random, metrics, logger);
-  ClusterCache cache{*deployments,       *namespaces, *peer_authentications,
-                     *policies,          *injector,   *authorization_policies,
+  ClusterCache cache{{[this] {
+                       std::vector<WorkloadInformer*> out;
+                       for (auto& informer : workload_informers) out.push_back(informer.get());
+                       return out;
+                     }()},
+                     *namespaces,
+                     *peer_authentications,
+                     *policies,
+                     *injector,
+                     *authorization_policies,
                      *revision_injectors};
 };
 

@@ -10,6 +10,8 @@ namespace {
 
 using nlohmann::json;
 
+const WorkloadKind& kDeployment = workload_kinds().front();
+
 TEST(SummarizeManagedFieldsTest, KeepsOtherManagersTemplateAndProbeOwnership) {
   const json managed = json::parse(R"([
     {"manager": "meshprobe", "operation": "Update", "time": "2026-01-01T00:00:03Z",
@@ -25,12 +27,13 @@ TEST(SummarizeManagedFieldsTest, KeepsOtherManagersTemplateAndProbeOwnership) {
     {"manager": "kubectl-scale", "operation": "Update", "time": "2026-01-01T00:00:05Z",
      "fieldsV1": {"f:spec": {"f:replicas": {}}}}
   ])");
-  EXPECT_EQ(summarize_managed_fields(managed),
+  EXPECT_EQ(summarize_managed_fields(managed, {"spec", "template"}),
             (std::vector<ManagerSummary>{
                 {"argocd-controller", "Apply", "2026-01-01T00:00:01Z", true, true},
                 {"kubectl-set", "Update", "2026-01-01T00:00:04Z", true, false}}));
-  EXPECT_TRUE(summarize_managed_fields(json()).empty());
-  EXPECT_TRUE(summarize_managed_fields(json::array({"not an object", 3})).empty());
+  EXPECT_TRUE(summarize_managed_fields(json(), {"spec", "template"}).empty());
+  EXPECT_TRUE(
+      summarize_managed_fields(json::array({"not an object", 3}), {"spec", "template"}).empty());
 }
 
 TEST(ProjectDeploymentTest, KeepsWhatReconcilingReads) {
@@ -41,7 +44,7 @@ TEST(ProjectDeploymentTest, KeepsWhatReconcilingReads) {
   object["status"]["conditions"] =
       json::array({{{"type", "Available"}, {"status", "True"}},
                    {{"type", "HealthProbesRewritten"}, {"status", "True"}}});
-  const DeploymentState state = project_deployment(object, kTestAgentPort);
+  const WorkloadState state = project_workload(object, kDeployment, kTestAgentPort);
   EXPECT_EQ(state.uid, "uid-web");
   EXPECT_EQ(state.generation, 7);
   EXPECT_EQ(state.workload_rewrite_annotation, "false");
@@ -55,13 +58,14 @@ TEST(ProjectDeploymentTest, KeepsWhatReconcilingReads) {
 
   object["spec"]["template"] =
       probe::rewrite(object["spec"]["template"], {"agent:1", kTestAgentPort})->pod_template;
-  EXPECT_TRUE(project_deployment(object, kTestAgentPort).rewritten);
+  EXPECT_TRUE(project_workload(object, kDeployment, kTestAgentPort).rewritten);
 }
 
 TEST(ProjectDeploymentTest, AMalformedObjectGivesAnEmptyState) {
-  const DeploymentState state = project_deployment(json{{"spec", 3}}, kTestAgentPort);
+  const WorkloadState state = project_workload(json{{"spec", 3}}, kDeployment, kTestAgentPort);
   EXPECT_EQ(state.pod_template.decode(), json::object());
   EXPECT_TRUE(state.condition.decode().is_null());
+  EXPECT_FALSE(state.has_template);
 }
 
 TEST(ProjectPolicyTest, KeepsTheParsedSpecOrTheProblem) {

@@ -123,6 +123,23 @@ TEST(ControllerConfigTest, ExcludedNamespacesFromAListOrCommaSeparatedText) {
   EXPECT_TRUE(config.excluded_namespaces.empty());
 }
 
+TEST(ControllerConfigTest, RolloutPacingAndOwnedTemplates) {
+  ControllerConfig config;
+  EXPECT_EQ(config.max_concurrent_rollouts, 10);
+  EXPECT_EQ(config.rollout_deadline, std::chrono::minutes(10));
+  EXPECT_FALSE(config.rewrite_owned_templates);
+  ASSERT_TRUE(apply_config_yaml(config,
+                                "maxConcurrentRollouts: 0\nrolloutDeadline: 90s\n"
+                                "rewriteOwnedTemplates: true\n")
+                  .ok());
+  EXPECT_EQ(config.max_concurrent_rollouts, 0);
+  EXPECT_EQ(config.rollout_deadline, std::chrono::seconds(90));
+  EXPECT_TRUE(config.rewrite_owned_templates);
+  EXPECT_EQ(set_setting(config, "maxConcurrentRollouts", "-1").error().message,
+            "maxConcurrentRollouts: must be an integer >= 0 (0: unlimited), got \"-1\"");
+  EXPECT_FALSE(set_setting(config, "rolloutDeadline", "0s").ok());
+}
+
 TEST(ControllerConfigTest, LeaderElectionTimingsFollowClientGosRules) {
   ControllerConfig config;
   config.leader_election.enabled = true;

@@ -14,13 +14,13 @@ class OperatorTest : public ::testing::Test {
  protected:
   OperatorOptions options() {
     OperatorOptions options;
-    options.deployments.agent = {"agent:1", kTestAgentPort};
+    options.workloads.agent = {"agent:1", kTestAgentPort};
     return options;
   }
   double adds(const std::string& queue) {
     return metrics.counter("workqueue_adds_total", "", {"name"}).labels({queue}).value();
   }
-  // The adds to each queue while `change` runs: {deployments, policies, injector}.
+  // The adds to each queue while `change` runs: {workloads, policies, injector}.
   // Adds count after deduplication (client-go's meaning): the queues start empty, as a worker
   // would leave them.
   std::array<double, 3> adds_during(const std::function<void()>& change) {
@@ -28,11 +28,11 @@ class OperatorTest : public ::testing::Test {
     for (kube::WorkQueue* queue : meshprobe_operator.queues()) {
       while (queue->length() > 0) queue->done(*queue->get());
     }
-    const std::array<double, 3> before{adds("deployments"), adds("healthprobepolicies"),
+    const std::array<double, 3> before{adds("workloads"), adds("healthprobepolicies"),
                                        adds("injector")};
     change();
     clock.advance(std::chrono::seconds(2));  // the policy queue's gathering delay
-    return {adds("deployments") - before[0], adds("healthprobepolicies") - before[1],
+    return {adds("workloads") - before[0], adds("healthprobepolicies") - before[1],
             adds("injector") - before[2]};
   }
 
@@ -44,19 +44,19 @@ class OperatorTest : public ::testing::Test {
   kube::RecordingLogger logger;
   Operator meshprobe_operator{api, events_api, options(), clock, random, metrics, logger};
   const ClusterCache& cache = meshprobe_operator.cache();
+  WorkloadInformer& deployments() { return cache.workloads.of(workload_kinds().front()); }
 
   void SetUp() override {
-    put(cache.deployments, deployment_object("shop", "web", "1", http_liveness_pod_spec()));
-    put(cache.deployments, deployment_object("shop", "api", "1", http_liveness_pod_spec()));
-    put(cache.deployments, deployment_object("bank", "ledger", "1", http_liveness_pod_spec()));
+    put(deployments(), deployment_object("shop", "web", "1", http_liveness_pod_spec()));
+    put(deployments(), deployment_object("shop", "api", "1", http_liveness_pod_spec()));
+    put(deployments(), deployment_object("bank", "ledger", "1", http_liveness_pod_spec()));
     put(cache.policies, policy_object("shop", "shop-policy", {{"mode", "Always"}}));
   }
 };
 
 TEST_F(OperatorTest, ADeploymentEnqueuesItselfAndThePoliciesThatMayCountIt) {
-  auto added = adds_during([&] {
-    put(cache.deployments, deployment_object("shop", "web", "2", http_liveness_pod_spec()));
-  });
+  auto added = adds_during(
+      [&] { put(deployments(), deployment_object("shop", "web", "2", http_liveness_pod_spec())); });
   EXPECT_EQ(added[0], 1);
   EXPECT_EQ(added[1], 1);  // shop-policy (after a short delay that gathers changes)
   EXPECT_EQ(added[2], 0);
@@ -101,7 +101,7 @@ TEST_F(OperatorTest, ARevisionsConfigMapEnqueuesTheDeploymentsOfThatRevision) {
   put(cache.namespaces, namespace_object("bank", {{"istio.io/rev", "canary"}}));
   json web = deployment_object("shop", "web", "2", http_liveness_pod_spec());
   web["spec"]["template"]["metadata"]["labels"]["istio.io/rev"] = "canary";
-  put(cache.deployments, web);
+  put(deployments(), web);
   const json config_map = {
       {"apiVersion", "v1"},
       {"kind", "ConfigMap"},

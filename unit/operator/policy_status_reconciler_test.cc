@@ -30,7 +30,7 @@ class PolicyStatusReconcilerTest : public ClusterFixture {
                                     {"kube-system"}};
 };
 
-TEST_F(PolicyStatusReconcilerTest, CountsTheDeploymentsItDecidesForAndThoseRewritten) {
+TEST_F(PolicyStatusReconcilerTest, CountsTheWorkloadsItDecidesForAndThoseRewritten) {
   put(*deployments, deployment_object("shop", "web", "1", http_liveness_pod_spec()));
   json rewritten = deployment_object("shop", "api", "1", http_liveness_pod_spec());
   rewritten["spec"]["template"] =
@@ -39,7 +39,18 @@ TEST_F(PolicyStatusReconcilerTest, CountsTheDeploymentsItDecidesForAndThoseRewri
   put(*deployments, deployment_object("bank", "ledger", "1", http_liveness_pod_spec()));
   put(*policies, policy_object("shop", "all", {{"mode", "Always"}}));
 
+  // A StatefulSet and a CronJob the policy decides for count as workloads, not Deployments.
+  json stateful_set = deployment_object("shop", "db", "1", http_liveness_pod_spec());
+  stateful_set["spec"]["template"] =
+      probe::rewrite(stateful_set["spec"]["template"], {"agent:1", kTestAgentPort})->pod_template;
+  put(workloads_of("StatefulSet"), stateful_set);
+  json cron_job = deployment_object("shop", "nightly", "1", http_liveness_pod_spec());
+  cron_job["spec"] = {{"jobTemplate", {{"spec", {{"template", cron_job["spec"]["template"]}}}}}};
+  put(workloads_of("CronJob"), cron_job);
+
   const json status = written_status("shop", "all");
+  EXPECT_EQ(status["matchedWorkloads"], 4);
+  EXPECT_EQ(status["rewrittenWorkloads"], 2);
   EXPECT_EQ(status["matchedDeployments"], 2);
   EXPECT_EQ(status["rewrittenDeployments"], 1);
   EXPECT_EQ(status["observedGeneration"], 1);

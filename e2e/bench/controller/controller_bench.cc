@@ -45,8 +45,8 @@
 #include "kube/rest_client.h"
 #include "kube/transport_cpprest.h"
 #include "operator/conditions.h"
-#include "operator/deployment_reconciler.h"
 #include "operator/event_recorder.h"
+#include "operator/workload_reconciler.h"
 #include "probe/condition.h"
 #include "probe/rewrite.h"
 
@@ -254,7 +254,9 @@ int ceiling_command(const options::variables_map& arguments) {
               controller::format_time(std::chrono::system_clock::now()));
           auto status = connection->api->patch(
               resources::kDeployments, namespace_name, name, kube::PatchType::kApply,
-              controller::status_condition_apply(namespace_name, name, *entry).dump(),
+              controller::status_condition_apply(controller::workload_kinds().front(),
+                                                 namespace_name, name, *entry)
+                  .dump(),
               status_apply);
           if (!status) return name + ": " + status.error().message();
           return std::nullopt;

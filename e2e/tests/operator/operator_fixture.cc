@@ -1,5 +1,6 @@
 #include "operator_fixture.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -44,20 +45,34 @@ void OperatorEndToEndTest::TearDown() {
   EndToEndTest::TearDown();
 }
 
-void OperatorEndToEndTest::start_controller() {
+void OperatorEndToEndTest::start_controller(const std::vector<std::string>& extra_arguments) {
   auto kubeconfig = token_kubeconfig("meshprobe-system", "meshprobe-controller");
   ASSERT_TRUE(kubeconfig.ok()) << kubeconfig.error().message;
   metrics_port_ = free_port();
   const int health_port = free_port();
   const std::string log_path =
       cluster().state_directory + "/" + test_namespace() + ".controller.log";
-  auto started = ControllerProcess::start(
-      MESHPROBE_BINARY,
-      {"--kubeconfig", *kubeconfig, "--metrics-bind-address",
-       "127.0.0.1:" + std::to_string(metrics_port_), "--health-probe-bind-address",
-       "127.0.0.1:" + std::to_string(health_port), "--leader-elect", "--lease-duration", "6s",
-       "--renew-deadline", "4s", "--retry-period", "1s", "--log-level", "info"},
-      log_path);
+  std::vector<std::string> arguments = {"--kubeconfig",
+                                        *kubeconfig,
+                                        "--metrics-bind-address",
+                                        "127.0.0.1:" + std::to_string(metrics_port_),
+                                        "--health-probe-bind-address",
+                                        "127.0.0.1:" + std::to_string(health_port),
+                                        "--leader-elect",
+                                        "--lease-duration",
+                                        "6s",
+                                        "--renew-deadline",
+                                        "4s",
+                                        "--retry-period",
+                                        "1s",
+                                        "--log-level",
+                                        "info"};
+  if (std::find(extra_arguments.begin(), extra_arguments.end(), "--max-concurrent-rollouts") ==
+      extra_arguments.end()) {
+    arguments.insert(arguments.end(), {"--max-concurrent-rollouts", "0"});
+  }
+  arguments.insert(arguments.end(), extra_arguments.begin(), extra_arguments.end());
+  auto started = ControllerProcess::start(MESHPROBE_BINARY, arguments, log_path);
   ASSERT_TRUE(started.ok()) << started.error().message;
   controller_ = std::move(started).value();
   ASSERT_TRUE(eventually(

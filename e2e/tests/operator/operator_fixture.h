@@ -27,7 +27,9 @@ class OperatorEndToEndTest : public EndToEndTest {
   // Installs the CRD, namespaces and RBAC; resets the global toggle (deletes the ConfigMap).
   void set_up_install();
   // Starts the controller and waits until it leads; stop_controller() is SIGTERM and wait.
-  void start_controller();
+  // Rollout pacing is off unless `extra_arguments` say otherwise: without a schedulable node
+  // (the node is tainted for tests/node) no rollout ever finishes.
+  void start_controller(const std::vector<std::string>& extra_arguments = {});
   int stop_controller();
   ControllerProcess& controller() { return *controller_; }
 

@@ -86,8 +86,18 @@ TEST_F(RbacTest, ConfigRbacCoversExactlyTheCallsTheControllerMakes) {
   RecordingKubernetesApi api(*(*connection)->api);
   kube::RealClock& clock = (*connection)->clock;
   controller::OperatorOptions options;
-  options.deployments.agent = {cmd::default_agent_image(), probe::kDefaultAgentPort};
+  options.workloads.agent = {cmd::default_agent_image(), probe::kDefaultAgentPort};
   options.identity = "rbac-test";
+  // Argo Rollouts' CRD, so that the Rollout calls are made (and granted) too.
+  kubectl_ok({"apply", "--server-side", "--field-manager=meshprobe-e2e", "-f",
+              cluster().argo_rollouts_crd_file});
+  // (`kubectl wait` fails at once while the new CRD has no status yet.)
+  ASSERT_TRUE(eventually("the Rollout CRD established", std::chrono::seconds(60), [&] {
+    return kubectl()
+               .run({"get", "crd", "rollouts.argoproj.io", "-o",
+                     R"(jsonpath={.status.conditions[?(@.type=="Established")].status})"})
+               .standard_output == "True";
+  }));
   controller::Operator meshprobe_operator(api, api, options, clock, (*connection)->random,
                                           (*connection)->metrics, (*connection)->logger);
   std::atomic<bool> renewed{false};
@@ -136,9 +146,66 @@ spec:
         livenessProbe: {httpGet: {path: /healthz, port: 8080}}
 )"));
   EXPECT_TRUE(eventually_reason("web", "Rewritten", true));
+  // every other kind's template and state (a CronJob's annotations);
+  ASSERT_TRUE(apply(R"(apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: db:1, livenessProbe: {httpGet: {path: /, port: 80}}}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: node}
+spec:
+  selector: {matchLabels: {app: node}}
+  template:
+    metadata: {labels: {app: node}}
+    spec: {containers: [{name: node, image: n:1, livenessProbe: {httpGet: {path: /, port: 80}}}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly}
+spec:
+  schedule: "0 3 * * *"
+  jobTemplate:
+    spec:
+      template:
+        metadata: {labels: {app: nightly}}
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: job, image: j:1, livenessProbe: {httpGet: {path: /, port: 80}}}]
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: canary}
+spec:
+  selector: {matchLabels: {app: canary}}
+  strategy: {canary: {steps: [{setWeight: 50}]}}
+  template:
+    metadata: {labels: {app: canary}}
+    spec: {containers: [{name: web, image: w:1, livenessProbe: {httpGet: {path: /, port: 80}}}]}
+)"));
+  for (const std::string resource :
+       {"statefulset/db", "daemonset/node", "rollouts.argoproj.io/canary"}) {
+    EXPECT_TRUE(eventually(resource + " rewritten", std::chrono::seconds(60), [&] {
+      return kubectl_ok(
+                 {"get", resource, "-n", test_namespace(), "-o",
+                  R"(jsonpath={.status.conditions[?(@.type=="HealthProbesRewritten")].reason})"}) ==
+             "Rewritten";
+    }));
+  }
+  EXPECT_TRUE(eventually("the CronJob rewritten", std::chrono::seconds(60), [&] {
+    return kubectl_ok({"get", "cronjob", "nightly", "-n", test_namespace(), "-o",
+                       R"(jsonpath={.metadata.annotations.meshprobe\.io/health-probes-reason})"}) ==
+           "Rewritten";
+  }));
   EXPECT_TRUE(eventually("the policy's status", std::chrono::seconds(30), [&] {
     return kubectl_ok({"get", "hpp", "always", "-n", test_namespace(), "-o",
-                       "jsonpath={.status.matchedDeployments}"}) == "1";
+                       "jsonpath={.status.matchedWorkloads}"}) == "5";
   }));
   // the Lease renewed (an update after its creation).
   std::this_thread::sleep_for(std::chrono::seconds(2));

@@ -42,7 +42,8 @@ _reliability_teardown() {
 
 # controller_config FILE [KEY: VALUE lines]: the install's keys with settings for tests: health
 # and metrics on free loopback ports, leader election in seconds (on the install's Lease: its
-# Role allows no other). Extra lines (e.g. "workers: 8") override.
+# Role allows no other), no rollout pacing (these tests count writes and time, not rollouts).
+# Extra lines (e.g. "workers: 8") override.
 controller_config() {
   local file=$1
   shift
@@ -50,6 +51,7 @@ controller_config() {
     echo "workers: 4"
     echo "apiQPS: 50"
     echo "apiBurst: 100"
+    echo "maxConcurrentRollouts: 0"
     echo "healthProbeBindAddress: \"127.0.0.1:$(e2e_free_port)\""
     echo "metricsBindAddress: \"127.0.0.1:$(e2e_free_port)\""
     echo "leaderElection: {enabled: true, leaseDuration: 6s, renewDeadline: 4s, retryPeriod: 1s}"
