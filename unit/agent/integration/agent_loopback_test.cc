@@ -425,6 +425,16 @@ TEST(AgentGrpcProbeWithoutServer, NoServerIs500) {
   EXPECT_THAT(agent.log_lines().at(0), HasSubstr("reason=connection_refused"));
 }
 
+TEST(AgentGrpcProbeWithoutServer, AServerThatNeverAnswersTimesOut) {
+  TestTcpListener listener;  // the kernel accepts; nothing ever answers
+  TestAgent agent(agent_config({{kLivez, {probe::GrpcAction{listener.port(), std::nullopt}, 7}}}));
+  auto answer = std::async(std::launch::async, [&] { return http_get(agent.port(), kLivez); });
+  ASSERT_TRUE(agent.wait_for_deadline_in(std::chrono::seconds(7)));  // the probe's
+  agent.advance_time(std::chrono::seconds(7));
+  EXPECT_EQ(answer.get().status, 500);
+  EXPECT_THAT(agent.log_lines().at(0), HasSubstr("reason=timeout"));
+}
+
 TEST(AgentGrpcProbeWithoutServer, AnHttp1ApplicationIsNotAHealthyGrpcServer) {
   TestHttpApp app;
   TestAgent agent(agent_config({{kLivez, {probe::GrpcAction{app.port(), std::nullopt}, 1}}}));

@@ -123,6 +123,10 @@ class TestAgent {
   // Blocks until the agent has exactly `count` deadlines armed (one per connection waiting
   // for a request's headers, one per probe in flight); false after 10 s.
   bool wait_for_deadlines(std::size_t count) const { return clock_.wait_for_pending_timers(count); }
+  // Blocks until a deadline `from_now` away is armed (a probe's timeout, say); false after 10 s.
+  bool wait_for_deadline_in(Duration from_now) const {
+    return clock_.wait_for_timer_at(clock_.now() + from_now);
+  }
   std::vector<std::string> log_lines() const { return logger_.lines(); }
   std::string metrics() { return http_get(port_, "/metrics").body; }
 

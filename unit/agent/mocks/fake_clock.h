@@ -62,6 +62,15 @@ class FakeClock final : public Clock {
     std::unique_lock lock(state_->mutex);
     return state_->changed.wait_for(lock, bound, [&] { return state_->timers.size() == count; });
   }
+  // The same, until a timer is pending for exactly `deadline`.
+  bool wait_for_timer_at(MonotonicTime deadline,
+                         std::chrono::milliseconds bound = std::chrono::seconds(10)) const {
+    std::unique_lock lock(state_->mutex);
+    return state_->changed.wait_for(lock, bound, [&] {
+      const auto next = state_->timers.lower_bound(Key{deadline, 0});
+      return next != state_->timers.end() && next->first.first == deadline;
+    });
+  }
 
  private:
   using Key = std::pair<MonotonicTime, std::uint64_t>;  // deadline, then order of scheduling
