@@ -166,7 +166,8 @@ std::string cache_summary(const controller::ClusterCache& cache) {
   return std::to_string(cache.deployments.size()) + " Deployments, " +
          std::to_string(cache.namespaces.size()) + " Namespaces, " +
          std::to_string(cache.policies.size()) + " HealthProbePolicies, " +
-         std::to_string(cache.peer_authentications.size()) + " PeerAuthentications";
+         std::to_string(cache.peer_authentications.size()) + " PeerAuthentications, " +
+         std::to_string(cache.authorization_policies.size()) + " AuthorizationPolicies";
 }
 
 }  // namespace

@@ -144,19 +144,20 @@ class DocumentInjector {
     if (options_.restore) {
       result = probe::restore(pod_template, options_.agent.port);
     } else {
-      const json* template_metadata = probe::find_member(pod_template, "metadata");
       probe::DecisionInput input;
       input.workload_kind = kind;
       input.workload_metadata = is_pod ? nullptr : probe::find_member(object, "metadata");
-      input.template_metadata = template_metadata;
+      input.pod_template = &pod_template;
+      input.explicit_scope = true;  // rewrite what it is given, wherever it will run
       const probe::Decision decision = probe::decide(input);
       for (const auto& note : decision.notes) warnings_.push_back(where + ": " + note);
-      if (decision.rewrite) {
-        result = probe::rewrite(pod_template, options_.agent, decision.scope);
-      } else {
-        warnings_.push_back(where + ": not rewritten: rewriting is off by " + decision.message);
-        result = probe::restore(pod_template, options_.agent.port);
+      if (!decision.rewrite) {
+        warnings_.push_back(where + ": not rewritten: " +
+                            (decision.source == probe::DecisionSource::kMeshScope
+                                 ? decision.message
+                                 : "rewriting is off by " + decision.message));
       }
+      result = probe::apply_decision(decision, pod_template, options_.agent);
     }
     if (!result) return Error{where + ": " + field_name(result.error().message)};
     for (const auto& report : result->probes) {
@@ -164,7 +165,8 @@ class DocumentInjector {
       if (report.outcome == probe::ProbeOutcome::kMalformed)
         return Error{where + ": " + field + ": " + report.reason};
       if (report.outcome == probe::ProbeOutcome::kInvalid ||
-          report.outcome == probe::ProbeOutcome::kUserChanged) {
+          report.outcome == probe::ProbeOutcome::kUserChanged ||
+          report.outcome == probe::ProbeOutcome::kLeftToIstio) {
         warnings_.push_back(where + ": " + field + " left as it was: " + report.reason);
       }
     }

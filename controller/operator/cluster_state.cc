@@ -177,6 +177,25 @@ InjectorState project_injector(const json& object) {
           data ? probe::string_member(*data, kInjectorValuesKey) : std::nullopt};
 }
 
+AuthorizationPolicyState project_authorization_policy(const json& object) {
+  auto parsed = probe::parse_authorization_policy(object);
+  if (!parsed) return {std::nullopt, parsed.error().message};
+  return {std::move(parsed).value(), ""};
+}
+
+RevisionInjectorState project_revision_injector(const json& object) {
+  RevisionInjectorState state;
+  const std::string prefix = std::string(kInjectorConfigMapName) + "-";
+  const json* metadata = probe::find_member(object, "metadata");
+  const std::string name =
+      metadata ? probe::string_member(*metadata, "name").value_or("") : std::string();
+  if (!name.starts_with(prefix) || name.size() == prefix.size()) return state;
+  state.revision = name.substr(prefix.size());
+  if (const json* data = probe::find_member(object, "data"))
+    state.values = probe::string_member(*data, kInjectorValuesKey);
+  return state;
+}
+
 std::vector<probe::HealthProbePolicy> ClusterCache::policies_for(
     const std::string& namespace_name, const std::string& root_namespace) const {
   std::vector<probe::HealthProbePolicy> out;
@@ -200,6 +219,44 @@ std::vector<probe::PeerAuthentication> ClusterCache::peer_authentications_for(
   };
   collect(namespace_name);
   if (root_namespace != namespace_name) collect(root_namespace);
+  return out;
+}
+
+std::vector<probe::AuthorizationPolicy> ClusterCache::authorization_policies_for(
+    const std::string& namespace_name, const std::string& root_namespace) const {
+  std::vector<probe::AuthorizationPolicy> out;
+  auto collect = [&](const std::string& name) {
+    for (const auto& entry : authorization_policies.list_namespace(name)) {
+      if (entry->value.authorization_policy) out.push_back(*entry->value.authorization_policy);
+    }
+  };
+  collect(namespace_name);
+  if (root_namespace != namespace_name) collect(root_namespace);
+  return out;
+}
+
+std::map<std::string, bool, std::less<>> ClusterCache::revision_toggles() const {
+  std::map<std::string, bool, std::less<>> out;
+  for (const auto& entry : revision_injectors.list()) {
+    if (entry->value.revision.empty()) continue;
+    if (auto toggle = read_injector_toggle(entry->value.values).rewrite)
+      out[entry->value.revision] = *toggle;
+  }
+  return out;
+}
+
+std::vector<std::string> ClusterCache::deployments_of_revision(const std::string& revision) const {
+  const std::string key(probe::kIstioRevisionLabel);
+  std::vector<std::string> out;
+  for (const auto& deployment : deployments.list()) {
+    const auto& labels = deployment->value.template_labels;
+    auto label = labels.find(key);
+    const auto namespace_labels = this->namespace_labels(deployment->metadata.namespace_name);
+    auto namespace_label = namespace_labels.find(key);
+    if ((label != labels.end() && label->second == revision) ||
+        (namespace_label != namespace_labels.end() && namespace_label->second == revision))
+      out.push_back(deployment->metadata.key());
+  }
   return out;
 }
 

@@ -7,12 +7,14 @@
 // invalid.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "kube/informer.h"
+#include "probe/authorization_policy.h"
 #include "probe/health_probe_policy.h"
 #include "probe/label_selector.h"
 #include "probe/peer_authentication.h"
@@ -82,11 +84,27 @@ struct InjectorState {
 };
 InjectorState project_injector(const nlohmann::json& object);
 
+struct AuthorizationPolicyState {
+  std::optional<probe::AuthorizationPolicy> authorization_policy;  // nullopt: invalid
+  std::string problem;
+};
+AuthorizationPolicyState project_authorization_policy(const nlohmann::json& object);
+
+// The injector ConfigMap of an Istio revision (istio-sidecar-injector-<revision> in the root
+// namespace); other ConfigMaps project to an empty revision and are not used.
+struct RevisionInjectorState {
+  std::string revision;
+  std::optional<std::string> values;  // data.values, when present
+};
+RevisionInjectorState project_revision_injector(const nlohmann::json& object);
+
 using DeploymentInformer = kube::Informer<DeploymentState>;
 using NamespaceInformer = kube::Informer<NamespaceState>;
 using PeerAuthenticationInformer = kube::Informer<PeerAuthenticationState>;
 using PolicyInformer = kube::Informer<PolicyState>;
 using InjectorInformer = kube::Informer<InjectorState>;
+using AuthorizationPolicyInformer = kube::Informer<AuthorizationPolicyState>;
+using RevisionInjectorInformer = kube::Informer<RevisionInjectorState>;
 
 // The caches every reconciler reads; owned by the Operator (operator.h), or by a unit test
 // that feeds them through their kube::ReflectorSink side.
@@ -96,6 +114,8 @@ struct ClusterCache {
   PeerAuthenticationInformer& peer_authentications;
   PolicyInformer& policies;
   InjectorInformer& injector;
+  AuthorizationPolicyInformer& authorization_policies;
+  RevisionInjectorInformer& revision_injectors;
 
   // The valid policies that can decide for a workload in `namespace_name`: its own namespace's
   // and the root namespace's.
@@ -104,8 +124,15 @@ struct ClusterCache {
   std::vector<probe::PeerAuthentication> peer_authentications_for(
       const std::string& namespace_name, const std::string& root_namespace) const;
   probe::Labels namespace_labels(const std::string& namespace_name) const;
+  std::vector<probe::AuthorizationPolicy> authorization_policies_for(
+      const std::string& namespace_name, const std::string& root_namespace) const;
   // data.values of the injector ConfigMap; nullopt when the ConfigMap or the key is missing.
   std::optional<std::string> injector_values() const;
+  // The toggle of every revision whose injector ConfigMap holds a readable one.
+  std::map<std::string, bool, std::less<>> revision_toggles() const;
+  // The keys of the Deployments whose pods Istio revision `revision` injects: their namespace
+  // or their template carries istio.io/rev=<revision>.
+  std::vector<std::string> deployments_of_revision(const std::string& revision) const;
 };
 
 }  // namespace meshprobe::controller

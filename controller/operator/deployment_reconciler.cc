@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "operator/conditions.h"
-#include "operator/injector_toggle.h"
 #include "operator/workload_plan.h"
 #include "probe/object_fields.h"
 

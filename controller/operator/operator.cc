@@ -3,6 +3,7 @@
 #include "kube/discovery.h"
 #include "kube/rate_limiter.h"
 #include "operator/injector_toggle.h"
+#include "probe/names.h"
 
 namespace meshprobe::controller {
 namespace {
@@ -10,9 +11,11 @@ namespace {
 using nlohmann::json;
 
 kube::ReflectorOptions in_namespace(kube::ReflectorOptions options, std::string namespace_name,
-                                    std::string field_selector = "") {
+                                    std::string field_selector = "",
+                                    std::string label_selector = "") {
   options.namespace_name = std::move(namespace_name);
   options.field_selector = std::move(field_selector);
+  options.label_selector = std::move(label_selector);
   return options;
 }
 
@@ -59,7 +62,20 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
                 in_namespace(options_.reflector, options_.deployments.root_namespace,
                              std::string("metadata.name=") + kInjectorConfigMapName),
                 clock, random, metrics, logger),
-      cache_{deployments_, namespaces_, peer_authentications_, policies_, injector_},
+      authorization_policies_("authorizationpolicies", api,
+                              kube::discovered_resource(api, "security.istio.io",
+                                                        "authorizationpolicies", {"v1", "v1beta1"}),
+                              project_authorization_policy, options_.reflector, clock, random,
+                              metrics, logger),
+      revision_injectors_("revision-injector-configmaps", api,
+                          kube::fixed_resource(kube::resources::kConfigMaps),
+                          project_revision_injector,
+                          in_namespace(options_.reflector, options_.deployments.root_namespace, "",
+                                       std::string(probe::kIstioRevisionLabel)),
+                          clock, random, metrics, logger),
+      cache_{deployments_,       namespaces_, peer_authentications_,
+             policies_,          injector_,   authorization_policies_,
+             revision_injectors_},
       deployment_queue_("deployments", clock, kube::make_default_controller_rate_limiter(clock),
                         metrics),
       policy_queue_("healthprobepolicies", clock, kube::make_default_controller_rate_limiter(clock),
@@ -117,6 +133,23 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
       enqueue_namespace(object.metadata.namespace_name);
     }
   }));
+  authorization_policies_.add_handlers(
+      on_any_change<AuthorizationPolicyState>([this, root](const auto& object) {
+        if (!object.value.problem.empty()) {
+          logger_.warning("ignoring AuthorizationPolicy " + object.metadata.key() + ": " +
+                          object.value.problem);
+        }
+        if (object.metadata.namespace_name == root) {
+          enqueue_all_deployments();
+        } else {
+          enqueue_namespace(object.metadata.namespace_name);
+        }
+      }));
+  revision_injectors_.add_handlers(on_any_change<RevisionInjectorState>([this](const auto& object) {
+    if (object.value.revision.empty()) return;
+    for (const auto& key : cache_.deployments_of_revision(object.value.revision))
+      deployment_queue_.add(key);
+  }));
   injector_.add_handlers(on_any_change<InjectorState>([this](const auto&) {
     injector_queue_.add(injector_reconciler_.key());
     enqueue_all_deployments();
@@ -147,18 +180,22 @@ void Operator::start_informers() {
   peer_authentications_.start();
   policies_.start();
   injector_.start();
+  authorization_policies_.start();
+  revision_injectors_.start();
   deployments_.start();
 }
 
 bool Operator::wait_for_sync(std::stop_token stop) {
   return namespaces_.wait_for_sync(stop) && peer_authentications_.wait_for_sync(stop) &&
          policies_.wait_for_sync(stop) && injector_.wait_for_sync(stop) &&
+         authorization_policies_.wait_for_sync(stop) && revision_injectors_.wait_for_sync(stop) &&
          deployments_.wait_for_sync(stop);
 }
 
 bool Operator::has_synced() const {
   return namespaces_.has_synced() && peer_authentications_.has_synced() && policies_.has_synced() &&
-         injector_.has_synced() && deployments_.has_synced();
+         injector_.has_synced() && authorization_policies_.has_synced() &&
+         revision_injectors_.has_synced() && deployments_.has_synced();
 }
 
 void Operator::start_workers(std::stop_token fence) {
@@ -176,6 +213,8 @@ void Operator::stop() {
   policy_workers_.stop();
   injector_workers_.stop();
   deployments_.stop();
+  revision_injectors_.stop();
+  authorization_policies_.stop();
   injector_.stop();
   policies_.stop();
   peer_authentications_.stop();

@@ -6,8 +6,12 @@
 //   Deployment          -> that Deployment; the policies that may count it
 //   Namespace           -> its Deployments
 //   PeerAuthentication  -> the Deployments of its namespace (all of them in the root namespace)
+//   AuthorizationPolicy -> the same (security.istio.io v1 or v1beta1, like PeerAuthentication)
 //   HealthProbePolicy   -> the same, its namespace's policies (ties), the ConfigMap (root)
 //   injector ConfigMap  -> every Deployment, and the ConfigMap itself
+//   a revision's injector ConfigMap (istio-sidecar-injector-<rev>, root namespace, watched by
+//                          the label istio.io/rev Istio's chart puts on it)
+//                       -> the Deployments of that revision
 // Three queues, each with its workers: Deployments (N workers), policy status (1), the
 // ConfigMap (1). Informers run on every replica (warm caches); only the leader runs workers.
 #pragma once
@@ -86,6 +90,8 @@ class Operator {
   PeerAuthenticationInformer peer_authentications_;
   PolicyInformer policies_;
   InjectorInformer injector_;
+  AuthorizationPolicyInformer authorization_policies_;
+  RevisionInjectorInformer revision_injectors_;
   ClusterCache cache_;
 
   kube::WorkQueue deployment_queue_;

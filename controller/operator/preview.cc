@@ -112,7 +112,10 @@ Result<json> policy_as_applied(json policy, const std::string& default_namespace
 std::string action_name(const WorkloadPlan& plan) {
   if (plan.skip) return "skip";
   if (!plan.result || !plan.result->changed) return "none";
-  return plan.decision.rewrite ? "rewrite" : "restore";
+  if (plan.decision.rewrite) return "rewrite";
+  // Not rewritten, nothing of meshprobe's to restore: the write only holds Istio's rewrite off.
+  if (plan.result->held && plan.result->count(probe::ProbeOutcome::kRestored) == 0) return "hold";
+  return "restore";
 }
 
 }  // namespace
@@ -186,6 +189,21 @@ Result<std::vector<WorkloadPreview>> preview(kube::KubernetesApi& api,
         return loaded.error();
     }
   }
+  // AuthorizationPolicies decide under mesh scope too (decision.h): the same namespaces.
+  auto authorization_policies =
+      informer_of(std::type_identity<AuthorizationPolicyState>{}, "authorizationpolicies",
+                  kube::resources::kConfigMaps, project_authorization_policy);
+  auto authorization_policy_type =
+      served(api, "security.istio.io", "authorizationpolicies", {"v1", "v1beta1"});
+  if (!authorization_policy_type) return authorization_policy_type.error();
+  if (*authorization_policy_type) {
+    for (const auto& namespace_name : decision_namespaces(request.namespace_name, root)) {
+      if (auto loaded =
+              load(api, *authorization_policies, **authorization_policy_type, namespace_name, {});
+          !loaded)
+        return loaded.error();
+    }
+  }
   if (request.policy) {
     auto policy =
         policy_as_applied(*request.policy, request.namespace_name, format_time(clock.system_now()));
@@ -218,7 +236,48 @@ Result<std::vector<WorkloadPreview>> preview(kube::KubernetesApi& api,
   if (injector_object.is_object())
     injector->apply(kube::WatchEventType::kAdded, std::move(injector_object));
 
-  const ClusterCache cache{*deployments, *namespaces, *peer_authentications, *policies, *injector};
+  // The injector ConfigMaps of Istio revisions, read only when a namespace or a workload in
+  // scope names a revision (istio.io/rev): they live in the root namespace, so reading them
+  // takes the Role meshprobe-preview-revisions there (config/preview), which nobody without
+  // revisions needs.
+  auto revision_injectors =
+      informer_of(std::type_identity<RevisionInjectorState>{}, "revision-injector-configmaps",
+                  kube::resources::kConfigMaps, project_revision_injector);
+  bool revisions_in_use = false;
+  for (const auto& entry : namespaces->list()) {
+    for (const auto& [key, value] : entry->metadata.labels)
+      if (key == probe::kIstioRevisionLabel) revisions_in_use = true;
+  }
+  for (const auto& entry : deployments->list()) {
+    const json pod_template = entry->value.pod_template.decode();
+    const json* template_metadata = probe::find_member(pod_template, "metadata");
+    const json* labels =
+        template_metadata ? probe::find_member(*template_metadata, "labels") : nullptr;
+    if (labels && labels->is_object() && labels->contains(probe::kIstioRevisionLabel))
+      revisions_in_use = true;
+  }
+  if (revisions_in_use) {
+    kube::ListOptions options;
+    options.label_selector = std::string(probe::kIstioRevisionLabel);
+    auto listed = kube::list_all_pages(
+        api, kube::resources::kConfigMaps, root, std::move(options), kPageSize, [&](json item) {
+          revision_injectors->apply(kube::WatchEventType::kAdded, std::move(item));
+        });
+    if (!listed) {
+      if (listed.error().is(kube::ApiErrorKind::kForbidden)) {
+        return Error{"forbidden to list the Istio revisions' injector ConfigMaps in namespace " +
+                     root + " (" + listed.error().detail +
+                     "); a namespace or workload in scope names a revision (istio.io/rev), and "
+                     "reading its toggle needs the Role meshprobe-preview-revisions in " +
+                     root + " (config/preview)"};
+      }
+      return describe(listed.error(), "configmaps in namespace " + root);
+    }
+  }
+
+  const ClusterCache cache{*deployments,       *namespaces, *peer_authentications,
+                           *policies,          *injector,   *authorization_policies,
+                           *revision_injectors};
   std::vector<WorkloadPreview> out;
   for (const auto& entry : deployments->list()) {
     const auto& metadata = entry->metadata;

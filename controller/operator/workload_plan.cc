@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "operator/injector_toggle.h"
+#include "operator/decision_inputs.h"
 #include "probe/object_fields.h"
 
 namespace meshprobe::controller {
@@ -23,20 +23,10 @@ probe::Decision decide_workload(const ClusterCache& cache, const WorkloadPlanOpt
                                 const kube::ObjectMeta& metadata, const DeploymentState& state,
                                 const json& pod_template) {
   const json workload_metadata = state.workload_metadata();
-  const auto policies = cache.policies_for(metadata.namespace_name, options.root_namespace);
-  const auto peer_authentications =
-      cache.peer_authentications_for(metadata.namespace_name, options.root_namespace);
-  probe::DecisionInput input;
-  input.workload_metadata = &workload_metadata;
-  input.template_metadata = probe::find_member(pod_template, "metadata");
-  input.namespace_name = metadata.namespace_name;
-  input.namespace_labels = cache.namespace_labels(metadata.namespace_name);
-  input.policies = policies;
-  input.peer_authentications = peer_authentications;
-  input.root_namespace = options.root_namespace;
-  input.rewrite_globally =
-      read_injector_toggle(cache.injector_values()).rewrite.value_or(options.default_rewrite);
-  return probe::decide(input);
+  const DecisionInputs inputs(cache, {options.root_namespace, options.default_rewrite},
+                              "Deployment", metadata.namespace_name, workload_metadata,
+                              pod_template);
+  return probe::decide(inputs.input());
 }
 
 std::optional<std::string> conflicting_writer_stop(const DeploymentState& state) {
@@ -63,9 +53,7 @@ WorkloadPlan plan_workload(const ClusterCache& cache, const WorkloadPlanOptions&
   }
   plan.pod_template = state.pod_template.decode();
   plan.decision = decide_workload(cache, options, metadata, state, plan.pod_template);
-  auto result = plan.decision.rewrite
-                    ? probe::rewrite(plan.pod_template, options.agent, plan.decision.scope)
-                    : probe::restore(plan.pod_template, options.agent.port);
+  auto result = probe::apply_decision(plan.decision, plan.pod_template, options.agent);
   if (!result) {
     plan.condition = {false, probe::ConditionReason::kInvalidProbe,
                       "The pod template cannot be rewritten: " + result.error().message};
@@ -75,10 +63,7 @@ WorkloadPlan plan_workload(const ClusterCache& cache, const WorkloadPlanOptions&
   plan.condition = probe::summarize(plan.decision, *plan.result);
   if (plan.result->changed) {
     // The condition describes the template it converges to, as the next reconcile will see it.
-    auto converged =
-        plan.decision.rewrite
-            ? probe::rewrite(plan.result->pod_template, options.agent, plan.decision.scope)
-            : probe::restore(plan.result->pod_template, options.agent.port);
+    auto converged = probe::apply_decision(plan.decision, plan.result->pod_template, options.agent);
     if (converged) plan.condition = probe::summarize(plan.decision, *converged);
     if (plan.decision.rewrite) {
       if (auto stop = conflicting_writer_stop(state)) {

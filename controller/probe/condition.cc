@@ -26,7 +26,8 @@ std::string plural(int count, const char* noun) {
 }
 
 std::string rewritten_detail(const ProbeReport& report) {
-  return report.before + " -> " + report.after;
+  return report.before + " -> " + report.after +
+         (report.reason.empty() ? "" : "; " + report.reason);
 }
 std::string reason_detail(const ProbeReport& report) {
   return report.before + ": " + report.reason;
@@ -43,6 +44,50 @@ std::string bounded(std::string message) {
        at = message.find("; ", at + 2))
     ++left_out;
   return message.substr(0, cut) + "; ... (" + std::to_string(left_out) + " more)";
+}
+
+ConditionReason outside_mesh_reason(DataPlane data_plane) {
+  switch (data_plane) {
+    case DataPlane::kAmbient:
+      return ConditionReason::kAmbient;
+    case DataPlane::kProxylessGrpc:
+      return ConditionReason::kProxylessGrpc;
+    case DataPlane::kNone:
+    case DataPlane::kSidecar:
+      break;
+  }
+  return ConditionReason::kNotInMesh;
+}
+
+ConditionReason disabled_reason(const Decision& decision) {
+  switch (decision.source) {
+    case DecisionSource::kTemplateAnnotation:
+      return ConditionReason::kDisabledByAnnotation;
+    case DecisionSource::kPolicy:
+      return ConditionReason::kDisabledByPolicy;
+    case DecisionSource::kMeshScope:
+      return outside_mesh_reason(decision.mesh.data_plane);
+    case DecisionSource::kGlobalToggle:
+      break;
+  }
+  return ConditionReason::kDisabledGlobally;
+}
+
+const std::string kHeldText = "meshprobe holds Istio's probe rewrite off for these pods (" +
+                              std::string(kRewriteAppProbersAnnotation) +
+                              "=\"false\", recorded in " +
+                              std::string(kIstioRewriteHoldAnnotation) + ")";
+
+// What Istio's injector does to the probes meshprobe leaves as they are; empty when it does
+// not inject these pods.
+std::string istio_on_kept_probes(const Decision& decision, const RewriteResult& result) {
+  if (result.held) return kHeldText + ", so Istio's injector leaves them as they are";
+  if (decision.istio.rewrites)
+    return "Istio's injector rewrites them to pilot-agent at admission (" + decision.istio.setting +
+           ")";
+  if (decision.istio.injects)
+    return "Istio's injector leaves them as they are (" + decision.istio.setting + ")";
+  return "";
 }
 
 }  // namespace
@@ -65,6 +110,14 @@ std::string_view condition_reason_name(ConditionReason reason) {
       return "InvalidProbe";
     case ConditionReason::kConflictingWriter:
       return "ConflictingWriter";
+    case ConditionReason::kNotInMesh:
+      return "NotInMesh";
+    case ConditionReason::kAmbient:
+      return "Ambient";
+    case ConditionReason::kProxylessGrpc:
+      return "ProxylessGrpc";
+    case ConditionReason::kLeftToIstio:
+      return "LeftToIstio";
   }
   return "Rewritten";
 }
@@ -77,12 +130,16 @@ ConditionSummary summarize(const Decision& decision, const RewriteResult& result
   summary.status = decision.rewrite && rewritten > 0;
 
   if (!decision.rewrite) {
-    summary.reason = decision.source == DecisionSource::kTemplateAnnotation
-                         ? ConditionReason::kDisabledByAnnotation
-                     : decision.source == DecisionSource::kPolicy
-                         ? ConditionReason::kDisabledByPolicy
-                         : ConditionReason::kDisabledGlobally;
-    parts.push_back("rewriting is off by " + decision.message);
+    summary.reason = disabled_reason(decision);
+    if (decision.source == DecisionSource::kMeshScope) {
+      parts.push_back("not rewritten: " + decision.message);
+      parts.push_back("a HealthProbePolicy with mode Always, or the pod template's annotation " +
+                      std::string(kRewriteAppProbersAnnotation) +
+                      "=\"true\", has meshprobe rewrite it anyway");
+    } else {
+      parts.push_back("rewriting is off by " + decision.message);
+    }
+    if (result.held) parts.push_back(kHeldText + ": the kubelet probes the application directly");
     if (int restored = result.count(ProbeOutcome::kRestored)) {
       parts.push_back(
           "restored " + plural(restored, "probe") + ": " +
@@ -103,6 +160,8 @@ ConditionSummary summarize(const Decision& decision, const RewriteResult& result
                       (problems.empty() || malformed.empty() ? "" : "; ") + malformed);
     } else if (rewritten) {
       summary.reason = ConditionReason::kRewritten;
+    } else if (result.count(ProbeOutcome::kLeftToIstio)) {
+      summary.reason = ConditionReason::kLeftToIstio;
     } else if (result.count(ProbeOutcome::kNotRequired)) {
       summary.reason = ConditionReason::kNotRequired;
     } else if (result.count(ProbeOutcome::kExcludedByPolicy)) {
@@ -122,6 +181,20 @@ ConditionSummary summarize(const Decision& decision, const RewriteResult& result
     if (result.count(ProbeOutcome::kExcludedByPolicy)) {
       parts.push_back("outside the policy: " +
                       list_of(result, ProbeOutcome::kExcludedByPolicy, reason_detail));
+    }
+    if (result.count(ProbeOutcome::kNotRequired) || result.count(ProbeOutcome::kExcludedByPolicy)) {
+      if (auto istio = istio_on_kept_probes(decision, result); !istio.empty())
+        parts.push_back(istio);
+    } else if (result.held) {
+      parts.push_back(kHeldText + ", so Istio's injector leaves meshprobe's probes as they are");
+    }
+    if (int left = result.count(ProbeOutcome::kLeftToIstio)) {
+      parts.push_back(
+          "left to Istio: " + list_of(result, ProbeOutcome::kLeftToIstio, reason_detail) +
+          ". To hand " + (left == 1 ? "it" : "them") +
+          " to meshprobe instead, render the manifest without Istio's probe rewrite (meshprobe "
+          "inject before istioctl kube-inject, or istioctl kube-inject with "
+          "sidecarInjectorWebhook.rewriteAppHTTPProbe=false)");
     }
     parts.push_back("decided by " + decision.message);
   }

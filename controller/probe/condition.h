@@ -15,6 +15,9 @@ namespace meshprobe::probe {
 inline constexpr std::string_view kConditionType = "HealthProbesRewritten";
 
 // DESIGN.md "Status". kConflictingWriter is the operator's own (summarize() never returns it).
+// Outside Istio's sidecar mesh (decided by the mesh scope, not by a toggle): kNotInMesh,
+// kAmbient, kProxylessGrpc. kLeftToIstio: every rewritable probe was already rewritten by
+// Istio (istioctl kube-inject output).
 enum class ConditionReason {
   kRewritten,
   kDisabledByAnnotation,
@@ -24,6 +27,10 @@ enum class ConditionReason {
   kNoRewritableProbes,
   kInvalidProbe,
   kConflictingWriter,
+  kNotInMesh,
+  kAmbient,
+  kProxylessGrpc,
+  kLeftToIstio,
 };
 std::string_view condition_reason_name(ConditionReason reason);  // "Rewritten", ...
 
@@ -37,11 +44,12 @@ struct ConditionSummary {
 // The longest message summarize() writes; longer lists end in "... (N more)".
 inline constexpr std::size_t kMaxConditionMessage = 2048;
 
-// `result` is what rewrite() gave when decision.rewrite, else what restore() gave.
-// Reason, in order: the decision's Disabled* when it turned rewriting off; InvalidProbe when a
-// probe could not be rewritten (even if others were); Rewritten; NotRequired (WhenRequired
-// found nothing that breaks); DisabledByPolicy (the policy's probes/protocols cover none of
-// them); NoRewritableProbes.
+// `result` is what apply_decision() gave. Reason, in order: the decision's Disabled* or
+// NotInMesh/Ambient/ProxylessGrpc when it turned rewriting off; InvalidProbe when a probe could
+// not be rewritten (even if others were); Rewritten; LeftToIstio (Istio rewrote them all);
+// NotRequired (WhenRequired found nothing that breaks); DisabledByPolicy (the policy's
+// probes/protocols cover none of them); NoRewritableProbes. The message also says what Istio's
+// injector does to the probes meshprobe leaves, and whether meshprobe holds it off.
 ConditionSummary summarize(const Decision& decision, const RewriteResult& result);
 
 }  // namespace meshprobe::probe

@@ -36,6 +36,26 @@ inline constexpr std::string_view kIstioInjectionLabel = "istio-injection";
 inline constexpr std::string_view kIstioRevisionLabel = "istio.io/rev";
 inline constexpr std::string_view kSidecarInjectLabel = "sidecar.istio.io/inject";
 
+// Istio's containers: never touched by rewrite() or restore().
+inline constexpr std::string_view kIstioProxyContainerName = "istio-proxy";
+inline constexpr std::string_view kIstioInitContainerName = "istio-init";
+inline constexpr std::string_view kIstioValidationContainerName = "istio-validation";
+// What Istio's injector writes on a pod it injected, and the status port it rewrites probes to.
+inline constexpr std::string_view kSidecarStatusAnnotation = "sidecar.istio.io/status";
+inline constexpr std::string_view kStatusPortAnnotation = "status.sidecar.istio.io/port";
+inline constexpr int kIstioDefaultStatusPort = 15020;
+// Istio's injection templates (proxyless gRPC: "grpc-agent") and data-plane mode labels.
+inline constexpr std::string_view kInjectTemplatesAnnotation = "inject.istio.io/templates";
+inline constexpr std::string_view kProxylessGrpcTemplate = "grpc-agent";
+inline constexpr std::string_view kDataplaneModeLabel = "istio.io/dataplane-mode";
+inline constexpr std::string_view kDataplaneModeAmbient = "ambient";
+inline constexpr std::string_view kDataplaneModeNone = "none";
+
+// meshprobe's record of Istio's per-pod probe-rewrite switch (kRewriteAppProbersAnnotation)
+// when meshprobe set it to "false" (istio_hold.h): {"before": "<the user's value>"}, or {} when
+// the user had none.
+inline constexpr std::string_view kIstioRewriteHoldAnnotation = "meshprobe.io/istio-rewrite-hold";
+
 // Istio's root namespace when none is configured: mesh-wide policies live there.
 inline constexpr std::string_view kDefaultRootNamespace = "istio-system";
 

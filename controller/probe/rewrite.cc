@@ -5,6 +5,7 @@
 #include <set>
 #include <variant>
 
+#include "probe/istio_hold.h"
 #include "probe/mesh.h"
 #include "probe/object_fields.h"
 #include "probe/port_list.h"
@@ -57,7 +58,8 @@ struct ContainerRef {
   std::size_t index = 0;
   std::string name;
   bool agent = false;     // meshprobe's own agent
-  bool in_scope = false;  // a container, or a native sidecar init container
+  bool in_scope = false;  // a container, or a native sidecar init container; not Istio's
+  bool istio = false;     // istio-proxy, istio-init, istio-validation: never touched
 
   std::string field() const { return "spec." + list + "[" + std::to_string(index) + "]"; }
 };
@@ -126,8 +128,10 @@ Result<std::vector<ContainerRef>> containers_of(const json& pod_template) {
         }
         ref.agent = true;
       }
-      ref.in_scope = !ref.agent && (ref.list == "containers" ||
-                                    string_member(container, "restartPolicy") == "Always");
+      ref.istio = is_istio_container(ref.name);
+      ref.in_scope =
+          !ref.agent && !ref.istio &&
+          (ref.list == "containers" || string_member(container, "restartPolicy") == "Always");
       refs.push_back(std::move(ref));
     }
   }
@@ -310,6 +314,8 @@ struct Rewritable {
   ProbeProtocol protocol = ProbeProtocol::kHttp;
   int port = 0;
   std::string before;
+  std::string method = "GET";  // the kubelet's request, for AuthorizationPolicies
+  std::string path = "/";
 };
 
 std::variant<Rewritable, Problem> read_http_get(const json& action, const json& container,
@@ -352,6 +358,7 @@ std::variant<Rewritable, Problem> read_http_get(const json& action, const json& 
   out.port = http.port;
   out.before = "httpGet " + std::string(http.scheme == "HTTPS" ? "HTTPS " : "") + http.host + ":" +
                std::get<ResolvedPort>(port).shown + http.path;
+  out.path = http.path;
   out.prober.action = std::move(http);
   return out;
 }
@@ -389,6 +396,8 @@ std::variant<Rewritable, Problem> read_grpc(const json& action, const json& cont
   out.port = grpc.port;
   out.before = "grpc :" + std::to_string(grpc.port) +
                (grpc.service ? " service \"" + *grpc.service + "\"" : "");
+  out.method = "POST";  // gRPC's health check over HTTP/2
+  out.path = "/grpc.health.v1.Health/Check";
   out.prober.action = std::move(grpc);
   return out;
 }
@@ -599,6 +608,7 @@ struct Judge {
   const json& metadata;  // of the pod template: which ports the sidecar captures
   const json& spec;      // of the pod template: the hooks' grace period
   std::optional<std::string> agent_port_owner;  // a container that declares the agent port
+  const IstioSidecar& istio;  // an istio-proxy the template already holds, and its status port
 
   Verdict operator()(const json& handler, const json& container, const ContainerRef& ref,
                      const SlotField& slot) const {
@@ -617,6 +627,11 @@ struct Judge {
     const std::string described = report.action + " " + shorten(action_value);
     if (report.action == "exec" || report.action == "sleep") {
       return refuse({ProbeOutcome::kNotRewritable, ""}, report.action);
+    }
+    if (auto left = left_to_istio(action_value, ref.name, slot.slot)) {
+      return refuse({ProbeOutcome::kLeftToIstio, *left},
+                    describe_agent_probe(istio.status_port,
+                                         string_member(action_value, "path").value_or("")));
     }
     if (auto exclusion = scope.policy_exclusion(slot.slot, protocol_of(report.action))) {
       return refuse({ProbeOutcome::kExcludedByPolicy, exclusion->reason}, described);
@@ -638,8 +653,11 @@ struct Judge {
                          agent_port_owner.value_or(ref.name) + "\"; configure another agent port"},
                     "");
     }
-    if (auto exclusion = scope.exclusion({ref.name, slot.slot, rewritable.protocol, rewritable.port,
-                                          inbound_port_captured(metadata, rewritable.port)})) {
+    std::string required_because;
+    if (auto exclusion = scope.exclusion(
+            {ref.name, slot.slot, rewritable.protocol, rewritable.port,
+             inbound_port_captured(metadata, rewritable.port), rewritable.method, rewritable.path},
+            &required_because)) {
       const bool by_policy = exclusion->kind == ScopeExclusion::Kind::kByPolicy;
       return refuse({by_policy ? ProbeOutcome::kExcludedByPolicy : ProbeOutcome::kNotRequired,
                      exclusion->reason},
@@ -648,10 +666,156 @@ struct Judge {
     rewritable.prober.timeout_seconds = std::get<int>(timeout);
     verdict.prober = std::move(rewritable.prober);
     report.outcome = ProbeOutcome::kRewritten;
+    report.reason = std::move(required_because);
     report.after = describe_agent_probe(agent.port, prober_path(ref.name, slot.slot));
     return verdict;
   }
+
+  // A probe Istio already rewrote (an httpGet on its status port, in a template that holds
+  // istio-proxy) stays Istio's: meshprobe never chains a probe through pilot-agent. Sets the
+  // report's description; the reason is returned.
+  std::optional<std::string> left_to_istio(const json& action, const std::string& container,
+                                           ProbeSlot slot) const {
+    if (!istio.present || !action.is_object()) return std::nullopt;
+    const json* port = find_member(action, "port");
+    if (port == nullptr || !port->is_number_integer() || port->get<int>() != istio.status_port)
+      return std::nullopt;
+    const std::string path = string_member(action, "path").value_or("");
+    const bool recorded =
+        path == prober_path(container, slot) && istio.app_prober_paths.count(path);
+    return std::string("Istio rewrote it to its status port ") + std::to_string(istio.status_port) +
+           (recorded ? ", the original is in istio-proxy's " + std::string(kAppProbersEnvName)
+                     : "");
+  }
 };
+
+// ---- restore(), step by step ----
+
+// What an earlier rewrite left of the agent: the ports that mean "the agent" (the configured
+// one, the recorded one, the agent container's own) and the agent's ISTIO_KUBE_APP_PROBERS.
+struct AgentTraces {
+  std::set<int> ports;
+  std::optional<int> port;  // the agent container's own port, when it is there
+  std::optional<AppProbers> probers;
+};
+
+AgentTraces read_agent(const json& pod_template, const std::vector<ContainerRef>& refs,
+                       const std::optional<Record>& record, int agent_port,
+                       std::vector<std::string>& notes) {
+  AgentTraces traces;
+  traces.ports.insert(agent_port);
+  if (record) traces.ports.insert(record->agent_port);
+  for (const auto& ref : refs) {
+    if (!ref.agent) continue;
+    const json& agent = pod_template["spec"][ref.list][ref.index];
+    traces.port = agent_port_of(agent);
+    if (traces.port) traces.ports.insert(*traces.port);
+    const json* env = find_member(agent, "env");
+    if (env == nullptr || !env->is_array()) continue;
+    for (const auto& variable : *env) {
+      if (string_member(variable, "name") != kAppProbersEnvName) continue;
+      auto parsed = parse_app_probers(string_member(variable, "value").value_or(""));
+      if (parsed)
+        traces.probers = std::move(parsed).value();
+      else
+        notes.push_back("the agent's configuration is unreadable: " + parsed.error().message);
+    }
+  }
+  return traces;
+}
+
+// One probe that points at the agent gets its original action back: the recorded one, else the
+// one in the agent's configuration; reported kInvalid when neither is known.
+void restore_probe(json& handler, const SlotField& slot, const std::string& path,
+                   const json* original, const AgentTraces& agent, ProbeReport& report) {
+  report.before = describe_agent_probe(handler["httpGet"]["port"].get<int>(), path);
+  if (original != nullptr) {
+    handler = with_action_of(handler, *original);
+    report.outcome = ProbeOutcome::kRestored;
+    report.reason = "the recorded original is back";
+  } else if (agent.probers && agent.probers->count(path)) {
+    json action = app_probers_to_json({{path, agent.probers->at(path)}})[path];
+    action.erase("timeoutSeconds");
+    handler = with_action_of(handler, action);
+    report.outcome = ProbeOutcome::kRestored;
+    report.reason = "recovered from the agent's " + std::string(kAppProbersEnvName) +
+                    " (no recorded original; a named port comes back as its number)";
+  } else {
+    report.outcome = ProbeOutcome::kInvalid;
+    report.reason = kUnknownOriginal;
+  }
+  auto action = action_of(handler, slot);
+  report.action = std::holds_alternative<std::string>(action) ? std::get<std::string>(action) : "";
+  report.after = shorten(handler);
+}
+
+// Every probe that points at the agent, or that the record knows, in pod order; a recorded
+// probe that no longer points at the agent was changed by someone else and is kept.
+void restore_probes(json& pod_template, const std::vector<ContainerRef>& refs,
+                    const std::optional<Record>& record, const AgentTraces& agent,
+                    RewriteResult& result) {
+  std::set<std::string> restored_containers;
+  for (const auto& ref : refs) {
+    if (ref.agent) continue;
+    json& container = container_at(pod_template, ref);
+    const json* originals = record ? find_member(record->probes, ref.name) : nullptr;
+    if (originals) restored_containers.insert(ref.name);
+    for (const auto& slot : kSlotFields) {
+      json* handler = slot_value(container, slot);
+      const json* original = originals ? find_member(*originals, record_key(slot.slot)) : nullptr;
+      const bool at_agent =
+          handler != nullptr && points_at_agent(*handler, ref.name, slot.slot, agent.ports);
+      if (!at_agent && original == nullptr) continue;
+      ProbeReport report = report_for(ref, slot);
+      if (at_agent) {
+        restore_probe(*handler, slot, prober_path(ref.name, slot.slot), original, agent, report);
+      } else {
+        report.outcome = ProbeOutcome::kUserChanged;
+        report.reason = handler != nullptr ? "changed since meshprobe rewrote it; kept as it is"
+                                           : "removed since meshprobe rewrote it; kept removed";
+      }
+      result.probes.push_back(std::move(report));
+    }
+  }
+  if (!record) return;
+  for (const auto& [name, _] : record->probes.items()) {
+    if (!restored_containers.count(name)) {
+      result.notes.push_back("container \"" + name +
+                             "\" no longer exists; its recorded probes were dropped");
+    }
+  }
+}
+
+// Takes the agent container out (last position first, so that indexes stay valid), and an
+// initContainers list that leaves empty; true when there was one.
+bool remove_agent(json& pod_template, const std::vector<ContainerRef>& refs,
+                  const std::optional<Record>& record) {
+  bool removed = false;
+  for (auto ref = refs.rbegin(); ref != refs.rend(); ++ref) {
+    if (!ref->agent) continue;
+    json& list = pod_template["spec"][ref->list];
+    list.erase(list.begin() + static_cast<std::ptrdiff_t>(ref->index));
+    removed = true;
+    erase_if_emptied(pod_template["spec"], ref->list, record, /*was_empty=*/false);
+  }
+  return removed;
+}
+
+// excludeInboundPorts and the record annotation as before the rewrite, and whatever that
+// leaves empty. `removed_agent_port`: the port of an agent container taken out just now.
+void restore_metadata(json& pod_template, const std::optional<Record>& record,
+                      std::optional<int> removed_agent_port) {
+  json* metadata = find_member(pod_template, "metadata");
+  if (metadata == nullptr || !metadata->is_object()) return;
+  const bool metadata_was_empty = metadata->empty();
+  if (json* annotations = find_member(*metadata, "annotations"); annotations != nullptr) {
+    const bool annotations_were_empty = annotations->empty();
+    restore_excluded_ports(*annotations, record, removed_agent_port);
+    annotations->erase(std::string(kOriginalProbesAnnotation));
+    erase_if_emptied(*metadata, "annotations", record, annotations_were_empty);
+  }
+  erase_if_emptied(pod_template, "metadata", record, metadata_was_empty);
+}
 
 }  // namespace
 
@@ -673,6 +837,8 @@ std::string_view outcome_name(ProbeOutcome outcome) {
       return "restored";
     case ProbeOutcome::kUserChanged:
       return "changed by someone else";
+    case ProbeOutcome::kLeftToIstio:
+      return "left to Istio";
   }
   return "rewritten";
 }
@@ -691,100 +857,11 @@ Result<RewriteResult> restore(const json& pod_template, int agent_port) {
   json& out = result.pod_template;
   const auto record = read_record(out, result.notes);
 
-  std::set<int> agent_ports{agent_port};
-  if (record) agent_ports.insert(record->agent_port);
-  std::optional<int> found_agent_port;
-  std::optional<AppProbers> agent_probers;
-  for (const auto& ref : *refs) {
-    if (!ref.agent) continue;
-    const json& agent = container_at(out, ref);
-    found_agent_port = agent_port_of(agent);
-    if (found_agent_port) agent_ports.insert(*found_agent_port);
-    if (const json* env = find_member(agent, "env"); env != nullptr && env->is_array()) {
-      for (const auto& variable : *env) {
-        if (string_member(variable, "name") != kAppProbersEnvName) continue;
-        auto parsed = parse_app_probers(string_member(variable, "value").value_or(""));
-        if (parsed)
-          agent_probers = std::move(parsed).value();
-        else
-          result.notes.push_back("the agent's configuration is unreadable: " +
-                                 parsed.error().message);
-      }
-    }
-  }
-
-  std::set<std::string> restored_containers;
-  for (const auto& ref : *refs) {
-    if (ref.agent) continue;
-    json& container = container_at(out, ref);
-    const json* originals = record ? find_member(record->probes, ref.name) : nullptr;
-    if (originals) restored_containers.insert(ref.name);
-    for (const auto& slot : kSlotFields) {
-      json* handler = slot_value(container, slot);
-      const json* original = originals ? find_member(*originals, record_key(slot.slot)) : nullptr;
-      const bool at_agent =
-          handler != nullptr && points_at_agent(*handler, ref.name, slot.slot, agent_ports);
-      if (!at_agent && original == nullptr) continue;
-      ProbeReport report = report_for(ref, slot);
-      const std::string path = prober_path(ref.name, slot.slot);
-      if (at_agent) {
-        report.before = describe_agent_probe((*handler)["httpGet"]["port"].get<int>(), path);
-        if (original != nullptr) {
-          *handler = with_action_of(*handler, *original);
-          report.outcome = ProbeOutcome::kRestored;
-          report.reason = "the recorded original is back";
-        } else if (agent_probers && agent_probers->count(path)) {
-          json action = app_probers_to_json({{path, agent_probers->at(path)}})[path];
-          action.erase("timeoutSeconds");
-          *handler = with_action_of(*handler, action);
-          report.outcome = ProbeOutcome::kRestored;
-          report.reason = "recovered from the agent's " + std::string(kAppProbersEnvName) +
-                          " (no recorded original; a named port comes back as its number)";
-        } else {
-          report.outcome = ProbeOutcome::kInvalid;
-          report.reason = kUnknownOriginal;
-        }
-        auto action = action_of(*handler, slot);
-        report.action =
-            std::holds_alternative<std::string>(action) ? std::get<std::string>(action) : "";
-        report.after = shorten(*handler);
-      } else {
-        report.outcome = ProbeOutcome::kUserChanged;
-        report.reason = handler != nullptr ? "changed since meshprobe rewrote it; kept as it is"
-                                           : "removed since meshprobe rewrote it; kept removed";
-      }
-      result.probes.push_back(std::move(report));
-    }
-  }
-  if (record) {
-    for (const auto& [name, _] : record->probes.items()) {
-      if (!restored_containers.count(name)) {
-        result.notes.push_back("container \"" + name +
-                               "\" no longer exists; its recorded probes were dropped");
-      }
-    }
-  }
-
-  // Take the agent out, last position first so that indexes stay valid.
-  bool removed_agent = false;
-  for (auto ref = refs->rbegin(); ref != refs->rend(); ++ref) {
-    if (!ref->agent) continue;
-    json& list = out["spec"][ref->list];
-    list.erase(list.begin() + static_cast<std::ptrdiff_t>(ref->index));
-    removed_agent = true;
-    erase_if_emptied(out["spec"], ref->list, record, /*was_empty=*/false);
-  }
-
-  if (json* metadata = find_member(out, "metadata"); metadata != nullptr && metadata->is_object()) {
-    const bool metadata_was_empty = metadata->empty();
-    if (json* annotations = find_member(*metadata, "annotations"); annotations != nullptr) {
-      const bool annotations_were_empty = annotations->empty();
-      restore_excluded_ports(*annotations, record, removed_agent ? found_agent_port : std::nullopt);
-      annotations->erase(std::string(kOriginalProbesAnnotation));
-      erase_if_emptied(*metadata, "annotations", record, annotations_were_empty);
-    }
-    erase_if_emptied(out, "metadata", record, metadata_was_empty);
-  }
+  const AgentTraces agent = read_agent(out, *refs, record, agent_port, result.notes);
+  restore_probes(out, *refs, record, agent, result);
+  const bool removed_agent = remove_agent(out, *refs, record);
+  release_istio_hold(out);
+  restore_metadata(out, record, removed_agent ? agent.port : std::nullopt);
   result.changed = out != pod_template;
   return result;
 }
@@ -805,7 +882,8 @@ Result<RewriteResult> rewrite(const json& pod_template, const AgentConfig& agent
   if (!refs) return refs.error();  // cannot happen: restore() only removes the agent
 
   const json metadata = find_member(out, "metadata") ? out["metadata"] : json::object();
-  const Judge judge{agent, scope, metadata, out["spec"], port_owner(out, *refs, agent.port)};
+  const IstioSidecar istio = istio_sidecar_of(out);
+  const Judge judge{agent, scope, metadata, out["spec"], port_owner(out, *refs, agent.port), istio};
   Record record;
   record.agent_port = agent.port;
   for (const auto& ref : *refs) {

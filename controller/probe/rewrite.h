@@ -72,6 +72,8 @@ enum class ProbeOutcome {
                       // type): left as it was; `meshprobe inject` refuses such input
   kRestored,          // restore: the original action is back
   kUserChanged,       // restore: changed by someone else since the rewrite; kept as it is
+  kLeftToIstio,       // rewrite: Istio already rewrote it to its status port (istioctl
+                      // kube-inject output); Istio answers it, meshprobe never chains it
 };
 std::string_view outcome_name(ProbeOutcome outcome);  // "rewritten", "not rewritable", ...
 
@@ -89,7 +91,8 @@ struct ProbeReport {
   std::string
       after;  // kRewritten: "httpGet :15120/app-health/web/livez"; kRestored: the restored one
   ProbeOutcome outcome = ProbeOutcome::kNotRewritable;
-  std::string reason;  // why, for every outcome but kRewritten and kNotRewritable
+  std::string reason;  // why, for every outcome but kNotRewritable; for kRewritten only when
+                       // worth saying (an AuthorizationPolicy made it required)
   bool operator==(const ProbeReport&) const = default;
 };
 
@@ -99,6 +102,7 @@ struct RewriteResult {
   std::vector<std::string> notes;  // template-level remarks: an unreadable record, ...
   bool changed = false;            // pod_template differs from the input
   AppProbers app_probers;          // what the agent was given (empty: no agent)
+  bool held = false;  // apply_decision() (decision.h): Istio's per-pod rewrite is held off
 
   int count(ProbeOutcome outcome) const;
 };

@@ -83,7 +83,8 @@ std::optional<ScopeExclusion> RewriteScope::policy_exclusion(ProbeSlot slot,
   return std::nullopt;
 }
 
-std::optional<ScopeExclusion> RewriteScope::exclusion(const ProbeCandidate& candidate) const {
+std::optional<ScopeExclusion> RewriteScope::exclusion(const ProbeCandidate& candidate,
+                                                      std::string* required_because) const {
   using Kind = ScopeExclusion::Kind;
   if (auto excluded = policy_exclusion(candidate.slot, candidate.protocol)) return excluded;
   if (!when_required) return std::nullopt;
@@ -98,8 +99,22 @@ std::optional<ScopeExclusion> RewriteScope::exclusion(const ProbeCandidate& cand
   }
   const auto& mode = when_required->mtls.for_port(candidate.port);
   if (mode.mode == MtlsMode::kStrict) return std::nullopt;
+  using Access = AccessVerdict::Access;
+  const AccessVerdict access =
+      kubelet_access(when_required->authorization,
+                     {candidate.port, std::string(candidate.method), std::string(candidate.path)});
+  if (access.access != Access::kAllowed) {
+    if (required_because != nullptr) {
+      *required_because = "required: " + access.reason +
+                          (access.access == Access::kUnknown ? "; rewritten to be safe" : "");
+    }
+    return std::nullopt;
+  }
   return ScopeExclusion{Kind::kNotRequired,
-                        "not required: mTLS on " + port + " is " + mode.describe()};
+                        "not required: mTLS on " + port + " is " + mode.describe() +
+                            (when_required->authorization.empty()
+                                 ? ""
+                                 : ", and Istio's AuthorizationPolicies let the kubelet through")};
 }
 
 }  // namespace meshprobe::probe

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "probe/app_probers.h"
+#include "probe/authorization_policy.h"
 #include "probe/mesh.h"
 #include "probe/peer_authentication.h"
 
@@ -36,8 +37,10 @@ struct ProbeCandidate {
   std::string_view container;
   ProbeSlot slot;
   ProbeProtocol protocol;
-  int port = 0;               // the container port it targets, named ports resolved
-  bool port_captured = true;  // whether the sidecar intercepts inbound traffic to that port
+  int port = 0;                     // the container port it targets, named ports resolved
+  bool port_captured = true;        // whether the sidecar intercepts inbound traffic to that port
+  std::string_view method = "GET";  // the kubelet's request (HTTP and gRPC probes)
+  std::string_view path = "/";
 };
 
 // Why a probe is left out; the kind maps to a ProbeOutcome in rewrite.h.
@@ -48,11 +51,14 @@ struct ScopeExclusion {
 };
 
 // Mode WhenRequired: rewrite only what breaks otherwise. HTTP and gRPC probes break when their
-// port's effective mTLS mode is STRICT; TCP probes break (always succeed) when the workload
-// is in the mesh. A port the sidecar does not capture breaks nothing.
+// port's effective mTLS mode is STRICT, or when Istio's AuthorizationPolicies deny the
+// kubelet's plaintext request (or cannot be judged: rewriting is always safe); TCP probes
+// break (always succeed) when the workload is in the mesh. A port the sidecar does not
+// capture breaks nothing.
 struct WhenRequired {
   EffectiveMtls mtls;
   MeshMembership mesh;
+  std::vector<AuthorizationPolicy> authorization;  // those that apply to the workload
   bool operator==(const WhenRequired&) const = default;
 };
 
@@ -62,8 +68,10 @@ struct RewriteScope {
   std::optional<WhenRequired> when_required;
   std::string origin;  // who narrowed the scope, for reasons: "HealthProbePolicy shop/web"
 
-  // nullopt: rewrite it.
-  std::optional<ScopeExclusion> exclusion(const ProbeCandidate& candidate) const;
+  // nullopt: rewrite it; then `required_because`, when given, says why when it is worth saying
+  // (an AuthorizationPolicy), else it is left empty.
+  std::optional<ScopeExclusion> exclusion(const ProbeCandidate& candidate,
+                                          std::string* required_because = nullptr) const;
   // The part of exclusion() that needs only the slot and the protocol (policy's probes and
   // protocols), so that rewrite() can leave out a probe before reading it.
   std::optional<ScopeExclusion> policy_exclusion(ProbeSlot slot, ProbeProtocol protocol) const;

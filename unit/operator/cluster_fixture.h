@@ -59,7 +59,14 @@ class ClusterFixture : public ::testing::Test {
       "healthprobepolicies", api, project_policy, clock, random, metrics, logger);
   std::unique_ptr<InjectorInformer> injector =
       informer<InjectorState>("injector", api, project_injector, clock, random, metrics, logger);
-  ClusterCache cache{*deployments, *namespaces, *peer_authentications, *policies, *injector};
+  std::unique_ptr<AuthorizationPolicyInformer> authorization_policies =
+      informer<AuthorizationPolicyState>("authorizationpolicies", api, project_authorization_policy,
+                                         clock, random, metrics, logger);
+  std::unique_ptr<RevisionInjectorInformer> revision_injectors = informer<RevisionInjectorState>(
+      "revision-injectors", api, project_revision_injector, clock, random, metrics, logger);
+  ClusterCache cache{*deployments,       *namespaces, *peer_authentications,
+                     *policies,          *injector,   *authorization_policies,
+                     *revision_injectors};
 };
 
 // Puts `object` into its cache as a watch event would.

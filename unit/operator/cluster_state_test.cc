@@ -74,6 +74,29 @@ TEST(ProjectPolicyTest, KeepsTheParsedSpecOrTheProblem) {
   EXPECT_THAT(invalid.problem, ::testing::HasSubstr("spec.mode"));
 }
 
+TEST(ProjectRevisionInjectorTest, KeepsOnlyRevisionConfigMaps) {
+  auto config_map = [](const std::string& name) {
+    return json{{"metadata", {{"namespace", "istio-system"}, {"name", name}}},
+                {"data", {{"values", "{}"}}}};
+  };
+  EXPECT_EQ(project_revision_injector(config_map("istio-sidecar-injector-1-27")).revision, "1-27");
+  EXPECT_EQ(project_revision_injector(config_map("istio-sidecar-injector-1-27")).values, "{}");
+  EXPECT_EQ(project_revision_injector(config_map("istio-sidecar-injector")).revision, "");
+  EXPECT_EQ(project_revision_injector(config_map("istio-sidecar-injector-")).revision, "");
+  EXPECT_EQ(project_revision_injector(config_map("istio")).revision, "");
+}
+
+TEST(ProjectAuthorizationPolicyTest, KeepsTheParsedSpecOrTheProblem) {
+  const json valid = {{"metadata", {{"namespace", "shop"}, {"name", "a"}}},
+                      {"spec", {{"action", "DENY"}}}};
+  EXPECT_EQ(project_authorization_policy(valid).authorization_policy->action,
+            probe::AuthorizationAction::kDeny);
+  const json invalid = {{"metadata", {{"namespace", "shop"}, {"name", "a"}}},
+                        {"spec", {{"rules", "all"}}}};
+  EXPECT_FALSE(project_authorization_policy(invalid).authorization_policy);
+  EXPECT_EQ(project_authorization_policy(invalid).problem, "spec.rules: must be a list");
+}
+
 TEST(ProjectInjectorTest, ReadsTheValuesKey) {
   EXPECT_EQ(project_injector(injector_object("{}")).values, "{}");
   EXPECT_TRUE(project_injector(injector_object("{}")).has_data);

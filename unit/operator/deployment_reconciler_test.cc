@@ -2,6 +2,7 @@
 
 #include "operator/cluster_fixture.h"
 #include "operator/conditions.h"
+#include "probe/istio_hold.h"
 
 namespace meshprobe::controller {
 namespace {
@@ -103,7 +104,12 @@ TEST_F(DeploymentReconcilerTest, RewritesWithOneGuardedPatchOfTheTemplateAStatus
   }
   auto expected = probe::rewrite(original["spec"]["template"], {"agent:1", kTestAgentPort});
   ASSERT_TRUE(expected.ok());
+  // In an injection-labelled namespace, Istio's per-pod rewrite is held off too.
+  probe::hold_istio_rewrite(expected->pod_template);
   EXPECT_EQ(original.patch(patch)["spec"]["template"], expected->pod_template);
+  EXPECT_EQ(original.patch(patch)["spec"]["template"]["metadata"]["annotations"]
+                                 ["sidecar.istio.io/rewriteAppHTTPProbers"],
+            "false");
 
   const json status = json::parse(status_body);
   EXPECT_EQ(status["metadata"], (json{{"namespace", "shop"}, {"name", "web"}}));

@@ -80,6 +80,44 @@ TEST_F(OperatorTest, APeerAuthenticationEnqueuesItsNamespaceOrEverythingFromTheR
   EXPECT_EQ(adds_during([&] { put(cache.peer_authentications, peer_authentication); })[0], 3);
 }
 
+TEST_F(OperatorTest, AnAuthorizationPolicyEnqueuesItsNamespaceOrEverythingFromTheRootNamespace) {
+  json authorization_policy = {
+      {"apiVersion", "security.istio.io/v1"},
+      {"kind", "AuthorizationPolicy"},
+      {"metadata", {{"namespace", "shop"}, {"name", "deny-all"}, {"resourceVersion", "3"}}},
+      {"spec", json::object()}};
+  EXPECT_EQ(adds_during([&] { put(cache.authorization_policies, authorization_policy); })[0], 2);
+  authorization_policy["metadata"]["namespace"] = "istio-system";
+  EXPECT_EQ(adds_during([&] { put(cache.authorization_policies, authorization_policy); })[0], 3);
+  // An invalid one is logged, and still re-converges its namespace (it may have been valid).
+  authorization_policy["metadata"]["namespace"] = "bank";
+  authorization_policy["spec"] = {{"action", "MAYBE"}};
+  EXPECT_EQ(adds_during([&] { put(cache.authorization_policies, authorization_policy); })[0], 1);
+  EXPECT_THAT(logger.lines(), ::testing::Contains(::testing::HasSubstr(
+                                  "ignoring AuthorizationPolicy bank/deny-all: spec.action")));
+}
+
+TEST_F(OperatorTest, ARevisionsConfigMapEnqueuesTheDeploymentsOfThatRevision) {
+  put(cache.namespaces, namespace_object("bank", {{"istio.io/rev", "canary"}}));
+  json web = deployment_object("shop", "web", "2", http_liveness_pod_spec());
+  web["spec"]["template"]["metadata"]["labels"]["istio.io/rev"] = "canary";
+  put(cache.deployments, web);
+  const json config_map = {
+      {"apiVersion", "v1"},
+      {"kind", "ConfigMap"},
+      {"metadata",
+       {{"namespace", "istio-system"},
+        {"name", "istio-sidecar-injector-canary"},
+        {"resourceVersion", "9"},
+        {"labels", {{"istio.io/rev", "canary"}}}}},
+      {"data", {{"values", R"({"sidecarInjectorWebhook": {"rewriteAppHTTPProbe": false}})"}}}};
+  auto added = adds_during([&] { put(cache.revision_injectors, config_map); });
+  EXPECT_EQ(added[0], 2);  // bank/ledger (its namespace) and shop/web (its template)
+  EXPECT_EQ(added[2], 0);  // the controller manages the default revision's toggle only
+  EXPECT_EQ(cache.revision_toggles(),
+            (std::map<std::string, bool, std::less<>>{{"canary", false}}));
+}
+
 TEST_F(
     OperatorTest,
     APolicyEnqueuesItsNamespaceAndItsNeighboursAndFromTheRootNamespaceEverythingAndTheConfigMap) {

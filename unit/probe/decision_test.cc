@@ -55,6 +55,7 @@ TEST(Decide, TemplateAnnotationTimesGlobalToggle) {
     DecisionInput input;
     input.template_metadata = &metadata;
     input.namespace_name = "shop";
+    input.namespace_labels = {{"istio-injection", "enabled"}};
     input.rewrite_globally = test.global;
     auto decision = decide(input);
     EXPECT_EQ(decision.rewrite, test.rewrite);
@@ -74,6 +75,7 @@ TEST(Decide, AnnotationOnTheDeploymentItselfIsIgnoredAndSaidSo) {
   DecisionInput input;
   input.workload_metadata = &deployment_metadata;
   input.template_metadata = &template_metadata;
+  input.namespace_labels = {{"istio-injection", "enabled"}};
   auto decision = decide(input);
   EXPECT_TRUE(decision.rewrite);
   EXPECT_EQ(decision.source, DecisionSource::kGlobalToggle);
@@ -265,46 +267,190 @@ TEST(Decide, WhenRequiredRewritesOnlyWhatWouldBreak) {
   }
 }
 
-TEST(MeshMembership, FollowsIstiosInjectorOrder) {
+TEST(MeshScope, FollowsIstiosWebhookSelectorsAndInjectRequired) {
   struct Case {
+    std::string name;
     Labels namespace_labels;
     json template_metadata;
-    bool in_mesh;
+    json spec;
+    DataPlane data_plane;
+    bool injects;
+    std::string revision;
     std::string reason;
   };
+  const json no_spec = json::object();
+  const std::string nothing =
+      "neither the namespace (istio-injection=enabled, istio.io/rev) nor the pod template "
+      "(sidecar.istio.io/inject=true, istio.io/rev) asks for Istio's sidecar";
+  using enum DataPlane;
   const std::vector<Case> cases = {
-      {{}, json::object(), false, "namespace has neither istio-injection=enabled nor istio.io/rev"},
-      {{{"istio-injection", "enabled"}},
+      {"unlabelled", {}, json::object(), no_spec, kNone, false, "", nothing},
+      {"injection enabled",
+       {{"istio-injection", "enabled"}},
        json::object(),
+       no_spec,
+       kSidecar,
        true,
+       "",
        "namespace label istio-injection=enabled"},
-      {{{"istio-injection", "disabled"}, {"istio.io/rev", "1-20"}},
+      {"injection disabled wins over rev",
+       {{"istio-injection", "disabled"}, {"istio.io/rev", "1-20"}},
        json::object(),
+       no_spec,
+       kNone,
        false,
+       "",
        "namespace label istio-injection=disabled"},
-      {{{"istio.io/rev", "1-20"}}, json::object(), true, "namespace label istio.io/rev=1-20"},
-      {{{"istio-injection", "enabled"}},
-       {{"labels", {{"sidecar.istio.io/inject", "false"}}}},
-       false,
-       "pod template sets sidecar.istio.io/inject=false"},
-      {{},
-       {{"labels", {{"sidecar.istio.io/inject", "true"}}}},
+      {"namespace revision",
+       {{"istio.io/rev", "1-20"}},
+       json::object(),
+       no_spec,
+       kSidecar,
        true,
-       "pod template sets sidecar.istio.io/inject=true"},
-      {{{"istio-injection", "enabled"}},
-       {{"annotations", {{"sidecar.istio.io/inject", "false"}}}},
+       "1-20",
+       "namespace label istio.io/rev=1-20"},
+      {"namespace revision default",
+       {{"istio.io/rev", "default"}},
+       json::object(),
+       no_spec,
+       kSidecar,
+       true,
+       "",
+       "namespace label istio.io/rev=default"},
+      {"injection label wins over the pod's revision",
+       {{"istio-injection", "enabled"}},
+       {{"labels", {{"istio.io/rev", "canary"}}}},
+       no_spec,
+       kSidecar,
+       true,
+       "",
+       "namespace label istio-injection=enabled"},
+      {"pod revision",
+       {},
+       {{"labels", {{"istio.io/rev", "canary"}}}},
+       no_spec,
+       kSidecar,
+       true,
+       "canary",
+       "pod template label istio.io/rev=canary"},
+      {"pod label false",
+       {{"istio-injection", "enabled"}},
+       {{"labels", {{"sidecar.istio.io/inject", "false"}}}},
+       no_spec,
+       kNone,
        false,
-       "pod template sets sidecar.istio.io/inject=false"},
-      {{},
+       "",
+       "pod template label sidecar.istio.io/inject=false"},
+      {"pod label true",
+       {},
+       {{"labels", {{"sidecar.istio.io/inject", "true"}}}},
+       no_spec,
+       kSidecar,
+       true,
+       "",
+       "pod template label sidecar.istio.io/inject=true"},
+      {"pod annotation true alone is not selected by any webhook",
+       {},
+       {{"annotations", {{"sidecar.istio.io/inject", "true"}}}},
+       no_spec,
+       kNone,
+       false,
+       "",
+       nothing},
+      {"pod annotation false",
+       {{"istio-injection", "enabled"}},
+       {{"annotations", {{"sidecar.istio.io/inject", "false"}}}},
+       no_spec,
+       kNone,
+       false,
+       "",
+       "pod template annotation sidecar.istio.io/inject=false"},
+      {"label wins over annotation",
+       {},
        {{"labels", {{"sidecar.istio.io/inject", "true"}}},
         {"annotations", {{"sidecar.istio.io/inject", "false"}}}},
+       no_spec,
+       kSidecar,
        true,
-       "pod template sets sidecar.istio.io/inject=true"},
+       "",
+       "pod template label sidecar.istio.io/inject=true"},
+      {"other label values fall back to the default policy",
+       {{"istio-injection", "enabled"}},
+       {{"labels", {{"sidecar.istio.io/inject", "no"}}}},
+       no_spec,
+       kSidecar,
+       true,
+       "",
+       "namespace label istio-injection=enabled"},
+      {"hostNetwork",
+       {{"istio-injection", "enabled"}},
+       json::object(),
+       {{"hostNetwork", true}},
+       kNone,
+       false,
+       "",
+       "hostNetwork pods never get Istio's sidecar"},
+      {"ambient namespace",
+       {{"istio.io/dataplane-mode", "ambient"}},
+       json::object(),
+       no_spec,
+       kAmbient,
+       false,
+       "",
+       "namespace label istio.io/dataplane-mode=ambient"},
+      {"ambient pod",
+       {},
+       {{"labels", {{"istio.io/dataplane-mode", "ambient"}}}},
+       no_spec,
+       kAmbient,
+       false,
+       "",
+       "pod template label istio.io/dataplane-mode=ambient"},
+      {"ambient opt-out",
+       {{"istio.io/dataplane-mode", "ambient"}},
+       {{"labels", {{"istio.io/dataplane-mode", "none"}}}},
+       no_spec,
+       kNone,
+       false,
+       "",
+       nothing + "; pod template label istio.io/dataplane-mode=none"},
+      {"a sidecar wins over ambient",
+       {{"istio.io/dataplane-mode", "ambient"}, {"istio-injection", "enabled"}},
+       json::object(),
+       no_spec,
+       kSidecar,
+       true,
+       "",
+       "namespace label istio-injection=enabled"},
+      {"proxyless gRPC",
+       {{"istio-injection", "enabled"}},
+       {{"annotations", {{"inject.istio.io/templates", "grpc-agent"}}}},
+       no_spec,
+       kProxylessGrpc,
+       true,
+       "",
+       "namespace label istio-injection=enabled; pod template annotation "
+       "inject.istio.io/templates selects Istio's proxyless gRPC template"},
+      {"ignored namespace",
+       {{"istio-injection", "enabled"}},
+       json::object(),
+       no_spec,
+       kNone,
+       false,
+       "",
+       "Istio's injector never injects namespace kube-system"},
   };
   for (const auto& test : cases) {
-    auto membership = mesh_membership(test.namespace_labels, test.template_metadata);
-    EXPECT_EQ(membership.in_mesh, test.in_mesh) << test.reason;
-    EXPECT_EQ(membership.reason, test.reason);
+    SCOPED_TRACE(test.name);
+    const std::string namespace_name = test.name == "ignored namespace" ? "kube-system" : "shop";
+    const MeshScope scope =
+        mesh_scope(test.namespace_labels, namespace_name, test.template_metadata, test.spec);
+    EXPECT_EQ(scope.data_plane, test.data_plane);
+    EXPECT_EQ(scope.injector_injects, test.injects);
+    EXPECT_FALSE(scope.sidecar_in_template);
+    EXPECT_EQ(scope.revision, test.revision);
+    EXPECT_EQ(scope.reason, test.reason);
+    EXPECT_EQ(membership_of(scope).in_mesh, test.data_plane == kSidecar);
   }
 }
 

@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include "probe/decision.h"
+#include "probe/istio_hold.h"
 #include "probe/names.h"
 #include "probe/rewrite.h"
 
@@ -283,6 +285,52 @@ TEST(RewriteProperty, RestoreUndoesRewriteAndRewriteIsIdempotent) {
   }
   // The generator must actually exercise the rewrite, not only the pass-through.
   EXPECT_GT(rewritten_templates, kCases / 2);
+}
+
+// With Istio's per-pod hold (apply_decision): restore gives back the original exactly, applying
+// again changes nothing, and the user's own sidecar.istio.io/rewriteAppHTTPProbers is what the
+// decision reads before and after.
+TEST(RewriteProperty, TheHoldOnIstiosRewriteIsUndoneExactlyAndSeenThrough) {
+  TemplateGenerator generator(1313);
+  std::mt19937 random(99);
+  int held = 0;
+  for (int i = 0; i < kCases; ++i) {
+    json original = generator.pod_template();
+    const int choice = static_cast<int>(random() % 4);
+    if (choice > 0 && original.contains("metadata") && original["metadata"].is_object()) {
+      original["metadata"]["annotations"][std::string(kRewriteAppProbersAnnotation)] =
+          choice == 1   ? "true"
+          : choice == 2 ? "True"
+                        : "maybe";
+    }
+    Decision decision;
+    decision.rewrite = random() % 3 != 0;
+    decision.scope = generator.scope();
+    decision.hold_when_rewritten = true;
+    decision.hold_when_kept = random() % 2 == 0;
+    SCOPED_TRACE("case " + std::to_string(i) + ": " + original.dump());
+    auto once = apply_decision(decision, original, kAgent);
+    ASSERT_TRUE(once.ok());
+    held += once->held;
+    ASSERT_EQ(holds_istio_rewrite(once->pod_template), once->held);
+    if (once->held) {
+      const json& annotations = once->pod_template["metadata"]["annotations"];
+      ASSERT_EQ(annotations[std::string(kRewriteAppProbersAnnotation)], "false");
+    }
+    ASSERT_EQ(restore_of(once->pod_template), original);
+    auto twice = apply_decision(decision, once->pod_template, kAgent);
+    ASSERT_TRUE(twice.ok());
+    ASSERT_EQ(twice->pod_template, once->pod_template);
+    ASSERT_FALSE(twice->changed);
+    auto metadata_of = [](const json& pod_template) {
+      return pod_template.is_object() && pod_template.contains("metadata")
+                 ? pod_template["metadata"]
+                 : json();
+    };
+    ASSERT_EQ(user_rewrite_annotation(metadata_of(once->pod_template)),
+              user_rewrite_annotation(metadata_of(original)));
+  }
+  EXPECT_GT(held, kCases / 3);
 }
 
 TEST(RewriteProperty, RewriteIsAFunctionOfTheRestoredViewEvenAfterEdits) {
