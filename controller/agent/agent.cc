@@ -6,12 +6,12 @@
 
 namespace meshprobe::agent {
 
-ProberSet make_network_probers(const asio::any_io_executor& executor, const std::string& pod_ip,
-                               Logger& logger) {
+ProberSet make_network_probers(const asio::any_io_executor& executor, Clock& clock,
+                               const std::string& pod_ip, Logger& logger) {
   auto dialer = std::make_shared<ApplicationDialer>(pod_ip, logger);
-  return ProberSet{std::make_unique<AsioHttpProber>(executor, pod_ip, dialer),
-                   std::make_unique<AsioTcpProber>(executor, pod_ip, dialer),
-                   std::make_unique<Nghttp2GrpcProber>(executor, pod_ip, dialer)};
+  return ProberSet{std::make_unique<AsioHttpProber>(executor, clock, pod_ip, dialer),
+                   std::make_unique<AsioTcpProber>(executor, clock, pod_ip, dialer),
+                   std::make_unique<Nghttp2GrpcProber>(executor, clock, pod_ip, dialer)};
 }
 
 std::vector<std::string> Agent::paths_of(const probe::AppProbers& probers) {
@@ -21,13 +21,13 @@ std::vector<std::string> Agent::paths_of(const probe::AppProbers& probers) {
 }
 
 Agent::Agent(asio::any_io_executor executor, AgentConfig config, ProberSet probers, Logger& logger,
-             const Clock& clock)
+             Clock& clock)
     : config_(std::move(config)),
       probers_(std::move(probers)),
       metrics_(paths_of(config_.probers)),
       handler_(config_.probers, Probers{*probers_.http, *probers_.tcp, *probers_.grpc}, metrics_,
                logger, clock),
-      server_(std::move(executor), handler_, metrics_, logger, config_.limits) {}
+      server_(std::move(executor), clock, handler_, metrics_, logger, config_.limits) {}
 
 Result<int> Agent::start() {
   auto port = server_.listen(config_.address, config_.port);

@@ -19,16 +19,18 @@ struct ProberSet {
   GrpcProberPtr grpc;
 };
 
-// The probers that talk to the application over the network, on `executor`; `logger` hears
-// once when connections to the pod IP cannot come from the source the mesh lets through.
-ProberSet make_network_probers(const asio::any_io_executor& executor, const std::string& pod_ip,
-                               Logger& logger);
+// The probers that talk to the application over the network, on `executor`, their timeouts on
+// `clock`; `logger` hears once when connections to the pod IP cannot come from the source the
+// mesh lets through.
+ProberSet make_network_probers(const asio::any_io_executor& executor, Clock& clock,
+                               const std::string& pod_ip, Logger& logger);
 
 class Agent {
  public:
-  // The executor must run on one thread: nothing inside the agent is locked.
+  // The executor must run on one thread: nothing inside the agent is locked. `clock` runs its
+  // timers on that executor.
   Agent(asio::any_io_executor executor, AgentConfig config, ProberSet probers, Logger& logger,
-        const Clock& clock);
+        Clock& clock);
 
   Result<int> start();  // listens and serves; returns the bound port
   // Stops serving; the event loop runs out once the probes in flight have been answered.

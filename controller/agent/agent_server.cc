@@ -1,26 +1,28 @@
 #include "agent/agent_server.h"
 
+#include "agent/deadline.h"
+
 namespace meshprobe::agent {
 namespace {
 
 // Registers a connection with the server for as long as it is served.
 class RegisteredConnection {
  public:
-  RegisteredConnection(std::map<beast::tcp_stream*, bool>& connections, beast::tcp_stream& stream,
-                       AgentMetrics& metrics)
-      : connections_(connections), stream_(stream), metrics_(metrics) {
-    connections_[&stream_] = false;
+  RegisteredConnection(std::map<asio::ip::tcp::socket*, bool>& connections,
+                       asio::ip::tcp::socket& socket, AgentMetrics& metrics)
+      : connections_(connections), socket_(socket), metrics_(metrics) {
+    connections_[&socket_] = false;
     metrics_.connection_opened();
   }
   ~RegisteredConnection() {
-    connections_.erase(&stream_);
+    connections_.erase(&socket_);
     metrics_.connection_closed();
   }
-  void set_answering(bool answering) { connections_[&stream_] = answering; }
+  void set_answering(bool answering) { connections_[&socket_] = answering; }
 
  private:
-  std::map<beast::tcp_stream*, bool>& connections_;
-  beast::tcp_stream& stream_;
+  std::map<asio::ip::tcp::socket*, bool>& connections_;
+  asio::ip::tcp::socket& socket_;
   AgentMetrics& metrics_;
 };
 
@@ -66,8 +68,8 @@ void AgentServer::stop() {
   stopped_ = true;
   error_code ignored;
   acceptor_.close(ignored);
-  for (auto& [stream, answering] : connections_) {
-    if (!answering) stream->socket().close(ignored);  // the others close once answered
+  for (auto& [socket, answering] : connections_) {
+    if (!answering) socket->close(ignored);  // the others close once answered
   }
 }
 
@@ -79,8 +81,7 @@ asio::awaitable<void> AgentServer::accept_loop() {
     if (error) {
       // EMFILE and the like: say so, and keep serving the connections that are open.
       logger_.log(LogLevel::kError, "accept failed", {{"error", error.message()}});
-      asio::steady_timer pause(executor_, std::chrono::milliseconds(100));
-      co_await pause.async_wait(await_error(error));
+      co_await wait_for(clock_, kAcceptRetryPause);
       continue;
     }
     if (connections_.size() >= limits_.max_connections) {
@@ -107,15 +108,16 @@ asio::awaitable<Reply> AgentServer::answer(const IncomingRequest& request) {
 }
 
 asio::awaitable<void> AgentServer::serve(asio::ip::tcp::socket socket) {
-  beast::tcp_stream stream(std::move(socket));
-  RegisteredConnection registered(connections_, stream, metrics_);
+  RegisteredConnection registered(connections_, socket, metrics_);
+  ConnectionDeadline deadline(clock_, socket);
   beast::flat_buffer buffer(limits_.max_header_bytes + 1);
   error_code error;
   for (;;) {
     http::request_parser<http::empty_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(limits_.max_header_bytes));
-    stream.expires_after(limits_.header_read_timeout);
-    co_await http::async_read(stream, buffer, parser, await_error(error));
+    deadline.expires_after(limits_.header_read_timeout);
+    co_await http::async_read(socket, buffer, parser, await_error(error));
+    error = deadline.error_for(error);
     if (error) {
       if (error == http::error::end_of_stream || stopped_) break;
       if (error == beast::error::timeout) {
@@ -128,26 +130,26 @@ asio::awaitable<void> AgentServer::serve(asio::ip::tcp::socket socket) {
           error.category() == http::make_error_code(http::error::bad_target).category();
       if (!too_large && !malformed) break;  // reset or closed by the caller
       metrics_.record_rejection(too_large ? Rejection::kHeaderTooLarge : Rejection::kBadRequest);
-      stream.expires_after(kWriteTimeout);
+      deadline.expires_after(kWriteTimeout);
       auto response = to_response(Reply{too_large ? 431 : 400, {}, {}}, false);
-      co_await http::async_write(stream, response, await_error(error));
+      co_await http::async_write(socket, response, await_error(error));
       break;
     }
     const auto& message = parser.get();
     IncomingRequest request{std::string(message.method_string()), std::string(message.target()),
                             std::string(message[http::field::user_agent])};
     bool keep_alive = message.keep_alive();
-    stream.expires_never();  // the probe has its own timeout
+    deadline.expires_never();  // the probe has its own timeout
     registered.set_answering(true);
     const Reply reply = co_await answer(request);
     keep_alive = keep_alive && !stopped_;
-    stream.expires_after(kWriteTimeout);
+    deadline.expires_after(kWriteTimeout);
     auto response = to_response(reply, keep_alive);
-    co_await http::async_write(stream, response, await_error(error));
+    co_await http::async_write(socket, response, await_error(error));
     registered.set_answering(false);
     if (error || !keep_alive) break;
   }
-  stream.socket().shutdown(asio::ip::tcp::socket::shutdown_send, error);
+  socket.shutdown(asio::ip::tcp::socket::shutdown_send, error);
 }
 
 }  // namespace meshprobe::agent

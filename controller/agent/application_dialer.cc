@@ -4,18 +4,24 @@
 
 namespace meshprobe::agent {
 
-asio::awaitable<DialResult> ApplicationDialer::connect(beast::tcp_stream& stream,
+asio::awaitable<DialResult> ApplicationDialer::connect(asio::ip::tcp::socket& socket,
+                                                       const ConnectionDeadline& deadline,
                                                        const std::vector<std::string>& addresses,
                                                        int port) {
   DialResult result;
   for (const auto& address : addresses) {
+    if (deadline.expired()) {
+      if (result.address.empty()) result = DialResult{beast::error::timeout, address};
+      break;
+    }
     error_code error;
     const asio::ip::tcp::endpoint endpoint(asio::ip::make_address(address, error),
                                            static_cast<unsigned short>(port));
     if (!error) {
-      stream.socket().close(error);  // after a failed attempt; nothing to do on the first
-      bind_source(stream.socket(), endpoint);
-      co_await stream.async_connect(endpoint, await_error(error));
+      socket.close(error);  // after a failed attempt; nothing to do on the first
+      bind_source(socket, endpoint);
+      co_await socket.async_connect(endpoint, await_error(error));
+      error = deadline.error_for(error);
     }
     if (!error) co_return DialResult{{}, address};
     if (result.address.empty()) result = DialResult{error, address};

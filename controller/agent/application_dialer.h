@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "agent/asio.h"
+#include "agent/deadline.h"
 #include "agent/logger.h"
 
 namespace meshprobe::agent {
@@ -22,11 +23,13 @@ class ApplicationDialer {
   ApplicationDialer(std::string pod_ip, Logger& logger)
       : pod_ip_(std::move(pod_ip)), logger_(logger) {}
 
-  // Connects `stream` to the first of `addresses` (IP addresses, from dial_addresses) that
-  // accepts on `port`, within the stream's deadline. A connection to the pod IP is bound to
+  // Connects `socket` to the first of `addresses` (IP addresses, from dial_addresses) that
+  // accepts on `port`, within `deadline` (the socket's): once it has passed, no further address
+  // is tried. A connection to the pod IP is bound to
   // 127.0.0.6 (::6 for IPv6) first; a bind that fails (::6 where nothing set it up) is
   // logged once, and that connection goes out unbound, as it would without a mesh.
-  asio::awaitable<DialResult> connect(beast::tcp_stream& stream,
+  asio::awaitable<DialResult> connect(asio::ip::tcp::socket& socket,
+                                      const ConnectionDeadline& deadline,
                                       const std::vector<std::string>& addresses, int port);
 
  private:

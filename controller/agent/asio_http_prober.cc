@@ -7,8 +7,6 @@
 namespace meshprobe::agent {
 namespace {
 
-using Deadline = std::chrono::steady_clock::time_point;
-
 struct ResponseHead {
   std::optional<ProbeOutcome> failure;  // set when no response head came back
   int status = 0;
@@ -23,13 +21,15 @@ struct Target {
 
 // `address` and `port` name the application in failures.
 template <typename Stream>
-asio::awaitable<ResponseHead> exchange(Stream& stream, const std::string& address, int port,
+asio::awaitable<ResponseHead> exchange(Stream& stream, const ConnectionDeadline& deadline,
+                                       const std::string& address, int port,
                                        const OutgoingRequest& outgoing) {
   ResponseHead head;
   error_code error;
   http::request<http::empty_body> request{http::verb::get, outgoing.target, 11};
   for (const auto& header : outgoing.headers) request.insert(header.name, header.value);
   co_await http::async_write(stream, request, await_error(error));
+  error = deadline.error_for(error);
   if (error) {
     head.failure =
         ProbeOutcome::failure(reason_for(error), describe_failure("send to", address, port, error));
@@ -39,6 +39,7 @@ asio::awaitable<ResponseHead> exchange(Stream& stream, const std::string& addres
   http::response_parser<http::empty_body> parser;
   parser.header_limit(AsioHttpProber::kMaxResponseHeaderBytes);
   co_await http::async_read_header(stream, buffer, parser, await_error(error));
+  error = deadline.error_for(error);
   if (error) {
     const bool protocol =
         error.category() == http::make_error_code(http::error::bad_version).category();
@@ -55,9 +56,9 @@ asio::awaitable<ResponseHead> exchange(Stream& stream, const std::string& addres
 }
 
 asio::awaitable<ResponseHead> request_once(const std::function<asio::ssl::context&()>& tls,
-                                           ApplicationDialer& dialer, const Target& target,
-                                           bool https, const OutgoingRequest& outgoing,
-                                           Deadline deadline) {
+                                           Clock& clock, ApplicationDialer& dialer,
+                                           const Target& target, bool https,
+                                           const OutgoingRequest& outgoing, MonotonicTime until) {
   auto executor = co_await asio::this_coro::executor;
   ResponseHead head;
   auto connect_failure = [&](const DialResult& dialed, const error_code& error) {
@@ -65,38 +66,44 @@ asio::awaitable<ResponseHead> request_once(const std::function<asio::ssl::contex
         reason_for(error), describe_failure("connect to", dialed.address, target.port, error));
   };
   if (!https) {
-    beast::tcp_stream stream(executor);
-    stream.expires_at(deadline);  // covers connect, write and read together
-    const DialResult dialed = co_await dialer.connect(stream, target.addresses, target.port);
+    asio::ip::tcp::socket socket(executor);
+    ConnectionDeadline deadline(clock, socket);
+    deadline.expires_at(until);  // covers connect, write and read together
+    const DialResult dialed =
+        co_await dialer.connect(socket, deadline, target.addresses, target.port);
     if (dialed.error) {
       head.failure = connect_failure(dialed, dialed.error);
       co_return head;
     }
-    co_return co_await exchange(stream, dialed.address, target.port, outgoing);
+    co_return co_await exchange(socket, deadline, dialed.address, target.port, outgoing);
   }
-  beast::ssl_stream<beast::tcp_stream> stream(executor, tls());
-  beast::get_lowest_layer(stream).expires_at(deadline);
+  beast::ssl_stream<asio::ip::tcp::socket> stream(executor, tls());
+  ConnectionDeadline deadline(clock, stream.next_layer());
+  deadline.expires_at(until);
   error_code not_an_address;
   asio::ip::make_address(target.host_name, not_an_address);
   if (not_an_address)
     SSL_set_tlsext_host_name(stream.native_handle(),
                              target.host_name.c_str());  // SNI for names only, as Go
   const DialResult dialed =
-      co_await dialer.connect(beast::get_lowest_layer(stream), target.addresses, target.port);
+      co_await dialer.connect(stream.next_layer(), deadline, target.addresses, target.port);
   error_code error = dialed.error;
-  if (!error) co_await stream.async_handshake(asio::ssl::stream_base::client, await_error(error));
+  if (!error) {
+    co_await stream.async_handshake(asio::ssl::stream_base::client, await_error(error));
+    error = deadline.error_for(error);
+  }
   if (error) {
     head.failure = connect_failure(dialed, error);
     co_return head;
   }
-  co_return co_await exchange(stream, dialed.address, target.port, outgoing);
+  co_return co_await exchange(stream, deadline, dialed.address, target.port, outgoing);
 }
 
-asio::awaitable<ProbeOutcome> probe_http(std::function<asio::ssl::context&()> tls,
+asio::awaitable<ProbeOutcome> probe_http(std::function<asio::ssl::context&()> tls, Clock& clock,
                                          ApplicationDialer& dialer, probe::HttpGetAction action,
                                          std::string pod_ip, std::chrono::seconds timeout,
                                          std::string user_agent) {
-  const Deadline deadline = std::chrono::steady_clock::now() + timeout;
+  const MonotonicTime until = clock.now() + timeout;  // one deadline for every redirect
   HttpProbeState state = initial_probe_state(action, pod_ip);
   const std::string first_host = state.url.host;
   for (;;) {
@@ -109,8 +116,8 @@ asio::awaitable<ProbeOutcome> probe_http(std::function<asio::ssl::context&()> tl
     ++state.requests_made;
     const Target target{std::move(addresses), state.url.port, state.url.host};
     const auto head =
-        co_await request_once(tls, dialer, target, state.url.scheme == "https",
-                              build_probe_request(state, action.headers, user_agent), deadline);
+        co_await request_once(tls, clock, dialer, target, state.url.scheme == "https",
+                              build_probe_request(state, action.headers, user_agent), until);
     if (head.failure) co_return *head.failure;
     auto decision = decide_redirect(state, first_host, head.status, head.location);
     switch (decision.kind) {
@@ -127,9 +134,12 @@ asio::awaitable<ProbeOutcome> probe_http(std::function<asio::ssl::context&()> tl
 
 }  // namespace
 
-AsioHttpProber::AsioHttpProber(asio::any_io_executor executor, std::string pod_ip,
+AsioHttpProber::AsioHttpProber(asio::any_io_executor executor, Clock& clock, std::string pod_ip,
                                ApplicationDialerPtr dialer)
-    : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)), dialer_(std::move(dialer)) {}
+    : executor_(std::move(executor)),
+      clock_(clock),
+      pod_ip_(std::move(pod_ip)),
+      dialer_(std::move(dialer)) {}
 
 asio::ssl::context& AsioHttpProber::tls() {
   if (!tls_) {
@@ -142,8 +152,8 @@ asio::ssl::context& AsioHttpProber::tls() {
 void AsioHttpProber::probe(const probe::HttpGetAction& action, std::chrono::seconds timeout,
                            std::string user_agent, ProbeCallback done) {
   spawn_probe(executor_,
-              probe_http([this]() -> asio::ssl::context& { return tls(); }, *dialer_, action,
-                         pod_ip_, timeout, std::move(user_agent)),
+              probe_http([this]() -> asio::ssl::context& { return tls(); }, clock_, *dialer_,
+                         action, pod_ip_, timeout, std::move(user_agent)),
               std::move(done));
 }
 

@@ -14,7 +14,8 @@ class AsioHttpProber final : public HttpProber {
   // Response heads larger than this fail the probe; the body is never read.
   static constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;
 
-  AsioHttpProber(asio::any_io_executor executor, std::string pod_ip, ApplicationDialerPtr dialer);
+  AsioHttpProber(asio::any_io_executor executor, Clock& clock, std::string pod_ip,
+                 ApplicationDialerPtr dialer);
 
   void probe(const probe::HttpGetAction& action, std::chrono::seconds timeout,
              std::string user_agent, ProbeCallback done) override;
@@ -23,6 +24,7 @@ class AsioHttpProber final : public HttpProber {
   asio::ssl::context& tls();
 
   asio::any_io_executor executor_;
+  Clock& clock_;
   std::string pod_ip_;
   ApplicationDialerPtr dialer_;
   // Shared by every HTTPS probe and made at the first: OpenSSL's initialisation costs resident

@@ -5,12 +5,13 @@
 namespace meshprobe::agent {
 namespace {
 
-asio::awaitable<ProbeOutcome> connect_once(ApplicationDialer& dialer,
+asio::awaitable<ProbeOutcome> connect_once(Clock& clock, ApplicationDialer& dialer,
                                            std::vector<std::string> addresses, int port,
                                            std::chrono::seconds timeout) {
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
-  stream.expires_after(timeout);
-  const DialResult dialed = co_await dialer.connect(stream, addresses, port);
+  asio::ip::tcp::socket socket(co_await asio::this_coro::executor);
+  ConnectionDeadline deadline(clock, socket);
+  deadline.expires_after(timeout);
+  const DialResult dialed = co_await dialer.connect(socket, deadline, addresses, port);
   if (dialed.error) {
     co_return ProbeOutcome::failure(
         reason_for(dialed.error),
@@ -30,7 +31,7 @@ void AsioTcpProber::probe(const probe::TcpSocketAction& action, std::chrono::sec
                                "host \"" + host + "\" is not the pod's own"));
     return;
   }
-  spawn_probe(executor_, connect_once(*dialer_, std::move(addresses), action.port, timeout),
+  spawn_probe(executor_, connect_once(clock_, *dialer_, std::move(addresses), action.port, timeout),
               std::move(done));
 }
 

@@ -130,13 +130,14 @@ ProbeOutcome outcome_of(const HealthCall& call, const std::string& service) {
   return ProbeOutcome::success();
 }
 
-asio::awaitable<ProbeOutcome> check_health(ApplicationDialer& dialer, std::string address, int port,
-                                           std::string service, std::chrono::seconds timeout,
-                                           std::string user_agent) {
-  beast::tcp_stream stream(co_await asio::this_coro::executor);
-  stream.expires_after(timeout);  // covers the whole call
+asio::awaitable<ProbeOutcome> check_health(Clock& clock, ApplicationDialer& dialer,
+                                           std::string address, int port, std::string service,
+                                           std::chrono::seconds timeout, std::string user_agent) {
+  asio::ip::tcp::socket socket(co_await asio::this_coro::executor);
+  ConnectionDeadline deadline(clock, socket);
+  deadline.expires_after(timeout);  // covers the whole call
   const std::vector<std::string> addresses{address};
-  const DialResult dialed = co_await dialer.connect(stream, addresses, port);
+  const DialResult dialed = co_await dialer.connect(socket, deadline, addresses, port);
   error_code error = dialed.error;
   if (error)
     co_return ProbeOutcome::failure(reason_for(error),
@@ -185,7 +186,8 @@ asio::awaitable<ProbeOutcome> check_health(ApplicationDialer& dialer, std::strin
       outgoing.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(length));
     }
     if (!outgoing.empty()) {
-      co_await asio::async_write(stream, asio::buffer(outgoing), await_error(error));
+      co_await asio::async_write(socket, asio::buffer(outgoing), await_error(error));
+      error = deadline.error_for(error);
       if (error)
         co_return ProbeOutcome::failure(reason_for(error),
                                         describe_failure("send to", address, port, error));
@@ -197,7 +199,8 @@ asio::awaitable<ProbeOutcome> check_health(ApplicationDialer& dialer, std::strin
                                       "the application ended the HTTP/2 session");
     }
     const std::size_t received =
-        co_await stream.async_read_some(asio::buffer(incoming), await_error(error));
+        co_await socket.async_read_some(asio::buffer(incoming), await_error(error));
+    error = deadline.error_for(error);
     if (error)
       co_return ProbeOutcome::failure(reason_for(error),
                                       describe_failure("read the answer of", address, port, error));
@@ -216,8 +219,8 @@ void Nghttp2GrpcProber::probe(const probe::GrpcAction& action, std::chrono::seco
   // The kubelet's gRPC probe has no host: it asks the pod IP.
   const std::string address = dial_addresses(probe_host("", pod_ip_), pod_ip_).front();
   spawn_probe(executor_,
-              check_health(*dialer_, address, action.port, action.service.value_or(""), timeout,
-                           std::move(user_agent)),
+              check_health(clock_, *dialer_, address, action.port, action.service.value_or(""),
+                           timeout, std::move(user_agent)),
               std::move(done));
 }
 

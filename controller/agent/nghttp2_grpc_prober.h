@@ -16,14 +16,19 @@ class Nghttp2GrpcProber final : public GrpcProber {
   // A health answer is a few bytes; anything larger is not a health answer.
   static constexpr std::size_t kMaxResponseBodyBytes = 16 * 1024;
 
-  Nghttp2GrpcProber(asio::any_io_executor executor, std::string pod_ip, ApplicationDialerPtr dialer)
-      : executor_(std::move(executor)), pod_ip_(std::move(pod_ip)), dialer_(std::move(dialer)) {}
+  Nghttp2GrpcProber(asio::any_io_executor executor, Clock& clock, std::string pod_ip,
+                    ApplicationDialerPtr dialer)
+      : executor_(std::move(executor)),
+        clock_(clock),
+        pod_ip_(std::move(pod_ip)),
+        dialer_(std::move(dialer)) {}
 
   void probe(const probe::GrpcAction& action, std::chrono::seconds timeout, std::string user_agent,
              ProbeCallback done) override;
 
  private:
   asio::any_io_executor executor_;
+  Clock& clock_;
   std::string pod_ip_;
   ApplicationDialerPtr dialer_;
 };

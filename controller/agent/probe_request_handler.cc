@@ -49,10 +49,10 @@ void ProbeRequestHandler::handle(const IncomingRequest& request, ReplyCallback r
 
 void ProbeRequestHandler::start_probe(const std::string& path, const probe::AppProber& prober,
                                       const std::string& user_agent, ReplyCallback reply) {
-  const auto started = clock_.monotonic_now();
+  const auto started = clock_.now();
   // `path` and `prober` live in probers_, which outlives every probe.
   auto done = [this, &path, &prober, started, reply = std::move(reply)](ProbeOutcome outcome) {
-    const auto duration = clock_.monotonic_now() - started;
+    const auto duration = clock_.now() - started;
     metrics_.record_probe(path, outcome, duration);
     if (!outcome.succeeded()) {
       logger_.log(LogLevel::kWarn, "probe failed",

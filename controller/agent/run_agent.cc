@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "agent/real_clock.h"
+
 namespace meshprobe::agent {
 namespace {
 
@@ -26,12 +28,11 @@ int run_agent(int argc, const char* const argv[], const ProberFactory& make_prob
     return 0;
   }
   const AgentConfig& config = *command_line->config;
-  RealClock clock;
-  StreamLogger logger(std::cerr, config.log_format, config.log_level, clock);
-
   asio::io_context io(1);  // one thread runs everything
-  Agent agent(io.get_executor(), config, make_probers(io.get_executor(), config.pod_ip, logger),
-              logger, clock);
+  RealClock clock(io.get_executor());
+  StreamLogger logger(std::cerr, config.log_format, config.log_level, clock);
+  Agent agent(io.get_executor(), config,
+              make_probers(io.get_executor(), clock, config.pod_ip, logger), logger, clock);
   auto port = agent.start();
   if (!port) {
     logger.log(LogLevel::kError, "cannot start", {{"error", port.error().message}});

@@ -1,5 +1,5 @@
-// The body of meshprobe-agent's main(): configuration, the real clock and logger, the
-// probers from `make_probers`, one event loop until SIGTERM or SIGINT. Shared with the
+// The body of meshprobe-agent's main(): configuration, one event loop with the real clock and
+// logger, the probers from `make_probers`, until SIGTERM or SIGINT. Shared with the
 // benchmark's variant that asks gRPC health with gRPC's own library (e2e/bench/).
 #pragma once
 
@@ -9,7 +9,7 @@
 
 namespace meshprobe::agent {
 
-using ProberFactory = std::function<ProberSet(const asio::any_io_executor& executor,
+using ProberFactory = std::function<ProberSet(const asio::any_io_executor& executor, Clock& clock,
                                               const std::string& pod_ip, Logger& logger)>;
 
 // Returns the process exit status: 0 after a clean stop, 1 when the agent cannot start, 2

@@ -5,11 +5,11 @@
 
 int main(int argc, char** argv) {
   using namespace meshprobe::agent;
-  return run_agent(
-      argc, argv,
-      [](const asio::any_io_executor& executor, const std::string& pod_ip, Logger& logger) {
-        ProberSet probers = make_network_probers(executor, pod_ip, logger);
-        probers.grpc = std::make_unique<GrpcppGrpcProber>(executor, pod_ip);
-        return probers;
-      });
+  return run_agent(argc, argv,
+                   [](const asio::any_io_executor& executor, Clock& clock,
+                      const std::string& pod_ip, Logger& logger) {
+                     ProberSet probers = make_network_probers(executor, clock, pod_ip, logger);
+                     probers.grpc = std::make_unique<GrpcppGrpcProber>(executor, pod_ip);
+                     return probers;
+                   });
 }

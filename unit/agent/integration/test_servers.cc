@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <future>
 #include <stdexcept>
 
 extern char** environ;
@@ -73,6 +74,15 @@ std::vector<RecordedRequest> TestHttpApp::requests() const {
   return requests_;
 }
 
+bool TestHttpApp::wait_for_requests(const std::string& target, std::size_t count) const {
+  std::unique_lock lock(mutex_);
+  return request_recorded_.wait_for(lock, std::chrono::seconds(10), [&] {
+    return static_cast<std::size_t>(
+               std::count_if(requests_.begin(), requests_.end(),
+                             [&](const auto& r) { return r.target == target; })) >= count;
+  });
+}
+
 std::vector<std::string> TestHttpApp::peers() const {
   std::lock_guard lock(mutex_);
   return peers_;
@@ -123,6 +133,7 @@ asio::awaitable<void> TestHttpApp::serve(Stream& stream) {
   {
     std::lock_guard lock(mutex_);
     requests_.push_back(recorded);
+    request_recorded_.notify_all();
     const std::string path = recorded.target.substr(0, recorded.target.find('?'));
     if (auto it = routes_.find(path); it != routes_.end()) route = it->second;
   }
@@ -201,9 +212,9 @@ std::vector<std::string> TestAgent::RecordingLogger::lines() const {
 
 TestAgent::TestAgent(AgentConfig config) {
   const std::string pod_ip = config.pod_ip;
-  agent_ = std::make_unique<Agent>(io_.get_executor(), std::move(config),
-                                   make_network_probers(io_.get_executor(), pod_ip, logger_),
-                                   logger_, clock_);
+  agent_ = std::make_unique<Agent>(
+      io_.get_executor(), std::move(config),
+      make_network_probers(io_.get_executor(), clock_, pod_ip, logger_), logger_, clock_);
   auto port = agent_->start();
   if (!port) throw std::runtime_error(port.error().message);
   port_ = *port;
@@ -212,6 +223,15 @@ TestAgent::TestAgent(AgentConfig config) {
 
 void TestAgent::stop() {
   asio::post(io_, [this] { agent_->stop(); });
+}
+
+void TestAgent::advance_time(Duration by) {
+  std::promise<void> advanced;
+  asio::post(io_, [&] {
+    clock_.advance(by);
+    advanced.set_value();
+  });
+  advanced.get_future().wait();
 }
 
 TestAgent::~TestAgent() {

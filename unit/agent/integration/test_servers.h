@@ -1,11 +1,12 @@
 // Real servers for the agent's loopback tests: an HTTP(S) application whose answers the test
 // scripts and whose requests it records, a TCP listener, a gRPC health server (gRPC's own C++
-// library), and the agent itself on its own event loop.
+// library), and the agent itself on its own event loop, its time on a FakeClock.
 #pragma once
 
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "agent/asio.h"
+#include "agent/mocks/fake_clock.h"
 
 namespace meshprobe::agent::testing {
 
@@ -26,7 +28,7 @@ struct Route {
   int status = 200;
   std::vector<probe::HttpHeader> headers;
   std::string body;
-  std::chrono::milliseconds delay{0};
+  std::chrono::milliseconds delay{0};  // real time: the application is slow
 };
 
 // An application on 127.0.0.1 (or ::1), plain or TLS with a self-signed certificate made for
@@ -41,6 +43,8 @@ class TestHttpApp {
   void route(const std::string& path, Route route);
   std::vector<RecordedRequest> requests() const;
   std::size_t request_count(const std::string& target) const;
+  // Blocks until `target` has been asked `count` times; false after 10 s.
+  bool wait_for_requests(const std::string& target, std::size_t count = 1) const;
   // The source address of every connection accepted, in order (whatever came over it).
   std::vector<std::string> peers() const;
 
@@ -56,6 +60,7 @@ class TestHttpApp {
   asio::ip::tcp::acceptor acceptor_{io_};
   int port_ = 0;
   mutable std::mutex mutex_;
+  mutable std::condition_variable request_recorded_;
   std::map<std::string, Route> routes_;
   std::vector<RecordedRequest> requests_;
   std::vector<std::string> peers_;
@@ -104,6 +109,7 @@ HttpAnswer http_get(int port, const std::string& target,
                     const std::string& address = "127.0.0.1");
 
 // The agent on its own thread, listening on 127.0.0.1 at a free port, logging text to a buffer.
+// Its time stands still until the test advances it: no timeout fires on its own.
 class TestAgent {
  public:
   explicit TestAgent(AgentConfig config);
@@ -111,6 +117,16 @@ class TestAgent {
 
   int port() const { return port_; }
   void stop();  // as on SIGTERM
+  // Moves the agent's clock forward on its event loop, firing the deadlines that come due, and
+  // returns once they have run.
+  void advance_time(Duration by);
+  // Blocks until the agent has exactly `count` deadlines armed (one per connection waiting
+  // for a request's headers, one per probe in flight); false after 10 s.
+  bool wait_for_deadlines(std::size_t count) const { return clock_.wait_for_pending_timers(count); }
+  // Blocks until a deadline `from_now` away is armed (a probe's timeout, say); false after 10 s.
+  bool wait_for_deadline_in(Duration from_now) const {
+    return clock_.wait_for_timer_at(clock_.now() + from_now);
+  }
   std::vector<std::string> log_lines() const { return logger_.lines(); }
   std::string metrics() { return http_get(port_, "/metrics").body; }
 
@@ -130,7 +146,7 @@ class TestAgent {
   };
 
   asio::io_context io_{1};
-  RealClock clock_;
+  FakeClock clock_;
   RecordingLogger logger_{clock_};
   std::unique_ptr<Agent> agent_;
   int port_ = 0;
