@@ -18,6 +18,8 @@ declare -A controller_pid=() controller_id=() controller_log=()
 reliability_setup() {
   e2e_setup
   trap _reliability_teardown EXIT
+  # In Istio's sidecar mesh: meshprobe rewrites only there (docs/istio.md).
+  e2e_kubectl label namespace "$E2E_NAMESPACE" istio-injection=enabled >/dev/null
   e2e_kubectl create namespace istio-system --dry-run=client -o yaml | e2e_kubectl apply -f - >/dev/null
   e2e_kubectl apply -f "$repository/crds/" >/dev/null
   e2e_kubectl apply -f "$repository/config/manager/namespace.yaml" >/dev/null
