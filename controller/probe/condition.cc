@@ -75,7 +75,7 @@ ConditionReason disabled_reason(const Decision& decision) {
 
 const std::string kHeldText = "meshprobe holds Istio's probe rewrite off for these pods (" +
                               std::string(kRewriteAppProbersAnnotation) +
-                              "=\"false\", recorded in " +
+                              "=\"False\", recorded in " +
                               std::string(kIstioRewriteHoldAnnotation) + ")";
 
 // What Istio's injector does to the probes meshprobe leaves as they are; empty when it does

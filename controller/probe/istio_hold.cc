@@ -10,7 +10,9 @@ using nlohmann::json;
 
 const std::string kRewriteKey(kRewriteAppProbersAnnotation);
 const std::string kHoldKey(kIstioRewriteHoldAnnotation);
-constexpr const char* kHeld = "false";
+// A spelling of false (Go's strconv.ParseBool, as Istio reads it) that people rarely write: a
+// user's "false" written over the hold is then a change meshprobe sees, and theirs.
+constexpr const char* kHeld = "False";
 
 // The recorded state: {"before": value} or {} (no annotation before); also whether the hold
 // created the annotations map or the metadata ("created": ["metadata", "annotations"]), and

@@ -111,7 +111,7 @@ TEST_F(WorkloadReconcilerTest, RewritesWithOneGuardedPatchOfTheTemplateAStatusAp
   EXPECT_EQ(original.patch(patch)["spec"]["template"], expected->pod_template);
   EXPECT_EQ(original.patch(patch)["spec"]["template"]["metadata"]["annotations"]
                                  ["sidecar.istio.io/rewriteAppHTTPProbers"],
-            "false");
+            "False");
 
   const json status = json::parse(status_body);
   EXPECT_EQ(status["metadata"], (json{{"namespace", "shop"}, {"name", "web"}}));

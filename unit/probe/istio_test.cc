@@ -306,7 +306,7 @@ TEST(IstioHold, ARewrittenTemplateHoldsIstiosRewriteAndTheDecisionSeesThrough) {
   const json original = app_template();
   auto [result, summary] = world.converge(original);
   ASSERT_TRUE(result.held);
-  EXPECT_EQ(annotation_of(result.pod_template, "sidecar.istio.io/rewriteAppHTTPProbers"), "false");
+  EXPECT_EQ(annotation_of(result.pod_template, "sidecar.istio.io/rewriteAppHTTPProbers"), "False");
   EXPECT_EQ(annotation_of(result.pod_template, "meshprobe.io/istio-rewrite-hold"), "{}");
   EXPECT_NE(summary.message.find("Meshprobe holds Istio's probe rewrite off for these pods"),
             std::string::npos);
@@ -330,7 +330,7 @@ TEST(IstioHold, TheUsersTrueIsRecordedAndComesBack) {
       app_template({{"annotations", {{std::string(kRewriteAppProbersAnnotation), "true"}}}});
   auto [result, summary] = world.converge(original);
   EXPECT_EQ(summary.reason, ConditionReason::kRewritten);
-  EXPECT_EQ(annotation_of(result.pod_template, "sidecar.istio.io/rewriteAppHTTPProbers"), "false");
+  EXPECT_EQ(annotation_of(result.pod_template, "sidecar.istio.io/rewriteAppHTTPProbers"), "False");
   EXPECT_EQ(annotation_of(result.pod_template, "meshprobe.io/istio-rewrite-hold"),
             R"({"before":"true"})");
   EXPECT_EQ(user_rewrite_annotation(result.pod_template["metadata"]), "true");
@@ -342,12 +342,13 @@ TEST(IstioHold, TheUsersTrueIsRecordedAndComesBack) {
 TEST(IstioHold, AUserWhoChangesTheAnnotationAfterwardsIsHeard) {
   World world;
   json held = world.converge(app_template()).first.pod_template;
-  held["metadata"]["annotations"][std::string(kRewriteAppProbersAnnotation)] = "False";
-  EXPECT_EQ(user_rewrite_annotation(held["metadata"]), "False");
+  // The gesture the README documents: the user's "false" over meshprobe's "False".
+  held["metadata"]["annotations"][std::string(kRewriteAppProbersAnnotation)] = "false";
+  EXPECT_EQ(user_rewrite_annotation(held["metadata"]), "false");
   auto [result, summary] = world.converge(held);
   EXPECT_EQ(summary.reason, ConditionReason::kDisabledByAnnotation);
   EXPECT_FALSE(is_rewritten(result.pod_template));
-  EXPECT_EQ(annotation_of(result.pod_template, "sidecar.istio.io/rewriteAppHTTPProbers"), "False");
+  EXPECT_EQ(annotation_of(result.pod_template, "sidecar.istio.io/rewriteAppHTTPProbers"), "false");
   EXPECT_EQ(annotation_of(result.pod_template, "meshprobe.io/istio-rewrite-hold"), "(absent)");
 }
 
@@ -386,7 +387,7 @@ TEST(IstioHold, NeverHoldsAtThePodWhereIstioWouldRewrite) {
     EXPECT_EQ(result.count(ProbeOutcome::kRewritten), 0);
     if (test.held) {
       EXPECT_EQ(annotation_of(result.pod_template, "sidecar.istio.io/rewriteAppHTTPProbers"),
-                "false");
+                "False");
       EXPECT_NE(summary.message.find("the kubelet probes the application directly"),
                 std::string::npos)
           << summary.message;

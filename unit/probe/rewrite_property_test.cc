@@ -315,7 +315,7 @@ TEST(RewriteProperty, TheHoldOnIstiosRewriteIsUndoneExactlyAndSeenThrough) {
     ASSERT_EQ(holds_istio_rewrite(once->pod_template), once->held);
     if (once->held) {
       const json& annotations = once->pod_template["metadata"]["annotations"];
-      ASSERT_EQ(annotations[std::string(kRewriteAppProbersAnnotation)], "false");
+      ASSERT_EQ(annotations[std::string(kRewriteAppProbersAnnotation)], "False");
     }
     ASSERT_EQ(restore_of(once->pod_template), original);
     auto twice = apply_decision(decision, once->pod_template, kAgent);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # meshprobe controller next to Istio's real injector (issue 13), one rewrite per probe:
 #   - injection-labelled namespace: the seed's liveness-http is rewritten once (generation 2 and
-#     stays), with Istio's per-pod switch sidecar.istio.io/rewriteAppHTTPProbers "false" on the
+#     stays), with Istio's per-pod switch sidecar.istio.io/rewriteAppHTTPProbers "False" on the
 #     template; its Pods, as Istio's webhook admitted them, have istio-proxy and probe
 #     meshprobe's agent directly (:15120, no chain through :15020), istio-proxy's
 #     ISTIO_KUBE_APP_PROBERS holds none of meshprobe's paths;
@@ -38,7 +38,7 @@ sleep 5  # a converged Deployment is never written again
 deployment=$(istio_deployment liveness-http "$mesh")
 [[ $(jq .metadata.generation <<<"$deployment") == 2 ]] ||
   e2e_fail "the rewrite took $(($(jq .metadata.generation <<<"$deployment") - 1)) writes, not one"
-[[ $(jq -r '.spec.template.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"]' <<<"$deployment") == false ]] ||
+[[ $(jq -r '.spec.template.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"]' <<<"$deployment") == False ]] ||
   e2e_fail "meshprobe did not hold Istio's per-pod rewrite off: $(jq -c .spec.template.metadata.annotations <<<"$deployment")"
 [[ $(istio_deployment liveness-http "$plain" | jq .metadata.generation) == 1 ]] ||
   e2e_fail "the Deployment outside the mesh was written"
@@ -68,7 +68,7 @@ agent_probers=$(istio_container "$pod" meshprobe-agent | jq '.env | map(select(.
   e2e_fail "the agent does not hold the original probe: $agent_probers"
 
 # The first Pod may predate meshprobe's hold (Istio rewrote it); the template's next one not.
-held_pod() { pod_where "$never" '.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"] == "false"'; }
+held_pod() { pod_where "$never" '.metadata.annotations["sidecar.istio.io/rewriteAppHTTPProbers"] == "False"'; }
 e2e_eventually "a Pod of the held template in the Never namespace" 60 held_pod
 pod=$(held_pod)
 istio_container "$pod" istio-proxy >/dev/null || e2e_fail "the Never namespace's Pod was not injected"

@@ -180,15 +180,14 @@ TEST_F(WorkloadKindsTest, StatefulSetsDaemonSetsAndCronJobsAreRewrittenRestoredA
               HasSubstr("CronJob\t" + test_namespace() + "/nightly\tRewritten"));
 
   // Opting one out by its template annotation restores it (the policy and the toggle are
-  // covered by the Deployment tests; the path is the same). A rewritten template already reads
-  // "false" there (meshprobe's hold on Istio's rewrite), so the opt-out also drops meshprobe's
-  // record of the hold: the "false" is then the user's (docs/istio.md).
+  // covered by the Deployment tests; the path is the same). The user's "false" over meshprobe's
+  // hold ("False") is a change, and the user's (docs/istio.md).
   kubectl_ok(
       {"patch", "statefulset", "db", "--namespace", test_namespace(), "--type=merge", "-p",
-       R"({"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/rewriteAppHTTPProbers":"false","meshprobe.io/istio-rewrite-hold":null}}}}})"});
+       R"({"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/rewriteAppHTTPProbers":"false"}}}}})"});
   kubectl_ok(
       {"patch", "cronjob", "nightly", "--namespace", test_namespace(), "--type=merge", "-p",
-       R"({"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/rewriteAppHTTPProbers":"false","meshprobe.io/istio-rewrite-hold":null}}}}}}})"});
+       R"({"spec":{"jobTemplate":{"spec":{"template":{"metadata":{"annotations":{"sidecar.istio.io/rewriteAppHTTPProbers":"false"}}}}}}})"});
   EXPECT_TRUE(eventually_state("statefulset", "db", "DisabledByAnnotation", false));
   EXPECT_TRUE(eventually_state("cronjob", "nightly", "DisabledByAnnotation", false));
   EXPECT_EQ(field(object("statefulset", "db"),
