@@ -49,7 +49,8 @@ struct WorkloadState {
   std::optional<std::string> workload_rewrite_annotation;
   probe::Labels template_labels;
   // Compressed against workload_dictionary(): the reconciler decodes them, nothing else reads
-  // them, and they are most of what a workload costs the cache (README "Performance").
+  // them, and they are most of what a workload costs the cache (docs/benchmarks.md "The cache, per
+  // Deployment").
   kube::CompactObject pod_template;  // at the kind's template path
   // Our status condition entry (for StatusStyle::kAnnotations: made from the annotations);
   // decodes to null when absent.
