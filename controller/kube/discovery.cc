@@ -4,15 +4,44 @@
 
 namespace meshprobe::kube {
 
+using nlohmann::json;
+
 ResourceResolver fixed_resource(ResourceType type) {
   return [type]() -> ApiResult<std::optional<ResourceType>> { return std::optional(type); };
 }
 
-ApiResult<std::optional<ResourceType>> discover_resource(KubernetesApi& api,
-                                                         const std::string& group,
-                                                         const std::string& plural,
-                                                         const std::vector<std::string>& versions) {
-  auto group_info = api.get_path("/apis/" + group);
+ApiResult<json> Discovery::get_path(const std::string& path) {
+  std::promise<ApiResult<json>> promise;
+  {
+    std::unique_lock lock(mutex_);
+    if (auto found = in_flight_.find(path); found != in_flight_.end()) {
+      auto answer = found->second.answer;
+      ++found->second.waiting;
+      lock.unlock();
+      return answer.get();
+    }
+    in_flight_[path].answer = promise.get_future().share();
+  }
+  auto answer = api_.get_path(path);
+  {
+    // Out of the map before the answer is published: a caller arriving from now on asks the
+    // server afresh rather than reading an answer that is already old.
+    std::lock_guard lock(mutex_);
+    in_flight_.erase(path);
+  }
+  promise.set_value(answer);
+  return answer;
+}
+
+int Discovery::waiting_for(const std::string& path) const {
+  std::lock_guard lock(mutex_);
+  auto found = in_flight_.find(path);
+  return found == in_flight_.end() ? 0 : found->second.waiting;
+}
+
+ApiResult<std::optional<ResourceType>> Discovery::resource(
+    const std::string& group, const std::string& plural, const std::vector<std::string>& versions) {
+  auto group_info = get_path("/apis/" + group);
   if (!group_info) {
     if (group_info.error().is(ApiErrorKind::kNotFound)) return std::optional<ResourceType>();
     return group_info.error();
@@ -25,7 +54,7 @@ ApiResult<std::optional<ResourceType>> discover_resource(KubernetesApi& api,
   }
   for (const auto& version : versions) {
     if (std::find(served.begin(), served.end(), version) == served.end()) continue;
-    auto resources = api.get_path("/apis/" + group + "/" + version);
+    auto resources = get_path("/apis/" + group + "/" + version);
     if (!resources) {
       if (resources.error().is(ApiErrorKind::kNotFound)) continue;  // removed meanwhile
       return resources.error();
@@ -41,12 +70,17 @@ ApiResult<std::optional<ResourceType>> discover_resource(KubernetesApi& api,
   return std::optional<ResourceType>();
 }
 
-ResourceResolver discovered_resource(KubernetesApi& api, std::string group, std::string plural,
+ResourceResolver Discovery::resolver(std::string group, std::string plural,
                                      std::vector<std::string> versions) {
-  return
-      [&api, group = std::move(group), plural = std::move(plural), versions = std::move(versions)] {
-        return discover_resource(api, group, plural, versions);
-      };
+  return [this, group = std::move(group), plural = std::move(plural),
+          versions = std::move(versions)] { return resource(group, plural, versions); };
+}
+
+ApiResult<std::optional<ResourceType>> discover_resource(KubernetesApi& api,
+                                                         const std::string& group,
+                                                         const std::string& plural,
+                                                         const std::vector<std::string>& versions) {
+  return Discovery(api).resource(group, plural, versions);
 }
 
 }  // namespace meshprobe::kube

@@ -30,16 +30,16 @@ typename kube::Informer<T>::Handlers on_any_change(
 }
 
 std::vector<std::unique_ptr<WorkloadInformer>> make_workload_informers(
-    kube::KubernetesApi& api, int agent_port, const kube::ReflectorOptions& reflector,
-    kube::Clock& clock, kube::Random& random, kube::MetricsRegistry& metrics,
-    kube::Logger& logger) {
+    kube::KubernetesApi& api, kube::Discovery& discovery, int agent_port,
+    const kube::ReflectorOptions& reflector, kube::Clock& clock, kube::Random& random,
+    kube::MetricsRegistry& metrics, kube::Logger& logger) {
   std::vector<std::unique_ptr<WorkloadInformer>> informers;
   for (const auto& kind : workload_kinds()) {
     const auto& resource = kind.resource;
     informers.push_back(std::make_unique<WorkloadInformer>(
         resource.plural, api,
         kind.needs_discovery
-            ? kube::discovered_resource(api, resource.group, resource.plural, {resource.version})
+            ? discovery.resolver(resource.group, resource.plural, {resource.version})
             : kube::fixed_resource(resource),
         [&kind, agent_port](const json& object) {
           return project_workload(object, kind, agent_port);
@@ -65,32 +65,30 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
                    kube::MetricsRegistry& metrics, kube::Logger& logger)
     : options_(std::move(options)),
       logger_(logger),
-      workloads_(make_workload_informers(api, options_.workloads.agent.port, options_.reflector,
-                                         clock, random, metrics, logger)),
+      discovery_(api),
+      workloads_(make_workload_informers(api, discovery_, options_.workloads.agent.port,
+                                         options_.reflector, clock, random, metrics, logger)),
       namespaces_(
           "namespaces", api, kube::fixed_resource(kube::resources::kNamespaces),
           [](const json&) { return NamespaceState{}; }, options_.reflector, clock, random, metrics,
           logger),
-      peer_authentications_("peerauthentications", api,
-                            kube::discovered_resource(api, "security.istio.io",
-                                                      "peerauthentications", {"v1", "v1beta1"}),
-                            project_peer_authentication, options_.reflector, clock, random, metrics,
-                            logger),
-      policies_(
-          "healthprobepolicies", api,
-          kube::discovered_resource(api, kHealthProbePolicies.group, kHealthProbePolicies.plural,
+      peer_authentications_(
+          "peerauthentications", api,
+          discovery_.resolver("security.istio.io", "peerauthentications", {"v1", "v1beta1"}),
+          project_peer_authentication, options_.reflector, clock, random, metrics, logger),
+      policies_("healthprobepolicies", api,
+                discovery_.resolver(kHealthProbePolicies.group, kHealthProbePolicies.plural,
                                     {kHealthProbePolicies.version}),
-          project_policy, options_.reflector, clock, random, metrics, logger),
+                project_policy, options_.reflector, clock, random, metrics, logger),
       injector_("injector-configmap", api, kube::fixed_resource(kube::resources::kConfigMaps),
                 project_injector,
                 in_namespace(options_.reflector, options_.workloads.root_namespace,
                              std::string("metadata.name=") + kInjectorConfigMapName),
                 clock, random, metrics, logger),
-      authorization_policies_("authorizationpolicies", api,
-                              kube::discovered_resource(api, "security.istio.io",
-                                                        "authorizationpolicies", {"v1", "v1beta1"}),
-                              project_authorization_policy, options_.reflector, clock, random,
-                              metrics, logger),
+      authorization_policies_(
+          "authorizationpolicies", api,
+          discovery_.resolver("security.istio.io", "authorizationpolicies", {"v1", "v1beta1"}),
+          project_authorization_policy, options_.reflector, clock, random, metrics, logger),
       revision_injectors_("revision-injector-configmaps", api,
                           kube::fixed_resource(kube::resources::kConfigMaps),
                           project_revision_injector,

@@ -28,6 +28,7 @@
 
 #include "kube/api.h"
 #include "kube/clock.h"
+#include "kube/discovery.h"
 #include "kube/informer.h"
 #include "kube/logger.h"
 #include "kube/metrics.h"
@@ -91,6 +92,7 @@ class Operator {
   OperatorOptions options_;
   kube::Logger& logger_;
 
+  kube::Discovery discovery_;  // shared by the informers of discovered resources
   std::vector<std::unique_ptr<WorkloadInformer>> workloads_;  // one per workload_kinds() row
   NamespaceInformer namespaces_;
   PeerAuthenticationInformer peer_authentications_;

@@ -255,11 +255,11 @@ TEST_F(KubeInformerTest, ACustomResourceInstalledAfterStartIsNoticed) {
   kube::ReflectorOptions options;
   options.namespace_name = test_namespace();
   options.discovery_interval = std::chrono::seconds(1);
-  Informer<CompactObject> informer(
-      "widgets", *client_->api,
-      kube::discovered_resource(*client_->api, group, "widgets", {"v1", "v1beta1"}),
-      kube::project_compact, options, client_->clock, client_->random, client_->metrics,
-      client_->logger);
+  kube::Discovery discovery(*client_->api);
+  Informer<CompactObject> informer("widgets", *client_->api,
+                                   discovery.resolver(group, "widgets", {"v1", "v1beta1"}),
+                                   kube::project_compact, options, client_->clock, client_->random,
+                                   client_->metrics, client_->logger);
   informer.start();
   std::stop_source never;
   ASSERT_TRUE(informer.wait_for_sync(never.get_token())) << "synced, empty, while not served";
