@@ -77,6 +77,16 @@ json status_condition_apply(const WorkloadKind& kind, const std::string& namespa
           {"status", {{"conditions", json::array({condition})}}}};
 }
 
+json state_annotations_patch(const json& condition) {
+  return {
+      {"metadata",
+       {{"annotations",
+         {{std::string(kStateStatusAnnotation), condition.value("status", "")},
+          {std::string(kStateReasonAnnotation), condition.value("reason", "")},
+          {std::string(kStateMessageAnnotation), condition.value("message", "")},
+          {std::string(kStateTransitionAnnotation), condition.value("lastTransitionTime", "")}}}}}};
+}
+
 WorkloadReconciler::WorkloadReconciler(const ClusterCache& cache, kube::KubernetesApi& api,
                                        EventRecorder& events, RevertTracker& reverts,
                                        RolloutPacer& pacer, kube::Clock& clock,
@@ -335,15 +345,8 @@ kube::ApiResult<json> WorkloadReconciler::write_state(const Workload& workload, 
     case StatusStyle::kAnnotations:
       break;
   }
-  const json patch = {
-      {"metadata",
-       {{"annotations",
-         {{std::string(kStateStatusAnnotation), entry.value("status", "")},
-          {std::string(kStateReasonAnnotation), entry.value("reason", "")},
-          {std::string(kStateMessageAnnotation), entry.value("message", "")},
-          {std::string(kStateTransitionAnnotation), entry.value("lastTransitionTime", "")}}}}}};
   return api_.patch(kind.resource, metadata.namespace_name, metadata.name, kube::PatchType::kMerge,
-                    patch.dump(),
+                    state_annotations_patch(entry).dump(),
                     {.field_manager = kFieldManager, .response = kube::ResponseFields::kMetadata});
 }
 

@@ -78,6 +78,10 @@ std::string template_patch(const nlohmann::json& current, const nlohmann::json& 
 nlohmann::json status_condition_apply(const WorkloadKind& kind, const std::string& namespace_name,
                                       const std::string& name, const nlohmann::json& condition);
 
+// The merge patch that writes `condition` (an entry as condition_to_write() gives it) as the
+// annotations of a kind with StatusStyle::kAnnotations (kStateStatusAnnotation and the others).
+nlohmann::json state_annotations_patch(const nlohmann::json& condition);
+
 class WorkloadReconciler {
  public:
   WorkloadReconciler(const ClusterCache& cache, kube::KubernetesApi& api, EventRecorder& events,
