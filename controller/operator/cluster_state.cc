@@ -128,7 +128,11 @@ WorkloadState project_workload(const json& object, const WorkloadKind& kind, int
     state.update_on_delete =
         strategy && probe::string_member(*strategy, "type").value_or("") == "OnDelete";
   }
-  state.rollout_finished = kind.read_progress ? kind.read_progress(object).finished : true;
+  if (kind.read_progress) {
+    const RolloutProgress progress = kind.read_progress(object);
+    state.rollout_finished = progress.finished;
+    state.rollout_waits_for_unready_pods = progress.waits_for_unready_pods;
+  }
   if (kind.status == StatusStyle::kAnnotations) {
     if (metadata) {
       const json condition = condition_from_annotations(*metadata);

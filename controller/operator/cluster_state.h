@@ -66,6 +66,7 @@ struct WorkloadState {
   bool rewritten = false;         // probe::is_rewritten(template)
   bool update_on_delete = false;  // spec.updateStrategy.type OnDelete
   bool rollout_finished = true;   // the kind's read_progress() of this version
+  bool rollout_waits_for_unready_pods = false;  // RolloutProgress::waits_for_unready_pods
   std::vector<ManagerSummary> managers;
 
   // {"annotations": {...}} with the workload annotation, for probe::DecisionInput.

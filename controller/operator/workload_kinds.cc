@@ -58,16 +58,27 @@ RolloutProgress deployment_progress(const json& object) {
 
 RolloutProgress stateful_set_progress(const json& object) {
   const Common c = read_common(object);
-  if (c.observed_generation < c.generation) return {false};
   const json* strategy = c.spec ? probe::find_member(*c.spec, "updateStrategy") : nullptr;
-  const json* rolling = strategy ? probe::find_member(*strategy, "rollingUpdate") : nullptr;
-  const long long partition = integer(member_or_null(rolling, "partition"), 0);
-  const long long updated = integer(member_or_null(c.status, "updatedReplicas"), 0);
-  if (partition > 0) return {updated >= c.desired_replicas - partition};
+  const json& strategy_type = member_or_null(strategy, "type");
+  const json& policy = member_or_null(c.spec, "podManagementPolicy");
+  const bool ordered_ready = !policy.is_string() || policy.get<std::string>() != "Parallel";
+  const bool rolling = !strategy_type.is_string() || strategy_type.get<std::string>() != "OnDelete";
   const long long ready = integer(member_or_null(c.status, "readyReplicas"), 0);
-  const json& current_revision = member_or_null(c.status, "currentRevision");
-  const json& update_revision = member_or_null(c.status, "updateRevision");
-  return {ready >= c.desired_replicas && current_revision == update_revision};
+  RolloutProgress progress{.waits_for_unready_pods =
+                               ordered_ready && rolling && ready < c.desired_replicas};
+  const json* rolling_update = strategy ? probe::find_member(*strategy, "rollingUpdate") : nullptr;
+  const long long partition = integer(member_or_null(rolling_update, "partition"), 0);
+  const long long updated = integer(member_or_null(c.status, "updatedReplicas"), 0);
+  if (c.observed_generation < c.generation) {
+    progress.finished = false;
+  } else if (partition > 0) {
+    progress.finished = updated >= c.desired_replicas - partition;
+  } else {
+    progress.finished =
+        ready >= c.desired_replicas &&
+        member_or_null(c.status, "currentRevision") == member_or_null(c.status, "updateRevision");
+  }
+  return progress;
 }
 
 RolloutProgress daemon_set_progress(const json& object) {

@@ -33,6 +33,12 @@ enum class StatusStyle {
 // What rollout progress a kind's status shows, as read from one version of the object.
 struct RolloutProgress {
   bool finished = true;  // the controller observed the latest spec and every Pod runs it
+  // The kind's controller replaces Pods only while all of them are Ready, and some are not: a
+  // StatefulSet with podManagementPolicy OrderedReady (the default) and a rolling update. If
+  // they stay not Ready (their original probes failing under mutual TLS, the very case
+  // meshprobe is for), a template change rolls out only once they are deleted (Kubernetes
+  // calls this the StatefulSet's forced rollback).
+  bool waits_for_unready_pods = false;
 };
 
 struct WorkloadKind {

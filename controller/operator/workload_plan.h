@@ -27,6 +27,16 @@ inline constexpr std::string_view kOnDeleteNote =
     " The workload's updateStrategy is OnDelete: its Pods pick the change up when they are "
     "recreated.";
 
+// The Warning Event (RolloutWaitsForReadyPods) after a template write to a workload whose
+// controller replaces Pods only while all are Ready, and some are not (a StatefulSet with
+// podManagementPolicy OrderedReady: RolloutProgress::waits_for_unready_pods).
+inline constexpr std::string_view kWaitsForUnreadyPodsNote =
+    "Not every Pod is Ready, and a StatefulSet with podManagementPolicy OrderedReady replaces "
+    "its Pods only while all of them are Ready: if they stay not Ready (for instance because "
+    "their original probes fail under mutual TLS), delete the Pods that are not Ready and the "
+    "StatefulSet recreates them with the new template. meshprobe does not count this write "
+    "against maxConcurrentRollouts.";
+
 // The reconciler's settings from the controller's config (agent, root namespace, toggle default,
 // excluded namespaces, owned templates), for the controller and the preview alike.
 WorkloadPlanOptions plan_options(const ControllerConfig& config);

@@ -202,7 +202,11 @@ kube::ReconcileResult WorkloadReconciler::reconcile_workload(const Workload& wor
   // The condition describes the state the template converges to (plan.condition), so it is
   // written once; the Event describes what this write did.
   const probe::ConditionSummary action = probe::summarize(decision, result);
-  const bool starts_rollout = kind.rolls_out && !state.update_on_delete;
+  // Writes that roll nothing out by themselves take no rollout slot: OnDelete, and a
+  // StatefulSet waiting for Pods that may never be Ready (it would hold its slot until the
+  // deadline, and at install time under STRICT many StatefulSets are in that state at once).
+  const bool starts_rollout =
+      kind.rolls_out && !state.update_on_delete && !state.rollout_waits_for_unready_pods;
   if (!result.changed) {
     pacer_.withdraw(key);
   } else {
@@ -267,6 +271,11 @@ kube::ReconcileResult WorkloadReconciler::reconcile_workload(const Workload& wor
     events_.record(subject_of(kind, metadata, state), EventType::kNormal,
                    decision.rewrite ? "Rewritten" : "Restored",
                    decision.rewrite ? "RewriteProbes" : "RestoreProbes", event_message);
+    if (kind.rolls_out && !state.update_on_delete && state.rollout_waits_for_unready_pods) {
+      events_.record(subject_of(kind, metadata, state), EventType::kWarning,
+                     "RolloutWaitsForReadyPods", "WaitForRollout",
+                     std::string(kWaitsForUnreadyPodsNote));
+    }
   }
   return write_condition(workload, plan.condition, stale_versions);
 }

@@ -103,6 +103,35 @@ TEST(RolloutProgressTest, StatefulSetNeedsEveryReplicaReadyOnTheUpdateRevision) 
   EXPECT_TRUE(finished("StatefulSet", object));
 }
 
+// kubernetes/kubernetes: with OrderedReady the StatefulSet controller replaces Pods only while
+// every one is Ready (the "forced rollback" of its documentation).
+TEST(RolloutProgressTest, AnOrderedReadyStatefulSetWithPodsNotReadyWaitsForThem) {
+  const auto waits = [](const json& object) {
+    return kind("StatefulSet").read_progress(object).waits_for_unready_pods;
+  };
+  json object = {{"metadata", {{"generation", 2}}},
+                 {"spec", {{"replicas", 3}}},
+                 {"status", {{"observedGeneration", 2}, {"readyReplicas", 2}}}};
+  EXPECT_TRUE(waits(object));
+  object["spec"]["updateStrategy"] = {{"type", "RollingUpdate"},
+                                      {"rollingUpdate", {{"partition", 1}}}};
+  EXPECT_TRUE(waits(object));
+  object["status"].erase("observedGeneration");  // not observed yet: nothing is Ready either
+  EXPECT_TRUE(waits(object));
+  object["status"]["readyReplicas"] = 3;
+  EXPECT_FALSE(waits(object));
+  object["status"]["readyReplicas"] = 0;
+  object["spec"]["podManagementPolicy"] = "Parallel";
+  EXPECT_FALSE(waits(object));
+  object["spec"]["podManagementPolicy"] = "OrderedReady";
+  object["spec"]["updateStrategy"] = {{"type", "OnDelete"}};
+  EXPECT_FALSE(waits(object));  // nothing rolls anyway (kOnDeleteNote says so)
+  // Only a StatefulSet's controller waits like this.
+  object["spec"].erase("updateStrategy");
+  EXPECT_FALSE(kind("Deployment").read_progress(object).waits_for_unready_pods);
+  EXPECT_FALSE(kind("DaemonSet").read_progress(object).waits_for_unready_pods);
+}
+
 TEST(RolloutProgressTest, DaemonSetNeedsEveryScheduledPodUpdatedAndAvailable) {
   json object = {{"metadata", {{"generation", 5}}},
                  {"status",

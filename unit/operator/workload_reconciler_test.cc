@@ -406,6 +406,9 @@ json workload_object(const WorkloadKind& kind, const std::string& namespace_name
                       {"jobTemplate", {{"spec", {{"template", pod_template}}}}}};
     object.erase("status");
   }
+  // Its one Pod Ready, as a running StatefulSet's (readiness matters to a StatefulSet's rollout:
+  // RolloutProgress::waits_for_unready_pods).
+  if (kind.kind == "StatefulSet") object["status"]["readyReplicas"] = 1;
   return object;
 }
 
@@ -477,6 +480,52 @@ TEST_F(EveryKindTest, ADaemonSetWithOnDeleteSaysItsPodsPickTheChangeUpWhenRecrea
       ::testing::HasSubstr("OnDelete: its Pods pick the change up when they are recreated"));
   EXPECT_THAT(event["note"].get<std::string>(), ::testing::HasSubstr("OnDelete"));
   EXPECT_EQ(limited.in_progress(), 1u);  // no slot taken
+}
+
+// Installing into a STRICT mesh: a StatefulSet's Pods are not Ready because their HTTP probes
+// fail, and with OrderedReady its controller will not replace them. The write says so and
+// takes no rollout slot (it would hold one until the deadline).
+TEST_F(EveryKindTest, AStatefulSetWhosePodsAreNotReadyIsToldToHaveThemDeletedAndTakesNoSlot) {
+  const WorkloadKind& kind = kind_named("StatefulSet");
+  json original = workload_object(kind, "shop", "db", "10");
+  original["status"]["readyReplicas"] = 0;
+  put_workload(kind, original);
+  RolloutPacer limited{{.max_concurrent = 1}, clock, metrics};
+  ASSERT_TRUE(limited.admit("Deployment/shop/other"));
+  limited.started("Deployment/shop/other", 2);  // every slot taken
+  WorkloadReconciler reconciler_with_limit{cache, api,     events, reverts,  limited,
+                                           clock, metrics, logger, options()};
+  std::vector<json> recorded;
+  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "db", kube::PatchType::kJson, _, _))
+      .WillOnce(Return(with_version("11")));
+  EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _))
+      .Times(2)
+      .WillRepeatedly([&](auto&&, auto&&, const json& event, auto&&) -> kube::ApiResult<json> {
+        recorded.push_back(event);
+        return json::object();
+      });
+  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "db", kube::PatchType::kApply, _, _))
+      .WillOnce(Return(with_version("12")));
+  EXPECT_EQ(reconciler_with_limit.reconcile("StatefulSet/shop/db").kind,
+            kube::ReconcileResult::Kind::kDone);
+  ASSERT_EQ(recorded.size(), 2u);
+  EXPECT_EQ(recorded[0]["reason"], "Rewritten");
+  EXPECT_EQ(recorded[1]["type"], "Warning");
+  EXPECT_EQ(recorded[1]["reason"], "RolloutWaitsForReadyPods");
+  EXPECT_THAT(recorded[1]["note"].get<std::string>(),
+              ::testing::HasSubstr("delete the Pods that are not Ready"));
+  EXPECT_EQ(limited.in_progress(), 1u);  // no slot taken
+
+  // With podManagementPolicy Parallel the StatefulSet replaces them itself: paced, no warning.
+  json parallel = workload_object(kind, "shop", "queue", "20");
+  parallel["spec"]["podManagementPolicy"] = "Parallel";
+  parallel["status"]["readyReplicas"] = 0;
+  put_workload(kind, parallel);
+  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "queue", _, _, _)).Times(0);
+  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "queue", kube::PatchType::kApply, _, _))
+      .WillOnce(Return(with_version("21")));
+  EXPECT_EQ(reconciler_with_limit.reconcile("StatefulSet/shop/queue").kind,
+            kube::ReconcileResult::Kind::kRequeueAfter);  // waits for a slot: RolloutQueued
 }
 
 TEST_F(EveryKindTest, ACronJobsJobTemplateIsRewrittenAndItsStateGoesIntoAnnotations) {

@@ -4,6 +4,7 @@
 #   node_apply_manifest seed-app.yaml # manifests/FILE with the images and toleration filled in
 #   pod=$(node_pod liveness-http)     # the one pod of a Deployment
 #   node_set_health POD http failing  # the test application's control endpoint
+#   node_start_controller [ARGS...]   # `meshprobe controller` with config/rbac's identity
 # Images: meshprobe's (deploy/images.env) and the tests' own (e2e/testapp/images.env), which
 # up --node imports into the node's containerd.
 node_tests_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -106,4 +107,32 @@ node_show() {
   e2e_kubectl get pods --namespace "$E2E_NAMESPACE" -o wide
   e2e_kubectl describe pod "$1" --namespace "$E2E_NAMESPACE" |
     grep -E '^(Name:|  [a-z-]+:$)|Liveness:|Readiness:|Startup:|Restart Count:|Ready:|^Events:|^  (Type|----|Normal|Warning)' || true
+}
+
+# node_start_controller [ARGS...]: `meshprobe controller` (MESHPROBE_BINARY) with the identity
+# of config/rbac (ServiceAccount, ClusterRole, injector Role), ARGS added to its command line
+# (metrics off unless they include --metrics-bind-address); stopped, and its log shown on
+# failure, when the test exits. Sets controller_pid and controller_log.
+node_start_controller() {
+  [[ -x ${MESHPROBE_BINARY:-} ]] || e2e_fail "MESHPROBE_BINARY (the meshprobe binary) is not set (CTest sets it)"
+  local repository="$node_tests_dir/../../.." kubeconfig
+  e2e_kubectl create namespace istio-system --dry-run=client -o yaml | e2e_kubectl apply -f - >/dev/null
+  e2e_kubectl apply -f "$repository/config/manager/namespace.yaml" >/dev/null
+  e2e_kubectl apply -k "$repository/config/rbac" >/dev/null
+  kubeconfig=$(e2e_token_kubeconfig meshprobe-system meshprobe-controller)
+  local metrics=(--metrics-bind-address 0)
+  [[ " $* " == *" --metrics-bind-address "* ]] && metrics=()
+  controller_log="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.controller.log"
+  "$MESHPROBE_BINARY" controller --kubeconfig "$kubeconfig" --health-probe-bind-address 127.0.0.1:0 \
+    "${metrics[@]}" "$@" >"$controller_log" 2>&1 &
+  controller_pid=$!
+  trap _node_stop_controller EXIT
+}
+
+_node_stop_controller() {
+  local status=$?
+  kill -TERM "$controller_pid" 2>/dev/null && wait "$controller_pid" 2>/dev/null
+  ((status == 0)) || { echo "controller log ($controller_log):" >&2; tail -40 "$controller_log" >&2; }
+  (exit "$status")
+  _e2e_teardown
 }

@@ -9,25 +9,7 @@
 source "$(dirname "$0")/../../harness/lib.sh"
 source "$(dirname "$0")/lib.sh"
 node_setup
-[[ -x ${MESHPROBE_BINARY:-} ]] || e2e_fail "MESHPROBE_BINARY (the meshprobe binary) is not set (CTest sets it)"
-repository="$node_tests_dir/../../.."
-
-# The controller's identity: config/rbac's ServiceAccount, ClusterRole and injector Role.
-e2e_kubectl create namespace istio-system --dry-run=client -o yaml | e2e_kubectl apply -f - >/dev/null
-e2e_kubectl apply -f "$repository/config/manager/namespace.yaml" >/dev/null
-e2e_kubectl apply -k "$repository/config/rbac" >/dev/null
-kubeconfig=$(e2e_token_kubeconfig meshprobe-system meshprobe-controller)
-controller_log="$MESHPROBE_E2E_STATE_DIR/$E2E_NAMESPACE.controller.log"
-"$MESHPROBE_BINARY" controller --kubeconfig "$kubeconfig" --health-probe-bind-address 127.0.0.1:0 --metrics-bind-address 0 >"$controller_log" 2>&1 &
-controller_pid=$!
-stop_controller() {
-  local status=$?
-  kill -TERM "$controller_pid" 2>/dev/null && wait "$controller_pid" 2>/dev/null
-  ((status == 0)) || { echo "controller log ($controller_log):" >&2; tail -40 "$controller_log" >&2; }
-  (exit "$status")
-  _e2e_teardown
-}
-trap stop_controller EXIT
+node_start_controller
 
 injector() { e2e_kubectl get configmap istio-sidecar-injector --namespace istio-system "$@"; }
 set_global_rewrite() {
