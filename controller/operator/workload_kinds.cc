@@ -111,10 +111,13 @@ const std::vector<WorkloadKind>& workload_kinds() {
        .status = StatusStyle::kApplyCondition,
        .condition_shape = ConditionShape::kDeployment,
        .read_progress = deployment_progress},
+      // Annotations, though its status has conditions: kube-controller-manager's StatefulSet
+      // controller builds each status from scratch and writes it whole (k8s.io/kubernetes
+      // pkg/controller/statefulset, 1.35), dropping a condition of ours at every status change.
       {.kind = "StatefulSet",
        .resource = {"apps", "v1", "statefulsets", "StatefulSet", true},
        .template_path = {"spec", "template"},
-       .status = StatusStyle::kApplyCondition,
+       .status = StatusStyle::kAnnotations,
        .condition_shape = ConditionShape::kPlain,
        .has_update_strategy = true,
        .read_progress = stateful_set_progress},

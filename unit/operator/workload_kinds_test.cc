@@ -37,6 +37,9 @@ TEST(WorkloadKindsTest, TheTableNamesEveryKindWithItsResourceAndTemplate) {
   EXPECT_EQ(template_pointer(kind("Deployment")), "/spec/template");
   EXPECT_EQ(template_pointer(kind("CronJob")), "/spec/jobTemplate/spec/template");
   EXPECT_EQ(kind("CronJob").status, StatusStyle::kAnnotations);
+  // The StatefulSet controller rewrites its whole status, conditions included.
+  EXPECT_EQ(kind("StatefulSet").status, StatusStyle::kAnnotations);
+  EXPECT_EQ(kind("DaemonSet").status, StatusStyle::kApplyCondition);
   EXPECT_EQ(kind("Rollout").status, StatusStyle::kPatchConditionList);
   EXPECT_EQ(kind("StatefulSet").condition_shape, ConditionShape::kPlain);
   EXPECT_FALSE(kind("CronJob").rolls_out);
@@ -166,7 +169,7 @@ TEST(ProjectWorkloadTest, ReadsOwnerStrategyConditionIndexAndTheCronJobsAnnotati
                                                               {"name", "pg"},
                                                               {"controller", true}}});
   stateful_set["spec"]["updateStrategy"] = {{"type", "OnDelete"}};
-  const WorkloadState state = project_workload(stateful_set, kind("StatefulSet"), kTestAgentPort);
+  const WorkloadState state = project_workload(stateful_set, kind("DaemonSet"), kTestAgentPort);
   EXPECT_EQ(state.controller_owner, "postgresql/pg");
   EXPECT_TRUE(state.update_on_delete);
   EXPECT_TRUE(state.has_template);

@@ -422,33 +422,32 @@ class EveryKindTest : public WorkloadReconcilerTest {
   }
 };
 
-TEST_F(EveryKindTest, AStatefulSetIsRewrittenWithItsOwnResourceAndAPlainCondition) {
+// The StatefulSet controller writes its whole status and would drop a condition of ours: the
+// state goes into annotations, as a CronJob's.
+TEST_F(EveryKindTest, AStatefulSetIsRewrittenWithItsOwnResourceAndItsStateInAnnotations) {
   const WorkloadKind& kind = kind_named("StatefulSet");
   const json original = workload_object(kind, "shop", "web", "10");
   put_workload(kind, original);
   std::string patch_body;
-  std::string status_body;
+  std::string state_body;
   json event;
   EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "web", kube::PatchType::kJson, _, _))
       .WillOnce(DoAll(SaveArg<4>(&patch_body), Return(with_version("11"))));
   EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _))
       .WillOnce(DoAll(SaveArg<2>(&event), Return(json::object())));
-  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "web", kube::PatchType::kApply, _,
-                         Field(&kube::PatchOptions::subresource, "status")))
-      .WillOnce(DoAll(SaveArg<4>(&status_body), Return(with_version("12"))));
+  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "web", kube::PatchType::kMerge, _,
+                         Field(&kube::PatchOptions::subresource, "")))
+      .WillOnce(DoAll(SaveArg<4>(&state_body), Return(with_version("12"))));
   EXPECT_EQ(reconciler.reconcile("StatefulSet/shop/web").kind, kube::ReconcileResult::Kind::kDone);
 
   auto expected = probe::rewrite(original["spec"]["template"], {"agent:1", kTestAgentPort});
   ASSERT_TRUE(expected.ok());
   probe::hold_istio_rewrite(expected->pod_template);
   EXPECT_EQ(original.patch(json::parse(patch_body))["spec"]["template"], expected->pod_template);
-  const json status = json::parse(status_body);
-  EXPECT_EQ(status["apiVersion"], "apps/v1");
-  EXPECT_EQ(status["kind"], "StatefulSet");
-  const json& condition = status["status"]["conditions"][0];
-  EXPECT_EQ(condition["reason"], "Rewritten");
-  EXPECT_FALSE(condition.contains("lastUpdateTime"));  // StatefulSetCondition has none
-  EXPECT_TRUE(condition.contains("lastTransitionTime"));
+  const json annotations = json::parse(state_body)["metadata"]["annotations"];
+  EXPECT_EQ(annotations["meshprobe.io/health-probes-rewritten"], "True");
+  EXPECT_EQ(annotations["meshprobe.io/health-probes-reason"], "Rewritten");
+  EXPECT_NE(annotations["meshprobe.io/health-probes-last-transition-time"], "");
   EXPECT_EQ(event["regarding"]["kind"], "StatefulSet");
   EXPECT_EQ(event["regarding"]["apiVersion"], "apps/v1");
 }
@@ -504,7 +503,7 @@ TEST_F(EveryKindTest, AStatefulSetWhosePodsAreNotReadyIsToldToHaveThemDeletedAnd
         recorded.push_back(event);
         return json::object();
       });
-  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "db", kube::PatchType::kApply, _, _))
+  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "db", kube::PatchType::kMerge, _, _))
       .WillOnce(Return(with_version("12")));
   EXPECT_EQ(reconciler_with_limit.reconcile("StatefulSet/shop/db").kind,
             kube::ReconcileResult::Kind::kDone);
@@ -522,7 +521,7 @@ TEST_F(EveryKindTest, AStatefulSetWhosePodsAreNotReadyIsToldToHaveThemDeletedAnd
   parallel["status"]["readyReplicas"] = 0;
   put_workload(kind, parallel);
   EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "queue", _, _, _)).Times(0);
-  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "queue", kube::PatchType::kApply, _, _))
+  EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "queue", kube::PatchType::kMerge, _, _))
       .WillOnce(Return(with_version("21")));
   EXPECT_EQ(reconciler_with_limit.reconcile("StatefulSet/shop/queue").kind,
             kube::ReconcileResult::Kind::kRequeueAfter);  // waits for a slot: RolloutQueued
@@ -612,7 +611,7 @@ TEST_F(EveryKindTest, ARolloutWithWorkloadRefIsLeftToItsDeployment) {
 }
 
 TEST_F(EveryKindTest, ATemplateOwnedByAnotherControllerIsReportedAndNotWritten) {
-  const WorkloadKind& kind = kind_named("StatefulSet");
+  const WorkloadKind& kind = kind_named("DaemonSet");
   json object = workload_object(kind, "shop", "web", "10");
   object["metadata"]["ownerReferences"] = json::array({{{"apiVersion", "acid.zalan.do/v1"},
                                                         {"kind", "postgresql"},
@@ -624,7 +623,7 @@ TEST_F(EveryKindTest, ATemplateOwnedByAnotherControllerIsReportedAndNotWritten) 
   EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "web", kube::PatchType::kApply, _, _))
       .WillOnce(DoAll(SaveArg<4>(&status_body), Return(with_version("11"))));
   EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _)).WillOnce(Return(json::object()));
-  EXPECT_EQ(reconciler.reconcile("StatefulSet/shop/web").kind, kube::ReconcileResult::Kind::kDone);
+  EXPECT_EQ(reconciler.reconcile("DaemonSet/shop/web").kind, kube::ReconcileResult::Kind::kDone);
   const json condition = json::parse(status_body)["status"]["conditions"][0];
   EXPECT_EQ(condition["status"], "False");
   EXPECT_EQ(condition["reason"], "OwnedByController");
@@ -639,7 +638,7 @@ TEST_F(EveryKindTest, ATemplateOwnedByAnotherControllerIsReportedAndNotWritten) 
   EXPECT_CALL(api, create(IsType(kEventsV1), "shop", _, _)).WillOnce(Return(json::object()));
   EXPECT_CALL(api, patch(IsType(kind.resource), "shop", "web", kube::PatchType::kApply, _, _))
       .WillOnce(Return(with_version("13")));
-  EXPECT_EQ(covering.reconcile("StatefulSet/shop/web").kind, kube::ReconcileResult::Kind::kDone);
+  EXPECT_EQ(covering.reconcile("DaemonSet/shop/web").kind, kube::ReconcileResult::Kind::kDone);
 }
 
 // ---- Rollout pacing --------------------------------------------------------------------------

@@ -20,7 +20,7 @@ rewritten_and_ready() {  # rewritten_and_ready KIND NAME
     -o jsonpath='{.spec.template.spec.initContainers[*].name}') == *meshprobe-agent* ]] ||
     { echo "$kind $name is not rewritten"; return 1; }
   [[ $(e2e_kubectl get "$kind" "$name" --namespace "$E2E_NAMESPACE" \
-    -o jsonpath='{.status.conditions[?(@.type=="HealthProbesRewritten")].status}') == True ]] ||
+    -o jsonpath='{.status.conditions[?(@.type=="HealthProbesRewritten")].status}{.metadata.annotations.meshprobe\.io/health-probes-rewritten}') == True ]] ||
     { echo "$kind $name has no HealthProbesRewritten=True"; return 1; }
   pod=$(node_pod "$name")
   [[ -n $pod ]] || { echo "$kind $name has no single pod"; return 1; }
