@@ -146,7 +146,7 @@ spec:
         livenessProbe: {httpGet: {path: /healthz, port: 8080}}
 )"));
   EXPECT_TRUE(eventually_reason("web", "Rewritten", true));
-  // every other kind's template and state (a CronJob's annotations);
+  // every other kind's template and state (a CronJob's and a StatefulSet's annotations);
   ASSERT_TRUE(apply(R"(apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db}
@@ -189,8 +189,7 @@ spec:
     metadata: {labels: {app: canary}}
     spec: {containers: [{name: web, image: w:1, livenessProbe: {httpGet: {path: /, port: 80}}}]}
 )"));
-  for (const std::string resource :
-       {"statefulset/db", "daemonset/node", "rollouts.argoproj.io/canary"}) {
+  for (const std::string resource : {"daemonset/node", "rollouts.argoproj.io/canary"}) {
     EXPECT_TRUE(eventually(resource + " rewritten", std::chrono::seconds(60), [&] {
       return kubectl_ok(
                  {"get", resource, "-n", test_namespace(), "-o",
@@ -198,11 +197,14 @@ spec:
              "Rewritten";
     }));
   }
-  EXPECT_TRUE(eventually("the CronJob rewritten", std::chrono::seconds(60), [&] {
-    return kubectl_ok({"get", "cronjob", "nightly", "-n", test_namespace(), "-o",
-                       R"(jsonpath={.metadata.annotations.meshprobe\.io/health-probes-reason})"}) ==
-           "Rewritten";
-  }));
+  for (const std::string resource : {"cronjob/nightly", "statefulset/db"}) {
+    EXPECT_TRUE(eventually(resource + " rewritten", std::chrono::seconds(60), [&] {
+      return kubectl_ok(
+                 {"get", resource, "-n", test_namespace(), "-o",
+                  R"(jsonpath={.metadata.annotations.meshprobe\.io/health-probes-reason})"}) ==
+             "Rewritten";
+    }));
+  }
   EXPECT_TRUE(eventually("the policy's status", std::chrono::seconds(30), [&] {
     return kubectl_ok({"get", "hpp", "always", "-n", test_namespace(), "-o",
                        "jsonpath={.status.matchedWorkloads}"}) == "5";
