@@ -271,7 +271,7 @@ kube::ReconcileResult WorkloadReconciler::reconcile_workload(const Workload& wor
     events_.record(subject_of(kind, metadata, state), EventType::kNormal,
                    decision.rewrite ? "Rewritten" : "Restored",
                    decision.rewrite ? "RewriteProbes" : "RestoreProbes", event_message);
-    if (kind.rolls_out && !state.update_on_delete && state.rollout_waits_for_unready_pods) {
+    if (state.rollout_waits_for_unready_pods) {
       events_.record(subject_of(kind, metadata, state), EventType::kWarning,
                      "RolloutWaitsForReadyPods", "WaitForRollout",
                      std::string(kWaitsForUnreadyPodsNote));

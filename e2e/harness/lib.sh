@@ -7,6 +7,7 @@
 #   kubeconfig=$(e2e_service_account_kubeconfig reader get,list configmaps)
 #   e2e_fail "what went wrong"      # the test fails with this message
 #   port=$(e2e_free_port)           # a TCP port free now (for a server the test starts)
+#   e2e_stop_process PID LOG $? 40  # in an EXIT trap: stop it, show its log if the test failed
 # A test passes when its script exits 0. Without a cluster (MESHPROBE_E2E_* unset) it fails
 # and says how to run it; nothing is skipped.
 set -euo pipefail
@@ -65,6 +66,14 @@ _e2e_teardown() {
   e2e_kubectl delete namespace "$E2E_NAMESPACE" --wait=false >/dev/null || status=1
   ((status == 0)) && echo "PASS"
   exit "$status"
+}
+
+# e2e_stop_process PID LOG STATUS LINES: stops a process the test started (SIGTERM, then waits
+# for it) and, when the test failed (STATUS not 0), shows the last LINES lines of its LOG.
+e2e_stop_process() {
+  local pid=$1 log=$2 status=$3 lines=$4
+  kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  ((status == 0)) || { echo "log of $pid ($log):" >&2; tail -"$lines" "$log" >&2; }
 }
 
 e2e_apply() {

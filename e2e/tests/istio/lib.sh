@@ -123,8 +123,7 @@ istio_start_controller() {
 
 _istio_stop_controller() {
   local status=$?
-  kill -TERM "$istio_controller_pid" 2>/dev/null && wait "$istio_controller_pid" 2>/dev/null
-  ((status == 0)) || { echo "controller log ($istio_controller_log):" >&2; tail -60 "$istio_controller_log" >&2; }
+  e2e_stop_process "$istio_controller_pid" "$istio_controller_log" "$status" 60
   (exit "$status")
   _istio_teardown
 }

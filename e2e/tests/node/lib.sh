@@ -131,8 +131,7 @@ node_start_controller() {
 
 _node_stop_controller() {
   local status=$?
-  kill -TERM "$controller_pid" 2>/dev/null && wait "$controller_pid" 2>/dev/null
-  ((status == 0)) || { echo "controller log ($controller_log):" >&2; tail -40 "$controller_log" >&2; }
+  e2e_stop_process "$controller_pid" "$controller_log" "$status" 40
   (exit "$status")
   _e2e_teardown
 }
