@@ -3,7 +3,6 @@
 // part takes them through its constructor.
 #include "cmd/controller_command.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -18,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "cmd/allocator.h"
 #include "cmd/build_info.h"
 #include "cmd/json_logger.h"
 #include "kube/health_server.h"
@@ -261,14 +261,7 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   }
   const ControllerConfig& config = parsed->config;
 
-  // Two malloc arenas instead of eight per core: the informers' and workers' threads then share
-  // freed memory instead of each keeping its own (about 10 MB less resident at 2,000
-  // Deployments, docs/decisions.md "The controller").
-  mallopt(M_ARENA_MAX, 2);
-  // A fixed threshold above which allocations are their own mappings, returned to the system
-  // when freed. glibc raises the default one to the size of each such block freed, after which
-  // response bodies of several MB come from the heap and leave it fragmented.
-  mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+  tune_allocator();
 
   // SIGINT and SIGTERM are taken by one thread (sigtimedwait) rather than a handler: every
   // thread started below inherits the blocked mask.
@@ -402,12 +395,12 @@ int run_controller(const CommandArguments& arguments, CommandStreams& streams) {
   logger->info("meshprobe " + std::string(version()) + " controller starting as " +
                operator_options.identity + " against " + rest_config->server + " (" +
                rest_config->source + "); agent image " + config.agent_image + ", agent port " +
-               std::to_string(config.agent_port));
+               std::to_string(config.agent_port) + "; memory: " + allocator_description());
   meshprobe_operator.start_informers();
   if (meshprobe_operator.wait_for_sync(shutdown.token())) {
     logger->info("caches synced: " + cache_summary(meshprobe_operator.cache()));
     // The first lists parsed whole pages of JSON; give that memory back to the system.
-    malloc_trim(0);
+    release_free_memory();
     if (elector) {
       logger->info("waiting to lead (Lease " + lease_name + ")");
       elector->start();

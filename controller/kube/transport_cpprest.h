@@ -26,7 +26,9 @@ bool initialize_cpprest_threads(std::size_t threads);
 class CpprestTransport final : public Transport {
  public:
   // Checks the TLS material now, so a missing or malformed file fails at start with a clear
-  // error rather than on the first request.
+  // error rather than on the first request. When the configuration names a CA (or skips
+  // verification), also points OpenSSL's default CA file at an empty one (SSL_CERT_FILE, see
+  // transport_cpprest.cc): call it before starting other threads.
   static meshprobe::Result<std::unique_ptr<CpprestTransport>> create(
       const RestConfig& config, Clock& clock, CpprestTransportOptions options = {});
   ~CpprestTransport() override;

@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -213,6 +214,20 @@ TEST_F(KubeClientTest, AWrongCertificateAuthorityFailsVerificationNamingServerAn
   EXPECT_TRUE(refused.error().is(ApiErrorKind::kTransport));
   EXPECT_THAT(refused.error().message(), HasSubstr("TLS handshake with " + cluster().server));
   EXPECT_THAT(refused.error().message(), HasSubstr("CA file " + ca_file));
+}
+
+// Each new connection of cpprestsdk loads OpenSSL's default CA bundle unless its file is
+// pointed elsewhere (transport_cpprest.cc); the configured CA alone still verifies the server
+// (above: a wrong one is refused).
+TEST_F(KubeClientTest, WithACaConfiguredOpenSslsDefaultBundleIsNotLoaded) {
+  auto client = admin();
+  ASSERT_TRUE(client);
+  ASSERT_FALSE(client->config.tls.ca_pem.empty() && client->config.tls.ca_file.empty());
+  const char* default_file = std::getenv("SSL_CERT_FILE");
+  ASSERT_NE(default_file, nullptr);
+  EXPECT_STREQ(default_file, "/dev/null");
+  auto listed = client->api->list(kConfigMaps, test_namespace(), {});
+  EXPECT_TRUE(listed.ok()) << listed.error().message();
 }
 
 TEST_F(KubeClientTest, AMissingCertificateFileFailsAtStartWithItsName) {
