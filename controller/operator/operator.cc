@@ -19,6 +19,19 @@ kube::ReflectorOptions in_namespace(kube::ReflectorOptions options, std::string 
   return options;
 }
 
+// Workloads in excluded namespaces are never touched (workload_plan.cc): the API server leaves
+// them out of the workload lists and watches, so they cost neither memory nor CPU here.
+kube::ReflectorOptions without_namespaces(kube::ReflectorOptions options,
+                                          const std::set<std::string>& excluded) {
+  std::string selector;
+  for (const auto& namespace_name : excluded) {
+    if (!selector.empty()) selector += ",";
+    selector += "metadata.namespace!=" + namespace_name;
+  }
+  options.field_selector = std::move(selector);
+  return options;
+}
+
 // Handlers that call `changed(object)` on every add, update and delete.
 template <typename T>
 typename kube::Informer<T>::Handlers on_any_change(
@@ -66,8 +79,10 @@ Operator::Operator(kube::KubernetesApi& api, kube::KubernetesApi& events_api,
     : options_(std::move(options)),
       logger_(logger),
       discovery_(api),
-      workloads_(make_workload_informers(api, discovery_, options_.workloads.agent.port,
-                                         options_.reflector, clock, random, metrics, logger)),
+      workloads_(make_workload_informers(
+          api, discovery_, options_.workloads.agent.port,
+          without_namespaces(options_.reflector, options_.workloads.excluded_namespaces), clock,
+          random, metrics, logger)),
       namespaces_(
           "namespaces", api, kube::fixed_resource(kube::resources::kNamespaces),
           [](const json&) { return NamespaceState{}; }, options_.reflector, clock, random, metrics,
