@@ -10,6 +10,15 @@ source "$(dirname "$0")/../../harness/lib.sh"
 source "$(dirname "$0")/lib.sh"
 node_setup
 node_start_controller
+# The injector ConfigMap is the cluster's: a failure half way must not leave rewriting off for
+# the tests that run after this one.
+_seed_toggle_teardown() {
+  local status=$?
+  if global_rewrite_is false; then (set_global_rewrite false true) || true; fi
+  (exit "$status")
+  _node_stop_controller
+}
+trap _seed_toggle_teardown EXIT
 
 injector() { e2e_kubectl get configmap istio-sidecar-injector --namespace istio-system "$@"; }
 set_global_rewrite() {
@@ -50,7 +59,19 @@ for deployment in liveness-http liveness-grpc readiness-tcp; do
   e2e_eventually "the controller to restore $deployment's original probes" 60 restored "$deployment"
 done
 e2e_eventually "readiness-tcp back to 2/2 (no agent)" 120 ready_column_is readiness-tcp "2/2 Running"
-pod=$(node_pod liveness-http)
+# The restored pod of liveness-http: its rollout may still be under way (two pods, or only the
+# old one with the agent).
+restored_pod() {
+  local pod
+  pod=$(node_pod "$1")
+  [[ -n $pod ]] || { echo "$1 has no single pod yet"; return 1; }
+  [[ $(e2e_kubectl get pod "$pod" --namespace "$E2E_NAMESPACE" \
+    -o jsonpath='{.spec.initContainers[*].name}') != *meshprobe-agent* ]] ||
+    { echo "$pod still has the agent"; return 1; }
+  echo "$pod"
+}
+e2e_eventually "liveness-http's pod without the agent" 120 restored_pod liveness-http
+pod=$(restored_pod liveness-http)
 e2e_eventually "the kubelet to restart $pod's app (the original HTTP probe fails under STRICT)" 90 \
   node_restarted "$pod" app
 node_show "$pod"
