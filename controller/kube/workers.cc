@@ -106,9 +106,26 @@ bool Workers::process_next_item() {
     queue_.done(*key);
     return false;
   }
+  {
+    std::lock_guard lock(not_before_mutex_);
+    auto waiting = not_before_.find(*key);
+    if (waiting != not_before_.end()) {
+      const MonotonicTime now = clock_.now();
+      if (now < waiting->second) {
+        queue_.add_after(*key, waiting->second - now);
+        queue_.done(*key);
+        return true;
+      }
+      not_before_.erase(waiting);
+    }
+  }
   active_.add(1);
   const MonotonicTime started = clock_.now();
   ReconcileResult result = reconcile_(*key, stop_.get_token());
+  if (result.kind == ReconcileResult::Kind::kRetry && result.after > Duration::zero()) {
+    std::lock_guard lock(not_before_mutex_);
+    not_before_[*key] = clock_.now() + result.after;
+  }
   switch (result.kind) {
     case ReconcileResult::Kind::kDone:
       results_.labels({name_, kResultSuccess}).increment();

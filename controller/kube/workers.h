@@ -11,9 +11,11 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "kube/api_error.h"
@@ -94,6 +96,11 @@ class Workers {
   Gauge& active_;
   std::stop_source stop_;
   std::unique_ptr<std::stop_callback<std::function<void()>>> fence_callback_;
+  // Keys whose last reconcile the API server asked to wait (a 429's Retry-After, in a retry's
+  // `after`), until when: the key may be added again sooner (a watch event of the object), and
+  // is then put off until that time instead of sending its requests into the throttle again.
+  std::mutex not_before_mutex_;
+  std::unordered_map<std::string, MonotonicTime> not_before_;
   std::vector<std::thread> threads_;
 };
 

@@ -64,6 +64,34 @@ TEST_F(WorkersTest, ARetryAfterA429WaitsForItsRetryAfter) {
   EXPECT_EQ(queue_.length(), 1u);
 }
 
+// The throttling e2e test again: a watch event of the object added the key back 0.2 s after its
+// reconcile had been told to wait; the key is put off until the Retry-After has passed.
+TEST_F(WorkersTest, AKeyAddedAgainBeforeItsRetryAfterWaitsForIt) {
+  ApiError throttled;
+  throttled.kind = ApiErrorKind::kTooManyRequests;
+  throttled.retry_after = seconds(2);
+  int calls = 0;
+  next_ = [&](const std::string&) {
+    return ++calls == 1 ? ReconcileResult::retry("too many requests", throttled)
+                        : ReconcileResult::done();
+  };
+  queue_.add("a/b");
+  ASSERT_TRUE(workers_->process_next_item());
+  clock_.advance(milliseconds(200));
+  queue_.add("a/b");  // the watch event
+  ASSERT_TRUE(workers_->process_next_item());
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(queue_.length(), 0u);
+  clock_.advance(milliseconds(1800));
+  ASSERT_EQ(queue_.length(), 1u);
+  ASSERT_TRUE(workers_->process_next_item());
+  EXPECT_EQ(calls, 2);
+  // Done: a later add is reconciled at once.
+  queue_.add("a/b");
+  ASSERT_TRUE(workers_->process_next_item());
+  EXPECT_EQ(calls, 3);
+}
+
 TEST_F(WorkersTest, RequeueAfterComesBackAfterTheDelay) {
   next_ = [](const std::string&) { return ReconcileResult::requeue_after(seconds(30)); };
   queue_.add("a/b");
