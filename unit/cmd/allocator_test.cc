@@ -41,7 +41,6 @@ TEST(AllocatorTest, TheProcessRunsOnJemallocWithTheControllersOptions) {
   EXPECT_EQ(read_control<unsigned>("opt.narenas"), 2u);
   EXPECT_EQ(read_control<ssize_t>("opt.dirty_decay_ms"), 1000);
   EXPECT_EQ(read_control<ssize_t>("opt.muzzy_decay_ms"), 0);
-  EXPECT_TRUE(read_control<bool>("opt.background_thread"));
 }
 
 TEST(AllocatorTest, ReleasingFreeMemoryLeavesNoDirtyPages) {
