@@ -45,13 +45,15 @@ void configure_tls(const TlsConfig& tls, boost::asio::ssl::context& context) {
 
 // cpprestsdk gives each new connection a fresh OpenSSL context and loads OpenSSL's default CA
 // bundle into it (set_default_verify_paths; about 140 certificates on Debian) before
-// configure_tls replaces that store with the configured CA. OpenSSL 3 takes tens of
-// milliseconds of CPU and thousands of allocations for that load, on every connection: each
-// watch and each page of a first list. When a CA is configured, or verification is off, the
-// bundle is never used, so OpenSSL's default file becomes an empty one (its directory is only
-// read on a lookup, which the replaced store never makes). With the system trust store in use
-// nothing changes. Measured at a controller restart with 3,000 workloads: half the CPU
-// (docs/benchmarks.md).
+// configure_tls replaces that store with the configured CA: on every connection, each watch and
+// each page of a first list. With OpenSSL 3's decoders that load was 19-22 % of the CPU of a
+// controller restart with 3,000 workloads (perf), and a burst of short-lived allocations each
+// time. When a CA is configured, or verification is off, the bundle is never used, so OpenSSL's
+// default file becomes an empty one (its directory is only read on a lookup, which the replaced
+// store never makes): the restart's CPU fell by a third to a half (docs/benchmarks.md). With
+// the system trust store in use nothing changes. (A later transport of the same process that
+// relies on the system store would find it empty and fail verification: safe, and the
+// controller has one transport.)
 void skip_unused_default_ca_bundle(const TlsConfig& tls) {
   const bool bundle_unused =
       tls.insecure_skip_verify || !tls.ca_pem.empty() || !tls.ca_file.empty();
