@@ -142,20 +142,12 @@ TEST_F(OperatorTest, TheConfigMapEnqueuesEveryDeploymentAndItself) {
 
 // Workloads of excluded namespaces are never touched, so the API server leaves them out: every
 // kind's list asks without them (the namespaces themselves are still listed: their labels).
-TEST(OperatorInformersTest, TheApiServerLeavesWorkloadsOfExcludedNamespacesOut) {
-  using ::testing::_;
+TEST_F(OperatorTest, TheApiServerLeavesWorkloadsOfExcludedNamespacesOut) {
   using ::testing::Field;
   using ::testing::Return;
-  ::testing::StrictMock<kube::MockKubernetesApi> api;
-  ::testing::StrictMock<kube::MockKubernetesApi> events_api;
-  kube::FakeClock clock;
-  ::testing::NiceMock<kube::MockRandom> random;
-  kube::MetricsRegistry metrics;
-  kube::RecordingLogger logger;
-  OperatorOptions options;
-  options.workloads.agent = {"agent:1", kTestAgentPort};
-  options.workloads.excluded_namespaces = {"kube-system", "ci-runners"};
-  Operator meshprobe_operator{api, events_api, options, clock, random, metrics, logger};
+  OperatorOptions excluding = options();
+  excluding.workloads.excluded_namespaces = {"kube-system", "ci-runners"};
+  Operator operator_excluding{api, events_api, excluding, clock, random, metrics, logger};
 
   int kinds = 0;
   for (const auto& kind : workload_kinds()) {
@@ -166,7 +158,7 @@ TEST(OperatorInformersTest, TheApiServerLeavesWorkloadsOfExcludedNamespacesOut) 
         .WillOnce(Return(kube::ApiResult<kube::ObjectList>(
             kube::api_error(kube::ApiErrorKind::kServerError, 500))));
     std::stop_source stop;
-    meshprobe_operator.cache().workloads.of(kind).reflector().list_and_watch(stop.get_token());
+    operator_excluding.cache().workloads.of(kind).reflector().list_and_watch(stop.get_token());
     ++kinds;
   }
   EXPECT_GE(kinds, 4);  // Deployments, StatefulSets, DaemonSets, CronJobs
