@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cstring>
 #include <new>
 #include <stdexcept>
 
@@ -44,6 +45,24 @@ CompressionDictionary::CompressionDictionary(std::string bytes) : bytes_(std::mo
   }
 }
 
+CompactObject::CompactObject(const CompactObject& other)
+    : bytes_(other.size_ ? std::make_unique_for_overwrite<std::uint8_t[]>(other.size_) : nullptr),
+      size_(other.size_),
+      decoded_size_(other.decoded_size_),
+      dictionary_(other.dictionary_) {
+  if (size_) std::memcpy(bytes_.get(), other.bytes_.get(), size_);
+}
+
+CompactObject& CompactObject::operator=(const CompactObject& other) {
+  if (this != &other) *this = CompactObject(other);
+  return *this;
+}
+
+namespace {
+// A thread keeps its deflate buffer up to this size; larger ones (a rare large object) go.
+constexpr std::size_t kScratchKept = 64 * 1024;
+}  // namespace
+
 CompactObject CompactObject::encode(const nlohmann::json& object,
                                     const CompressionDictionary* dictionary) {
   CompactObject compact;
@@ -56,28 +75,32 @@ CompactObject CompactObject::encode(const nlohmann::json& object,
     const auto bytes = dictionary->bytes();
     deflateSetDictionary(&stream, to_bytef(bytes.data()), static_cast<uInt>(bytes.size()));
   }
-  compact.bytes_.resize(deflateBound(&stream, static_cast<uLong>(packed.size())));
+  // Deflated into a buffer of the bound's size, then kept in one allocation of the exact size.
+  thread_local std::vector<std::uint8_t> scratch;
+  scratch.resize(deflateBound(&stream, static_cast<uLong>(packed.size())));
   stream.next_in = to_bytef(packed.data());
   stream.avail_in = static_cast<uInt>(packed.size());
-  stream.next_out = compact.bytes_.data();
-  stream.avail_out = static_cast<uInt>(compact.bytes_.size());
+  stream.next_out = scratch.data();
+  stream.avail_out = static_cast<uInt>(scratch.size());
   if (deflate(&stream, Z_FINISH) != Z_STREAM_END)
     throw std::logic_error("deflate: output larger than its bound");
-  compact.bytes_.resize(stream.total_out);
-  compact.bytes_.shrink_to_fit();
+  compact.size_ = static_cast<std::uint32_t>(stream.total_out);
+  compact.bytes_ = std::make_unique_for_overwrite<std::uint8_t[]>(compact.size_);
+  std::memcpy(compact.bytes_.get(), scratch.data(), compact.size_);
+  if (scratch.capacity() > kScratchKept) std::vector<std::uint8_t>().swap(scratch);
   compact.decoded_size_ = static_cast<std::uint32_t>(packed.size());
   compact.dictionary_ = dictionary;
   return compact;
 }
 
 nlohmann::json CompactObject::decode() const {
-  if (bytes_.empty()) return nullptr;
+  if (size_ == 0) return nullptr;
   thread_local Inflater inflater;
   z_stream& stream = inflater.stream;
   inflateReset(&stream);
   std::vector<std::uint8_t> packed(decoded_size_);
-  stream.next_in = to_bytef(bytes_.data());
-  stream.avail_in = static_cast<uInt>(bytes_.size());
+  stream.next_in = to_bytef(bytes_.get());
+  stream.avail_in = static_cast<uInt>(size_);
   stream.next_out = packed.data();
   stream.avail_out = static_cast<uInt>(packed.size());
   int status = inflate(&stream, Z_FINISH);

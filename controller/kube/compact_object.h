@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -26,17 +27,24 @@ class CompressionDictionary {
   std::string bytes_;
 };
 
+// 24 bytes and one exact allocation: a cache holds one or two per object.
 class CompactObject {
  public:
   CompactObject() = default;  // decodes to null
+  CompactObject(const CompactObject& other);
+  CompactObject& operator=(const CompactObject& other);
+  CompactObject(CompactObject&&) noexcept = default;
+  CompactObject& operator=(CompactObject&&) noexcept = default;
+
   static CompactObject encode(const nlohmann::json& object,
                               const CompressionDictionary* dictionary = nullptr);
   nlohmann::json decode() const;
-  std::size_t size() const { return bytes_.size(); }  // compressed bytes
+  std::size_t size() const { return size_; }  // compressed bytes
 
  private:
-  std::vector<std::uint8_t> bytes_;  // zlib stream of the MessagePack; empty: null
-  std::uint32_t decoded_size_ = 0;   // of the MessagePack
+  std::unique_ptr<std::uint8_t[]> bytes_;  // zlib stream of the MessagePack; null: null
+  std::uint32_t size_ = 0;
+  std::uint32_t decoded_size_ = 0;  // of the MessagePack
   const CompressionDictionary* dictionary_ = nullptr;
 };
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "kube/compact_object.h"
+#include "kube/long_lived_allocations.h"
 #include "kube/reflector.h"
 #include "kube/work_queue.h"
 
@@ -230,11 +231,15 @@ class Informer final : public ReflectorSink {
 
   ObjectPtr make_entry(nlohmann::json object) {
     if (transform_) transform_(object);
+    // The entry outlives `object` (freed when this returns) by far: its allocations go where
+    // the event's do not (long_lived_allocations.h).
+    LongLivedAllocations long_lived;
     ObjectMeta metadata = read_object_meta(object);
     return std::make_shared<const Object>(Object{std::move(metadata), project_(object)});
   }
 
   void put_locked(const ObjectPtr& object) {
+    LongLivedAllocations long_lived;  // the store's and the indexes' nodes
     const std::string key = object->metadata.key();
     if (auto old = store_.find(key); old != store_.end()) erase_locked(old->second);
     store_[key] = object;

@@ -39,8 +39,7 @@ std::vector<ManagerSummary> summarize_managed_fields(
     if (manager == kFieldManager ||
         !probe::string_member(entry, "subresource").value_or("").empty())
       continue;
-    ManagerSummary summary{manager, probe::string_member(entry, "operation").value_or(""),
-                           probe::string_member(entry, "time").value_or("")};
+    ManagerSummary summary{manager, probe::string_member(entry, "time").value_or("")};
     const json* pod_template = probe::find_member(entry, "fieldsV1");
     for (const auto& step : template_path) {
       if (!pod_template) break;

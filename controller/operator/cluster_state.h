@@ -25,10 +25,9 @@ namespace meshprobe::controller {
 inline constexpr const char* kFieldManager = "meshprobe";
 
 // One managedFields entry of a manager other than meshprobe, reduced to what conflict
-// detection needs.
+// detection needs (every cached workload keeps these: nothing more).
 struct ManagerSummary {
   std::string manager;
-  std::string operation;              // Apply or Update
   std::string time;                   // RFC 3339, as the API server writes it
   bool owns_template_fields = false;  // anything under spec.template
   bool owns_probe_fields = false;     // a probe or lifecycle handler of a (init) container

@@ -1,5 +1,7 @@
 #include "operator/workload_condition_gauge.h"
 
+#include "kube/long_lived_allocations.h"
+
 namespace meshprobe::controller {
 
 WorkloadConditionGauge::WorkloadConditionGauge(kube::MetricsRegistry& metrics)
@@ -12,6 +14,7 @@ WorkloadConditionGauge::WorkloadConditionGauge(kube::MetricsRegistry& metrics)
 void WorkloadConditionGauge::record(const std::string& kind, const std::string& key,
                                     const std::string& reason) {
   std::lock_guard lock(mutex_);
+  kube::LongLivedAllocations long_lived;  // the entry lasts as long as the workload
   auto [entry, inserted] = reasons_.try_emplace({kind, key}, reason);
   if (!inserted) {
     if (entry->second == reason) return;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kube/long_lived_allocations.h"
 #include "operator/conditions.h"
 #include "operator/workload_plan.h"
 #include "probe/object_fields.h"
@@ -188,8 +189,7 @@ kube::ReconcileResult WorkloadReconciler::reconcile_workload(const Workload& wor
   }
   const probe::RewriteResult& result = *plan.result;
   if (decision.rewrite && !result.changed) {  // converged: rewritten as meshprobe wants it
-    std::lock_guard lock(seen_mutex_);
-    seen_rewritten_.insert(key);
+    remember_rewritten(key);
   }
   if (decision.rewrite && result.changed) {
     if (auto writer = conflicting_writer(workload)) {
@@ -253,13 +253,11 @@ kube::ReconcileResult WorkloadReconciler::reconcile_workload(const Workload& wor
     stale_versions.insert(resource_version_of(*patched));
     if (starts_rollout) pacer_.started(key, generation_of(*patched, state.generation + 1));
     log_probes(workload, result, decision.rewrite);
-    {
+    if (decision.rewrite) {
+      remember_rewritten(key);
+    } else {
       std::lock_guard lock(seen_mutex_);
-      if (decision.rewrite) {
-        seen_rewritten_.insert(key);
-      } else {
-        seen_rewritten_.erase(key);
-      }
+      seen_rewritten_.erase(key);
     }
     if (stop.stop_requested()) {
       // Fenced (leadership lost, or stopping): no further write; the next leader finds the
@@ -278,6 +276,12 @@ kube::ReconcileResult WorkloadReconciler::reconcile_workload(const Workload& wor
     }
   }
   return write_condition(workload, plan.condition, stale_versions);
+}
+
+void WorkloadReconciler::remember_rewritten(const std::string& key) {
+  std::lock_guard lock(seen_mutex_);
+  kube::LongLivedAllocations long_lived;  // kept as long as the workload is rewritten
+  seen_rewritten_.insert(key);
 }
 
 std::optional<std::string> WorkloadReconciler::conflicting_writer(const Workload& workload) {

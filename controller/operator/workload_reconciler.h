@@ -114,6 +114,8 @@ class WorkloadReconciler {
   void log_probes(const Workload& workload, const probe::RewriteResult& result, bool rewrite);
   // The ConflictingWriter message when meshprobe must not rewrite this workload (now, or still).
   std::optional<std::string> conflicting_writer(const Workload& workload);
+  // Into seen_rewritten_.
+  void remember_rewritten(const std::string& key);
   // Reports (log, Warning Event) the rollouts the pacer gave up waiting for.
   void report_expired_rollouts();
 

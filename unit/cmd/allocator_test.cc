@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "kube/long_lived_allocations.h"
 
 #ifdef MESHPROBE_WITH_JEMALLOC
 #include <jemalloc/jemalloc.h>
@@ -58,12 +61,39 @@ TEST(AllocatorTest, ReleasingFreeMemoryLeavesNoDirtyPages) {
   EXPECT_EQ(dirty_pages(), 0u);
 }
 
+unsigned arena_of(const void* pointer) {
+  unsigned arena = 0;
+  std::size_t size = sizeof(arena);
+  EXPECT_EQ(mallctl("arenas.lookup", &arena, &size, &pointer, sizeof(pointer)), 0);
+  return arena;
+}
+
+TEST(AllocatorTest, WhatTheCacheKeepsIsAllocatedInAnArenaOfItsOwn) {
+  tune_allocator();
+  const auto before = std::make_unique<std::array<char, 64>>();
+  std::unique_ptr<std::array<char, 64>> long_lived;
+  {
+    kube::LongLivedAllocations scope;
+    long_lived = std::make_unique<std::array<char, 64>>();
+  }
+  const auto after = std::make_unique<std::array<char, 64>>();
+
+  // Not one of the two arenas threads are given (narenas:2), and the thread is back on its own.
+  EXPECT_GE(arena_of(long_lived.get()), 2u);
+  EXPECT_LT(arena_of(before.get()), 2u);
+  EXPECT_EQ(arena_of(after.get()), arena_of(before.get()));
+}
+
 #else
 
 TEST(AllocatorTest, WithoutJemallocTheProcessKeepsGlibcMalloc) {
   EXPECT_EQ(allocator_description().rfind("glibc malloc", 0), 0u) << allocator_description();
   tune_allocator();
   release_free_memory();
+  {
+    kube::LongLivedAllocations scope;  // no arena of its own on glibc: nothing to switch
+    EXPECT_NE(std::make_unique<int>(1), nullptr);
+  }
 }
 
 #endif

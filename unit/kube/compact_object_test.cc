@@ -48,6 +48,19 @@ TEST(CompactObject, NullAndDefaultDecodeToNull) {
   EXPECT_EQ(CompactObject::encode(nullptr).size(), 0u);
 }
 
+TEST(CompactObject, CopiesAndMovesKeepTheObject) {
+  const CompactObject original = CompactObject::encode(pod_template("web"));
+  CompactObject copy = original;
+  CompactObject assigned;
+  assigned = copy;
+  const CompactObject moved = std::move(copy);
+  EXPECT_EQ(assigned.decode(), pod_template("web"));
+  EXPECT_EQ(moved.decode(), pod_template("web"));
+  EXPECT_EQ(original.decode(), pod_template("web"));
+  EXPECT_EQ(moved.size(), original.size());
+  EXPECT_EQ(sizeof(CompactObject), 24u);  // a cache keeps one or two per object
+}
+
 TEST(CompactObject, ADictionaryOfTheKindMakesItSmaller) {
   const json object = pod_template("web");
   const CompressionDictionary dictionary(packed(pod_template("shop")));

@@ -250,6 +250,40 @@ TEST_F(InformerTest, TheTransformDropsManagedFieldsBeforeTheProjectionSeesThem) 
   EXPECT_EQ(stored["spec"]["replicas"], 1);
 }
 
+// Counts the scopes open on it; the informer is the only user in these tests.
+class FakeLongLivedArena final : public LongLivedArena {
+ public:
+  unsigned enter() override { return open_++; }
+  void leave(unsigned previous) override { open_ = previous; }
+  bool inside() const { return open_ > 0; }
+  unsigned open() const { return open_; }
+
+ private:
+  unsigned open_ = 0;
+};
+
+TEST_F(InformerTest, CachedEntriesAreBuiltInTheLongLivedArena) {
+  FakeLongLivedArena arena;
+  install_long_lived_arena(&arena);
+  std::vector<bool> projected_inside;
+  Informer<Replicas> informer(
+      "deployments", api_, fixed_resource(resources::kDeployments),
+      [&](const json& object) {
+        projected_inside.push_back(arena.inside());
+        return project_replicas(object);
+      },
+      {}, clock_, random_, metrics_, logger_);
+  informer.start_replace();
+  informer.replace_item(deployment("a", "web", "1"));
+  informer.finish_replace();
+  informer.apply(WatchEventType::kModified, deployment("a", "web", "2", json::object(), 3));
+  install_long_lived_arena(nullptr);
+
+  EXPECT_EQ(projected_inside, (std::vector<bool>{true, true}));  // the list's and the event's
+  EXPECT_EQ(arena.open(), 0u);                                   // every scope closed
+  EXPECT_EQ(informer.get("a/web")->value.count, 3);
+}
+
 TEST_F(InformerTest, LateHandlersAreToldOfExistingObjects) {
   informer().start_replace();
   informer().replace_item(deployment("a", "web", "1"));

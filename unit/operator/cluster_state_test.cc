@@ -28,9 +28,8 @@ TEST(SummarizeManagedFieldsTest, KeepsOtherManagersTemplateAndProbeOwnership) {
      "fieldsV1": {"f:spec": {"f:replicas": {}}}}
   ])");
   EXPECT_EQ(summarize_managed_fields(managed, {"spec", "template"}),
-            (std::vector<ManagerSummary>{
-                {"argocd-controller", "Apply", "2026-01-01T00:00:01Z", true, true},
-                {"kubectl-set", "Update", "2026-01-01T00:00:04Z", true, false}}));
+            (std::vector<ManagerSummary>{{"argocd-controller", "2026-01-01T00:00:01Z", true, true},
+                                         {"kubectl-set", "2026-01-01T00:00:04Z", true, false}}));
   EXPECT_TRUE(summarize_managed_fields(json(), {"spec", "template"}).empty());
   EXPECT_TRUE(
       summarize_managed_fields(json::array({"not an object", 3}), {"spec", "template"}).empty());
